@@ -1,0 +1,350 @@
+"""The .vqv container, format v1: a self-describing stream header, then packets.
+
+It frames opaque payloads and knows nothing of models. It is strict: malformed input
+raises one specific, one-line ContainerError, and sizes read from the wire are checked
+against Limits before anything is allocated. tests/expected/container_v1.vqv pins it.
+
+Little-endian. Header: 0 magic "VQVC", 4 u16 version, 6 u16 header_len, 8 u8 mode, 9 u8 pix_fmt,
+10 u16 width, 12 u16 height, 14 u32 fps_num, 18 u32 fps_den, 22 u32 frame_count,
+26 u16 gop, 28 u16 intra_period, 30 u8 quality, 31 32s weights sha256,
+63 u8 name_len, 64 model name (utf-8), then u32 crc32 of all of the above.
+Packet: 0 "PK", 2 u8 type, 3 u32 first_frame, 7 u16 frame_count, 9 u32 payload_len,
+13 u32 payload crc32, 17 u32 tokens crc32, 21 u32 crc32 of bytes 0..20, 25 payload.
+"""
+from __future__ import annotations
+
+import enum
+import functools
+import io
+import math
+import struct
+import zlib
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import BinaryIO, Iterator
+
+MAGIC = b"VQVC"
+SYNC = b"PK"
+FORMAT_VERSION = 1
+UNKNOWN_FRAMES = 0xFFFFFFFF  # frame_count on the wire when it is unknown (live streams)
+_U8, _U16, _U32 = 0xFF, 0xFFFF, 0xFFFFFFFF
+_MAX_NAME = 64
+
+_PREFIX = struct.Struct("<4sHH")  # magic, version, header_len: says how much more to read
+_HEADER = struct.Struct("<4sHHBBHHIIIHHB32sB")  # the fixed 64 bytes before the model name
+_PACKET = struct.Struct("<2sBIHIII")  # the 21 bytes of a packet header its own crc32 covers
+_PACKET_SIZE = _PACKET.size + 4  # ... followed by that crc32, then the payload
+_CRC = struct.Struct("<I")
+_END_RULE = "END packet must have no frames, no payload and tokens_crc 0"  # said twice below
+_CHUNK = 1 << 20  # read in pieces: a lying length costs only the bytes that exist
+
+
+def crc32(data: bytes) -> int:  # unsigned, as stored in headers and packets
+    return zlib.crc32(data) & _U32
+
+
+class Mode(enum.IntEnum):
+    FULL = 0
+    LOWLATENCY = 1
+
+
+class PixFmt(enum.IntEnum):
+    RGB24 = 0
+
+
+class PacketType(enum.IntEnum):
+    INTRA = 1  # a GOP that starts an intra period: the prior's context resets
+    INTER = 2  # a GOP that continues the intra period
+    END = 3  # end of stream: no frames, empty payload, first_frame = total frames
+
+
+class ContainerError(ValueError):
+    """Base of every error this module raises; the message is one specific line."""
+
+
+class NotAVqvFile(ContainerError):
+    """Bad magic."""
+
+
+class CorruptHeader(ContainerError):
+    """Header CRC mismatch, or a value the format forbids (also raised when building one)."""
+
+
+class UnsupportedVersion(ContainerError):
+    def __init__(self, found: int, supported: int = FORMAT_VERSION):
+        self.found, self.supported = found, supported
+        super().__init__(f"unsupported .vqv version {found} (this build reads version {supported})")
+
+
+class LimitExceeded(ContainerError):
+    def __init__(self, field: str, value: int, limit: int, where: str = ""):
+        self.field, self.value, self.limit = field, value, limit
+        super().__init__(f"{field} {value} exceeds the limit of {limit}{where}")
+
+
+class TruncatedStream(ContainerError):
+    def __init__(self, offset: int, frame: int):
+        self.offset, self.frame = offset, frame  # frame: the first frame lost
+        super().__init__(f"stream truncated at byte {offset} (frame {frame})")
+
+
+class PacketCrcError(ContainerError):
+    def __init__(self, offset: int, frame: int):
+        self.offset, self.frame = offset, frame
+        super().__init__(f"payload CRC mismatch at frame {frame} (packet at byte {offset})")
+
+
+class CorruptPacket(ContainerError):
+    def __init__(self, detail: str, offset: int | None = None, frame: int | None = None):
+        self.offset, self.frame = offset, frame
+        super().__init__(detail if offset is None else f"corrupt packet at byte {offset}: {detail}")
+
+
+def _enum(cls: type[enum.IntEnum], value: int, field: str, error) -> enum.IntEnum:
+    try:
+        return cls(value)
+    except ValueError:
+        raise error(f"unknown {field} {value}") from None
+
+
+def _check(field: str, value: int, lo: int, hi: int, error: type[ContainerError]) -> None:
+    # Too big for its wire field is a limit; too small (or not an int) is invalid.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise error(f"{field} must be an integer, got {type(value).__name__}")
+    if value < lo:
+        raise error(f"{field} must be at least {lo}, got {value}")
+    if value > hi:
+        raise LimitExceeded(field, value, hi)
+
+
+def _read(f: BinaryIO, n: int) -> bytes:  # up to n bytes: short only at EOF, unlike f.read
+    parts = []
+    while n > 0 and (chunk := f.read(min(n, _CHUNK))):
+        parts.append(chunk)
+        n -= len(chunk)
+    return b"".join(parts)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a reader accepts, checked before allocating; lower them for untrusted input."""
+    max_width: int = 8192
+    max_height: int = 8192
+    max_gop: int = 256
+    max_frames: int = 100_000_000
+    max_payload: int = 256 << 20  # absolute cap on one packet's payload
+
+    def check_header(self, h: StreamHeader) -> None:
+        for field, value, limit in (
+                ("width", h.width, self.max_width), ("height", h.height, self.max_height),
+                ("gop", h.gop, self.max_gop), ("frame_count", h.frame_count or 0, self.max_frames)):
+            if value > limit:
+                raise LimitExceeded(field, value, limit)
+
+    def payload_limit(self, h: StreamHeader, frame_count: int) -> int:
+        # A GOP never needs more than 4 bytes per pixel (raw RGB is 3); 64 covers tiny GOPs.
+        return min(self.max_payload, 64 + 4 * h.width * h.height * frame_count)
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class StreamHeader:
+    model_name: str
+    weights_sha256: bytes  # raw 32 bytes: the exact weights the stream needs
+    mode: Mode
+    width: int
+    height: int
+    fps: Fraction
+    frame_count: int | None  # None: unknown (live)
+    gop: int  # frames per GOP (one packet)
+    intra_period: int  # frames; a multiple of gop
+    quality: int  # residual VQ levels used
+    pix_fmt: PixFmt = PixFmt.RGB24
+
+    def __post_init__(self):
+        # Validated here so that a header that cannot be written can't even be built.
+        # Plain ints become enums, so headers read from bytes and built in code compare equal.
+        object.__setattr__(self, "mode", _enum(Mode, self.mode, "mode", CorruptHeader))
+        object.__setattr__(self, "pix_fmt", _enum(PixFmt, self.pix_fmt, "pix_fmt", CorruptHeader))
+        try:
+            n = len(self.model_name.encode("utf-8"))
+        except (AttributeError, UnicodeEncodeError):
+            raise CorruptHeader("model name must be a str encodable as UTF-8") from None
+        if not 1 <= n <= _MAX_NAME:
+            raise CorruptHeader(f"model name must be 1..{_MAX_NAME} bytes of UTF-8, got {n}")
+        if not isinstance(self.weights_sha256, bytes) or len(self.weights_sha256) != 32:
+            raise CorruptHeader("weights_sha256 must be 32 raw bytes")
+        for field, hi in (("width", _U16), ("height", _U16), ("gop", _U16),
+                          ("intra_period", _U16), ("quality", _U8)):
+            _check(field, getattr(self, field), 1, hi, CorruptHeader)
+        if not isinstance(self.fps, Fraction) or self.fps <= 0:
+            raise CorruptHeader(f"fps must be a positive Fraction, got {self.fps}")
+        for part in ("numerator", "denominator"):
+            _check(f"fps {part}", getattr(self.fps, part), 1, _U32, CorruptHeader)
+        if self.frame_count is not None:
+            _check("frame_count", self.frame_count, 0, UNKNOWN_FRAMES - 1, CorruptHeader)
+        if self.intra_period % self.gop:
+            raise CorruptHeader(
+                f"intra_period {self.intra_period} is not a multiple of gop {self.gop}")
+
+    @property
+    def size(self) -> int:
+        """Bytes of the header on the wire (header_len); the first packet starts here."""
+        return _HEADER.size + len(self.model_name.encode("utf-8")) + _CRC.size
+
+    def to_bytes(self) -> bytes:
+        name = self.model_name.encode("utf-8")
+        frames = UNKNOWN_FRAMES if self.frame_count is None else self.frame_count
+        body = _HEADER.pack(MAGIC, FORMAT_VERSION, self.size, self.mode, self.pix_fmt, self.width,
+                            self.height, self.fps.numerator, self.fps.denominator, frames, self.gop,
+                            self.intra_period, self.quality, self.weights_sha256, len(name)) + name
+        return body + _CRC.pack(crc32(body))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, limits: Limits = DEFAULT_LIMITS) -> StreamHeader:
+        f = io.BytesIO(data)
+        header = cls.read(f, limits)
+        if f.tell() != len(data):
+            raise CorruptHeader(f"{len(data) - f.tell()} unexpected bytes after the header")
+        return header
+
+    @classmethod
+    def read(cls, f: BinaryIO, limits: Limits = DEFAULT_LIMITS) -> StreamHeader:
+        """Read exactly one header from f (no read-ahead, so pipes work)."""
+        raw = _read(f, _PREFIX.size)
+        if not raw or not MAGIC.startswith(raw[:4]):  # a cut inside the magic is a truncation
+            raise NotAVqvFile("not a .vqv file (it does not start with VQVC)")
+        # The version decides the layout, so it is checked before anything else is trusted.
+        if len(raw) >= 6 and (version := int.from_bytes(raw[4:6], "little")) != FORMAT_VERSION:
+            raise UnsupportedVersion(version)
+        if len(raw) < _PREFIX.size:
+            raise TruncatedStream(len(raw), 0)
+        header_len = _PREFIX.unpack(raw)[2]
+        lo, hi = _HEADER.size + 1 + _CRC.size, _HEADER.size + _MAX_NAME + _CRC.size
+        if not lo <= header_len <= hi:
+            raise CorruptHeader(f"header_len {header_len} is outside {lo}..{hi}")
+        raw += _read(f, header_len - len(raw))
+        if len(raw) < header_len:
+            raise TruncatedStream(len(raw), 0)
+        if crc32(raw[:-4]) != _CRC.unpack_from(raw, header_len - 4)[0]:
+            raise CorruptHeader("header CRC mismatch")
+        (_, _, _, mode, pix_fmt, width, height, fps_num, fps_den, frames, gop, intra_period,
+         quality, sha, name_len) = _HEADER.unpack_from(raw)
+        if _HEADER.size + name_len + _CRC.size != header_len:
+            raise CorruptHeader(f"header_len {header_len} does not match name_len {name_len}")
+        try:
+            name = raw[_HEADER.size: _HEADER.size + name_len].decode("utf-8")
+        except UnicodeDecodeError:
+            raise CorruptHeader("model name is not valid UTF-8") from None
+        if fps_num == 0 or fps_den == 0 or math.gcd(fps_num, fps_den) != 1:  # one encoding only
+            raise CorruptHeader(f"fps {fps_num}/{fps_den} must be positive and in lowest terms")
+        count = None if frames == UNKNOWN_FRAMES else frames
+        header = cls(name, sha, mode, width, height, Fraction(fps_num, fps_den), count, gop,
+                     intra_period, quality, pix_fmt)
+        limits.check_header(header)
+        return header
+
+
+@dataclass(frozen=True)
+class Packet:
+    kind: PacketType
+    first_frame: int
+    frame_count: int
+    payload: bytes
+    tokens_crc: int  # CRC32 of the decoded tokens: computed by the codec, carried as is
+
+    def __post_init__(self):
+        object.__setattr__(self, "kind", _enum(PacketType, self.kind, "type", CorruptPacket))
+        if not isinstance(self.payload, bytes):
+            raise CorruptPacket(f"payload must be bytes, got {type(self.payload).__name__}")
+        _check("first_frame", self.first_frame, 0, _U32, CorruptPacket)
+        _check("tokens_crc", self.tokens_crc, 0, _U32, CorruptPacket)
+        _check("payload_len", len(self.payload), 0, _U32, CorruptPacket)
+        if self.kind is PacketType.END:
+            if self.frame_count != 0 or self.payload or self.tokens_crc:
+                raise CorruptPacket(_END_RULE)
+        else:
+            _check("frame_count", self.frame_count, 1, _U16, CorruptPacket)
+
+    def to_bytes(self) -> bytes:
+        head = _PACKET.pack(SYNC, self.kind, self.first_frame, self.frame_count, len(self.payload),
+                            crc32(self.payload), self.tokens_crc)
+        return head + _CRC.pack(crc32(head)) + self.payload
+
+
+class PacketReader:
+    """Reads and checks the packets after a header (f positioned just after it).
+
+    Offsets count from the header's first byte. Iteration ends after END (nothing beyond
+    is read: a pipe may carry more) or at EOF on a packet boundary if the header's frame
+    count is unknown or reached; a stream cut short raises TruncatedStream after yielding
+    every complete packet.
+    """
+
+    def __init__(self, f: BinaryIO, header: StreamHeader, limits: Limits = DEFAULT_LIMITS):
+        self.header, self.limits, self._f = header, limits, f
+        self.offset, self.next_frame = header.size, 0  # where the next packet starts: byte, frame
+        self.ended = False
+
+    def __iter__(self) -> Iterator[Packet]:
+        return iter(self.read_packet, None)
+
+    def read_packet(self) -> Packet | None:
+        if self.ended:
+            return None
+        start, frame, h = self.offset, self.next_frame, self.header
+        raw = _read(self._f, _PACKET_SIZE)
+        if not raw and (h.frame_count is None or frame == h.frame_count):
+            self.ended = True
+            return None
+        if len(raw) < _PACKET_SIZE:
+            raise TruncatedStream(start + len(raw), frame)
+        sync, kind, first, count, payload_len, payload_crc, tokens_crc = _PACKET.unpack_from(raw)
+        if sync != SYNC:
+            raise CorruptPacket(f"bad sync 0x{sync.hex()} (expected PK)", start, frame)
+        if crc32(raw[:_PACKET.size]) != _CRC.unpack_from(raw, _PACKET.size)[0]:
+            raise CorruptPacket("packet header CRC mismatch", start, frame)
+        bad = functools.partial(CorruptPacket, offset=start, frame=frame)
+        kind = _enum(PacketType, kind, "packet type", bad)
+        self._check_order(kind, first, count, bool(payload_len or tokens_crc), bad)
+        cap = self.limits.payload_limit(h, count)
+        if payload_len > cap:  # before reading: the length is not trusted yet
+            raise LimitExceeded("payload_len", payload_len, cap,
+                                f" (packet at byte {start}, frame {first})")
+        payload = _read(self._f, payload_len)
+        if len(payload) < payload_len:
+            raise TruncatedStream(start + _PACKET_SIZE + len(payload), first)
+        if crc32(payload) != payload_crc:
+            raise PacketCrcError(start, first)
+        self.offset = start + _PACKET_SIZE + payload_len
+        self.next_frame = first + count
+        self.ended = kind is PacketType.END
+        return Packet(kind, first, count, payload, tokens_crc)
+
+    def _check_order(self, kind: PacketType, first: int, count: int, filled: bool, bad) -> None:
+        h = self.header
+        if first != self.next_frame:
+            raise bad(f"{kind.name} packet starts at frame {first}, expected {self.next_frame}")
+        if kind is PacketType.END:
+            if count or filled:
+                raise bad(_END_RULE)
+            if h.frame_count is not None and first != h.frame_count:
+                raise bad(f"stream ends at frame {first}, the header says {h.frame_count} frames")
+            return
+        # Contiguous GOPs of 1..gop frames that start on multiples of gop: only the last is short.
+        if first % h.gop or not 1 <= count <= h.gop:
+            raise bad(f"GOP of {count} frames at frame {first} (gop is {h.gop})")
+        if (kind is PacketType.INTRA) != (first % h.intra_period == 0):
+            raise bad(f"{kind.name} packet at frame {first} (intra_period is {h.intra_period})")
+        if h.frame_count is not None and first + count > h.frame_count:
+            raise bad(f"GOP ends at frame {first + count}, past the header's {h.frame_count}")
+        if first + count > self.limits.max_frames:
+            raise LimitExceeded("frame count", first + count, self.limits.max_frames)
+
+
+def iter_packets(f: BinaryIO, header: StreamHeader,
+                 limits: Limits = DEFAULT_LIMITS) -> Iterator[Packet]:
+    """Packets after `header` in f; see PacketReader for what is checked."""
+    return iter(PacketReader(f, header, limits))
