@@ -1,0 +1,1 @@
+"""The `vqcodec` command line (installed as the import package `vqcodec_cli`)."""

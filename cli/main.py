@@ -1,0 +1,243 @@
+"""`vqcodec`: compress, decompress, inspect and train (click; thin by design).
+
+Each command parses its options, calls the library, and reports. Every
+expected failure (bad input, wrong model, corrupt stream, existing output) is
+one line on stderr starting with "error:" and a non-zero exit, never a
+traceback.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import click
+
+from .output_file import OutputError, atomic_output, check_output
+
+EXIT_ERROR = 1  # bad input, missing file, wrong model, existing output
+EXIT_CORRUPT = 3  # the stream itself is damaged (CRC, truncation, mismatch)
+
+
+def _fail(message: str, code: int = EXIT_ERROR) -> None:
+    click.echo(f"error: {' '.join(str(message).split())}", err=True)
+    sys.exit(code)
+
+
+class _Errors:
+    """Turn the library's error types into one-line messages and exit codes."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None or issubclass(exc_type, (SystemExit, click.exceptions.Exit, click.ClickException)):
+            return False
+        from vqcodec.codec import CodecError
+        from vqcodec.container import ContainerError
+        from vqcodec.entropy_coder import EntropyCodingError
+
+        if issubclass(exc_type, (ContainerError, EntropyCodingError)):
+            _fail(exc, EXIT_CORRUPT)
+        if issubclass(exc_type, CodecError) and "CRC" in str(exc):
+            _fail(exc, EXIT_CORRUPT)
+        if issubclass(exc_type, (ValueError, LookupError, OSError, OutputError)):
+            _fail(exc)
+        if issubclass(exc_type, KeyboardInterrupt):
+            _fail("interrupted", 130)
+        return False
+
+
+def _device(device: str) -> str:
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda: no CUDA device is available")
+    return device
+
+
+def _progress(total: int | None, label: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=label, unit="frame", disable=None, file=sys.stderr, leave=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="vqcodec")
+def main() -> None:
+    """vqcodec: a learned video codec (VQ-VAE tokens coded by a transformer prior).
+
+    \b
+    Examples:
+      vqcodec compress clip.mp4 clip.vqv --quality 4
+      vqcodec decompress clip.vqv out.y4m
+      vqcodec info clip.vqv
+      ffmpeg -i in.mkv -f yuv4mpegpipe - | vqcodec compress - out.vqv
+      vqcodec models
+    """
+
+
+@main.command()
+@click.argument("input", metavar="IN")
+@click.argument("output", metavar="OUT")
+@click.option("-q", "--quality", type=int, default=None, help="Residual VQ levels to keep (1 = smallest). Default: the model's middle level.")
+@click.option("--model", default="default", show_default=True, help="Installed model name or path to a model .json/.safetensors.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("-f", "--force", is_flag=True, help="Overwrite OUT if it exists.")
+@click.option("--stats", "stats_path", type=click.Path(dir_okay=False), default=None, help="Write bits/pixel, ideal and payload bits as JSON.")
+def compress(input, output, quality, model, device, force, stats_path):
+    """Compress the video IN (any format FFmpeg reads; - = y4m on stdin) into OUT (.vqv).
+
+    \b
+    Examples:
+      vqcodec compress clip.mp4 clip.vqv
+      vqcodec compress clip.mp4 clip.vqv --quality 8 --stats stats.json
+      ffmpeg -i in.mkv -f yuv4mpegpipe - | vqcodec compress - out.vqv
+    """
+    with _Errors():
+        check_output(output, force)
+        from vqcodec import load_codec
+        from vqcodec.video_io import VideoReader
+
+        codec = load_codec(model, _device(device))
+        q = quality if quality is not None else codec.qualities[len(codec.qualities) // 2]
+        with VideoReader(input) as reader:
+            info = reader.info
+            with atomic_output(output, force) as out, _progress(info.frame_count, "compress") as bar:
+                stats = codec.compress(iter(reader), out, info.width, info.height, info.fps, q,
+                                       progress=bar.update)
+        if stats.frames == 0:
+            raise ValueError(f"{input} holds no frames")
+        click.echo(
+            f"{stats.frames} frames {stats.width}x{stats.height} q{q}: {stats.bytes} bytes, "
+            f"{stats.bits_per_pixel:.4f} bpp, {stats.frames / stats.seconds:.1f} frames/s",
+            err=True,
+        )
+        if stats_path:
+            doc = stats.to_dict() | {
+                "payload_over_ideal": stats.payload_bits / max(stats.ideal_bits, 1e-9),
+                "saving_vs_raw_indices": 1 - stats.payload_bits / max(stats.raw_index_bits, 1e-9),
+                "model": codec.model_id.name,
+                "input": input,
+            }
+            Path(stats_path).write_text(json.dumps(doc, indent=2) + "\n")
+
+
+@main.command()
+@click.argument("input", metavar="IN")
+@click.argument("output", metavar="OUT")
+@click.option("--model", default=None, help="Model to decode with (default: the one named in the stream).")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("-f", "--force", is_flag=True, help="Overwrite OUT if it exists.")
+def decompress(input, output, model, device, force):
+    """Decompress IN (.vqv; - = stdin) into OUT: .y4m, .mkv (lossless FFV1), .mp4 (H.264, lossy) or - (y4m on stdout).
+
+    \b
+    Examples:
+      vqcodec decompress clip.vqv out.y4m
+      vqcodec decompress clip.vqv out.mkv --force
+      vqcodec decompress clip.vqv - | ffplay -
+    """
+    with _Errors():
+        check_output(output, force)
+        from vqcodec import load_codec
+        from vqcodec.container import StreamHeader
+        from vqcodec.video_io import VideoWriter
+
+        inp = sys.stdin.buffer if input == "-" else _open_input(input)
+        with inp:
+            header = StreamHeader.read(inp)
+            codec = load_codec(model or header.model_name, _device(device))
+            codec.check_header(header)
+            with VideoWriter(output, header.width, header.height, header.fps, force=force) as writer, \
+                    _progress(header.frame_count, "decompress") as bar:
+                for gop in codec.decompress(inp, header):
+                    for frame in gop:
+                        writer.write(frame)
+                    bar.update(len(gop))
+
+
+def _open_input(path: str):
+    p = Path(path)
+    if not p.exists():
+        raise ValueError(f"no such file: {path}")
+    if p.is_dir():
+        raise ValueError(f"{path} is a folder, not a .vqv file")
+    return open(p, "rb")
+
+
+@main.command()
+@click.argument("file", metavar="FILE")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def info(file, as_json):
+    """Describe a .vqv stream: model, size, frames, quality, packets, bitrate."""
+    with _Errors():
+        from vqcodec.container import StreamHeader, iter_packets
+
+        with _open_input(file) as f:
+            header = StreamHeader.read(f)
+            packets = list(iter_packets(f, header))
+            size = f.tell()
+        frames = sum(p.frame_count for p in packets)
+        doc = {
+            "file": file,
+            "format_version": 1,
+            "model": header.model_name,
+            "weights_sha256": header.weights_sha256.hex(),
+            "mode": header.mode.name.lower(),
+            "width": header.width,
+            "height": header.height,
+            "fps": f"{header.fps.numerator}/{header.fps.denominator}",
+            "frames": frames,
+            "gop": header.gop,
+            "intra_period": header.intra_period,
+            "quality": header.quality,
+            "packets": len(packets),
+            "bytes": size,
+            "bits_per_pixel": 8 * size / max(1, frames * header.width * header.height),
+            "kbps": 8 * size / 1000 / max(1e-9, frames / float(header.fps)) if frames else 0.0,
+        }
+        if as_json:
+            click.echo(json.dumps(doc, indent=2))
+        else:
+            for k, v in doc.items():
+                click.echo(f"{k:>16}: {v:.4f}" if isinstance(v, float) else f"{k:>16}: {v}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def models(as_json):
+    """List installed models: name, quality levels, latent factors, weights sha256."""
+    with _Errors():
+        from vqcodec.zoo import available_models
+
+        rows = []
+        for e in available_models():
+            cfg = e.config()
+            rows.append({
+                "name": e.name,
+                "qualities": cfg.qualities,
+                "latent_factors": {"t": cfg.autoencoder.factor_t, "s": cfg.autoencoder.factor_s},
+                "codebook_size": cfg.quantizer.codebook_size,
+                "gop": cfg.gop,
+                "intra_period": cfg.intra_period,
+                "sha256": e.sha256().hex(),
+                "path": str(e.weights_path),
+            })
+        if as_json:
+            click.echo(json.dumps(rows, indent=2))
+        else:
+            for r in rows:
+                q = r["qualities"]
+                click.echo(f"{r['name']}: qualities {q[0]}..{q[-1]}, latent t{r['latent_factors']['t']} x "
+                           f"s{r['latent_factors']['s']}, K={r['codebook_size']}, sha256 {r['sha256'][:16]}...")
+
+
+from .train_command import train  # noqa: E402  (registers `vqcodec train`)
+
+main.add_command(train)
+
+if __name__ == "__main__":
+    main()

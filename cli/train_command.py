@@ -1,0 +1,63 @@
+"""`vqcodec train`: fit the autoencoder + quantizer, then the prior."""
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option("--data", "data", multiple=True, metavar="DIR_OR_FILE[:A-B]",
+              help="Training videos: folders or files; FILE:0-0.5 keeps the first half. Repeatable.")
+@click.option("--synthetic", is_flag=True, help="Add synthetic clips (scikit-image photos under synthetic camera motion).")
+@click.option("--out", "out", type=click.Path(file_okay=False), required=True, help="Folder for checkpoints and the trained model.")
+@click.option("--name", default="custom", show_default=True, help="Model name (the stream records it).")
+@click.option("--steps", default=3000, show_default=True, help="Autoencoder + quantizer steps.")
+@click.option("--prior-steps", default=1500, show_default=True, help="Prior steps (on frozen tokens).")
+@click.option("--batch", default=8, show_default=True, help="Clips per autoencoder step.")
+@click.option("--clip", "clip", default="8,64,64", show_default=True, help="Clip shape T,H,W for the autoencoder.")
+@click.option("--eval", "eval_video", default=None, help="Held-out video (FILE[:A-B]) for periodic evaluation.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--init", default=None, help="Start from an installed model (e.g. default) or a model path.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--install", is_flag=True, help="Copy the result into the user model folder so --model NAME finds it.")
+def train(data, synthetic, out, name, steps, prior_steps, batch, clip, eval_video, resume, init, device, seed, install):
+    """Train a model on your own footage (and/or synthetic clips).
+
+    \b
+    Examples:
+      vqcodec train --data ~/camera/ --out runs/cam --name cam --install
+      vqcodec train --init default --data ~/camera/ --out runs/cam --steps 500 --prior-steps 300
+      vqcodec train --synthetic --out runs/synth --steps 200 --prior-steps 100
+      vqcodec train --out runs/cam --resume
+    """
+    from .main import _Errors
+
+    with _Errors():
+        from vqcodec.config import CodecConfig
+        from vqcodec.training.data import ClipShape
+        from vqcodec.training.run import run_training
+        from vqcodec.training.train import TrainConfig
+        from vqcodec.zoo import user_models_dir
+
+        from .main import _device
+
+        out_dir = Path(out)
+        if resume and not (out_dir / "progress.json").is_file():
+            raise ValueError(f"--resume: no checkpoint in {out_dir}")
+        if not resume and (out_dir / "progress.json").is_file():
+            raise ValueError(f"{out_dir} already holds a run; use --resume or another --out")
+        tcfg = TrainConfig(out=out_dir, name=name, ae_steps=steps, prior_steps=prior_steps, batch=batch,
+                           clip=ClipShape.parse(clip), device=_device(device), seed=seed)
+        cfg = replace(CodecConfig(), name=name)
+        trainer = run_training(tcfg, cfg, list(data), synthetic, eval_video=eval_video, init=init,
+                               resume=resume, log=lambda m: click.echo(m, err=True))
+        if install:
+            dest = user_models_dir()
+            dest.mkdir(parents=True, exist_ok=True)
+            for suffix in (".json", ".safetensors"):
+                shutil.copy2(out_dir / f"{trainer.cfg.name}{suffix}", dest / f"{trainer.cfg.name}{suffix}")
+            click.echo(f"installed model {trainer.cfg.name!r} in {dest}", err=True)

@@ -1,0 +1,149 @@
+"""VideoGPT-style VQ-VAE encoder/decoder, made practical on a 2-core CPU.
+
+Shapes (B clips, T frames, H x W pixels, p = patch, s = down_s, t = down_t):
+    frames (B, 3, T, H, W) in [-0.5, 0.5]
+    -> pixel-unshuffle       (B, 3p^2, T, H/p, W/p)     cheap: a reshape
+    -> conv + res blocks     (B, C, T, H/p, W/p)        the heavy part, at 1/p res
+    -> strided conv          (B, C2, T/t, H/ps, W/ps)   latent resolution
+    -> res + axial attention (B, C2, T/t, H/ps, W/ps)   attention only here
+    -> 1x1 conv              (B, D, T/t, H/ps, W/ps)    vectors for the quantizer
+and the decoder mirrors it. Convolutions are factorised into (1,3,3) spatial and
+(3,1,1) temporal kernels ("2+1D"): about a third of the cost of full 3x3x3 on a
+CPU for the same receptive field. Temporal convs zero-pad at clip edges, so a
+GOP never sees another GOP's frames: GOPs decode independently.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .config import AutoencoderConfig
+
+
+class ResBlock(nn.Module):
+    """x + conv_t(act(conv_s(act(x)))): one spatial and one temporal kernel."""
+
+    def __init__(self, ch: int):
+        super().__init__()
+        self.spatial = nn.Conv3d(ch, ch, (1, 3, 3), padding=(0, 1, 1))
+        self.temporal = nn.Conv3d(ch, ch, (3, 1, 1), padding=(1, 0, 0))
+        nn.init.zeros_(self.temporal.weight)  # start as identity: stable deep training
+        nn.init.zeros_(self.temporal.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.temporal(F.silu(self.spatial(F.silu(x))))
+
+
+class AxialAttention(nn.Module):
+    """Multi-head self-attention along one axis of (B, C, T, H, W) at a time
+    (time, then height, then width), as in VideoGPT: cost grows with T+H+W per
+    position instead of T*H*W."""
+
+    def __init__(self, ch: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.GroupNorm(1, ch)
+        self.qkv = nn.ModuleList(nn.Linear(ch, 3 * ch) for _ in range(3))
+        self.out = nn.Linear(3 * ch, ch)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def _attend(self, x: torch.Tensor, qkv: nn.Linear) -> torch.Tensor:
+        # x: (N, L, C) sequences along one axis
+        N, L, C = x.shape
+        q, k, v = qkv(x).view(N, L, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(q, k, v)  # (N, heads, L, C/heads)
+        return y.transpose(1, 2).reshape(N, L, C)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, C, T, H, W = x.shape
+        h = self.norm(x).permute(0, 2, 3, 4, 1)  # (B, T, H, W, C)
+        outs = []
+        for axis, qkv in zip((1, 2, 3), self.qkv):
+            # move `axis` next to C, flatten the others into the batch
+            perm = [0] + [a for a in (1, 2, 3) if a != axis] + [axis, 4]
+            seq = h.permute(*perm)
+            shape = seq.shape
+            y = self._attend(seq.reshape(-1, shape[-2], C), qkv).reshape(shape)
+            inv = [perm.index(i) for i in range(5)]
+            outs.append(y.permute(*inv))
+        y = self.out(torch.cat(outs, -1))  # (B, T, H, W, C)
+        return x + y.permute(0, 4, 1, 2, 3)
+
+
+def _unshuffle(x: torch.Tensor, p: int) -> torch.Tensor:
+    """(B, C, T, H, W) -> (B, C*p*p, T, H/p, W/p), per frame."""
+    B, C, T, H, W = x.shape
+    y = F.pixel_unshuffle(x.transpose(1, 2).reshape(B * T, C, H, W), p)
+    return y.reshape(B, T, C * p * p, H // p, W // p).transpose(1, 2)
+
+
+def _shuffle(x: torch.Tensor, p: int) -> torch.Tensor:
+    """(B, C*p*p, T, H, W) -> (B, C, T, H*p, W*p), per frame."""
+    B, C, T, H, W = x.shape
+    y = F.pixel_shuffle(x.transpose(1, 2).reshape(B * T, C, H, W), p)
+    return y.reshape(B, T, C // (p * p), H * p, W * p).transpose(1, 2)
+
+
+class Encoder(nn.Module):
+    def __init__(self, cfg: AutoencoderConfig):
+        super().__init__()
+        self.cfg = cfg
+        c, c2 = cfg.channels, cfg.latent_channels
+        self.stem = nn.Conv3d(3 * cfg.patch**2, c, (1, 3, 3), padding=(0, 1, 1))
+        self.blocks = nn.Sequential(*(ResBlock(c) for _ in range(cfg.hi_res_blocks)))
+        k = (cfg.down_t, cfg.down_s, cfg.down_s)
+        self.down = nn.Conv3d(c, c2, k, stride=k)
+        self.latent_blocks = nn.Sequential(
+            *(ResBlock(c2) for _ in range(cfg.res_blocks)),
+            *(AxialAttention(c2, cfg.attn_heads) for _ in range(cfg.attn_blocks)),
+        )
+        self.proj = nn.Conv3d(c2, cfg.embed_dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, 3, T, H, W) in [-0.5, 0.5] -> z (B, D, T/t, H/s, W/s)."""
+        h = self.blocks(self.stem(_unshuffle(x, self.cfg.patch)))
+        h = self.latent_blocks(self.down(F.silu(h)))
+        return self.proj(F.silu(h))
+
+
+class Decoder(nn.Module):
+    def __init__(self, cfg: AutoencoderConfig):
+        super().__init__()
+        self.cfg = cfg
+        c, c2 = cfg.channels, cfg.latent_channels
+        self.proj = nn.Conv3d(cfg.embed_dim, c2, 1)
+        self.latent_blocks = nn.Sequential(
+            *(ResBlock(c2) for _ in range(cfg.res_blocks)),
+            *(AxialAttention(c2, cfg.attn_heads) for _ in range(cfg.attn_blocks)),
+        )
+        k = (cfg.down_t, cfg.down_s, cfg.down_s)
+        self.up = nn.ConvTranspose3d(c2, c, k, stride=k)
+        self.blocks = nn.Sequential(*(ResBlock(c) for _ in range(cfg.hi_res_blocks)))
+        self.head = nn.Conv3d(c, 3 * cfg.patch**2, (1, 3, 3), padding=(0, 1, 1))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, D, T/t, H/s, W/s) -> x (B, 3, T, H, W), unclamped."""
+        h = self.latent_blocks(self.proj(z))
+        h = self.blocks(self.up(F.silu(h)))
+        return _shuffle(self.head(F.silu(h)), self.cfg.patch)
+
+
+class Autoencoder(nn.Module):
+    def __init__(self, cfg: AutoencoderConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg)
+        self.decoder = Decoder(cfg)
+
+
+def frames_to_tensor(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 (T, H, W, 3) -> float (1, 3, T, H, W) in [-0.5, 0.5]."""
+    return (frames.permute(3, 0, 1, 2).float() / 255.0 - 0.5).unsqueeze(0)
+
+
+def tensor_to_frames(x: torch.Tensor) -> torch.Tensor:
+    """float (1, 3, T, H, W) -> uint8 (T, H, W, 3), rounded and clamped."""
+    y = ((x[0] + 0.5).clamp(0, 1) * 255.0).round().to(torch.uint8)
+    return y.permute(1, 2, 3, 0).contiguous()

@@ -1,0 +1,318 @@
+"""The one place the stages meet: frames <-> tokens <-> probabilities <-> bytes.
+
+    compress:   frames -> autoencoder.encode -> quantizer (first L levels) -> tokens
+                tokens -> prior, group by group -> cdf -> range coder -> packet payload
+    decompress: payload -> (prior, the same groups) -> tokens -> quantizer -> decoder -> frames
+
+Bit-exactness rests on `_code_latent_frame`: ONE loop, used by both the
+encoder and the decoder, runs the prior passes in the fixed group schedule on
+the same tile batches; only the callback differs (encode the true symbols, or
+decode them). The encoder therefore never computes probabilities the decoder
+cannot reproduce (no teacher-forced pass).
+
+A GOP (config.gop frames) is one packet. Prior context (the previous latent
+frame) carries across GOPs inside an intra period and resets at its start.
+"""
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from typing import BinaryIO, Callable, Iterable, Iterator
+
+import numpy as np
+import torch
+
+from . import cdf
+from .autoencoder import Autoencoder, frames_to_tensor, tensor_to_frames
+from .config import CodecConfig
+from .container import (
+    ContainerError,
+    Mode,
+    Packet,
+    PacketType,
+    StreamHeader,
+    iter_packets,
+)
+from .entropy_coder import RangeDecoder, RangeEncoder
+from .prior import Prior, checkerboard, from_tiles, schedule, to_tiles
+from .quantizer import ResidualVQ
+
+
+class CodecError(ValueError):
+    """A stream that cannot be decoded by this codec (wrong model, mismatch)."""
+
+
+@dataclass(frozen=True)
+class ModelId:
+    name: str
+    sha256: bytes  # of the weights file
+
+
+@dataclass(frozen=True)
+class CompressStats:
+    frames: int
+    width: int
+    height: int
+    quality: int
+    bytes: int  # whole stream, header included
+    bits_per_pixel: float
+    payload_bits: int  # range-coder output only
+    ideal_bits: float  # sum of -log2 p of the coded tokens under the prior
+    raw_index_bits: float  # tokens * log2(K): cost without a prior
+    tokens: int
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def tokens_crc(tokens: np.ndarray) -> int:
+    """CRC32 of a token array (T', L, h, w) as little-endian uint16."""
+    return zlib.crc32(np.ascontiguousarray(tokens, dtype="<u2").tobytes())
+
+
+# Callback of the coding loop: (freq (P, K), logits (P, K), level, positions
+# (P,) flat indices into h*w) -> symbols (P,)
+CoderStep = Callable[[np.ndarray, np.ndarray, int, np.ndarray], np.ndarray]
+
+
+class Codec:
+    def __init__(
+        self,
+        config: CodecConfig,
+        autoencoder: Autoencoder,
+        quantizer: ResidualVQ,
+        prior: Prior,
+        model_id: ModelId,
+        device: str = "cpu",
+    ):
+        self.config, self.model_id = config, model_id
+        self.device = torch.device(device)
+        if self.device.type == "cuda":
+            # TF32 would change the prior's arithmetic from the CPU's
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
+        self.autoencoder = autoencoder.to(self.device).eval()
+        self.quantizer = quantizer.to(self.device).eval()
+        self.prior = prior.to(self.device).eval()
+
+    # ------------------------------------------------------------ properties
+    @property
+    def qualities(self) -> list[int]:
+        return self.config.qualities
+
+    @property
+    def factor_t(self) -> int:
+        return self.config.autoencoder.factor_t
+
+    @property
+    def factor_s(self) -> int:
+        return self.config.autoencoder.factor_s
+
+    # ------------------------------------------------------ frames <-> tokens
+    @torch.inference_mode()
+    def encode_tokens(self, frames: np.ndarray, levels: int) -> np.ndarray:
+        """uint8 (T, H, W, 3), T a multiple of factor_t and H, W of factor_s
+        -> int64 tokens (T/t, levels, H/s, W/s)."""
+        x = frames_to_tensor(torch.from_numpy(frames).to(self.device))
+        z = self.autoencoder.encoder(x)
+        idx = self.quantizer.encode(z, levels)  # (1, L, T', h, w)
+        return idx[0].permute(1, 0, 2, 3).cpu().numpy()
+
+    @torch.inference_mode()
+    def decode_tokens(self, tokens: np.ndarray) -> np.ndarray:
+        """int64 tokens (T', L, h, w) -> uint8 frames (T'*t, h*s, w*s, 3)."""
+        idx = torch.from_numpy(np.ascontiguousarray(tokens)).to(self.device)
+        z = self.quantizer.decode(idx.permute(1, 0, 2, 3).unsqueeze(0))
+        return tensor_to_frames(self.autoencoder.decoder(z)).cpu().numpy()
+
+    # --------------------------------------------- tokens <-> bits (the prior)
+    @torch.inference_mode()
+    def _code_latent_frame(self, prev: torch.Tensor, levels: int, step: CoderStep) -> torch.Tensor:
+        """Run the group schedule over one latent frame.
+
+        prev: (N, h, w) int64 tokens of the previous latent frame, MASK where
+        absent. Returns the frame's tokens (N, h, w), MASK above `levels`."""
+        N, h, w = prev.shape
+        tile, mask = self.config.prior.tile, self.prior.mask_index
+        cur = torch.full_like(prev, mask)
+        prev_tiles = to_tiles(prev, tile, mask)  # (n, N, S)
+        n = prev_tiles.shape[0]
+        board = checkerboard(h, w, prev.device).reshape(-1)  # (h*w,)
+        for level, parity in schedule(levels):
+            group = torch.full((n,), 2 * level + parity, dtype=torch.long, device=prev.device)
+            logits = self.prior(to_tiles(cur, tile, mask), prev_tiles, group)  # (n, S, K)
+            grid = from_tiles(logits.transpose(1, 2), h, w, tile)  # (K, h, w)
+            pos = torch.nonzero(board == bool(parity)).reshape(-1)  # (P,)
+            lg = grid.reshape(grid.shape[0], -1)[:, pos].t().float().cpu().numpy()  # (P, K)
+            sym = step(cdf.frequencies(lg), lg, level, pos.cpu().numpy())
+            cur[level].view(-1)[pos] = torch.from_numpy(sym).to(cur.device)
+        return cur
+
+    def _empty_context(self, h: int, w: int) -> torch.Tensor:
+        N = self.config.quantizer.levels
+        return torch.full((N, h, w), self.prior.mask_index, dtype=torch.long, device=self.device)
+
+    def encode_payload(self, tokens: np.ndarray, prev: torch.Tensor) -> tuple[bytes, float, torch.Tensor]:
+        """tokens (T', L, h, w); prev (N, h, w) context. Returns (payload,
+        ideal bits, context for the next GOP)."""
+        enc, ideal = RangeEncoder(), 0.0
+        for frame in tokens:  # (L, h, w)
+            flat = frame.reshape(frame.shape[0], -1)
+
+            def step(freq, lg, level, pos, flat=flat):
+                nonlocal ideal
+                sym = flat[level, pos]
+                enc.encode(sym, freq)
+                ideal += cdf.ideal_bits(lg, sym)
+                return sym
+
+            prev = self._code_latent_frame(prev, frame.shape[0], step)
+        return enc.finish(), ideal, prev
+
+    def decode_payload(
+        self, payload: bytes, latent_frames: int, levels: int, prev: torch.Tensor
+    ) -> tuple[np.ndarray, torch.Tensor]:
+        """Inverse of encode_payload: -> (tokens (T', L, h, w), next context)."""
+        dec = RangeDecoder(payload)
+        out = []
+        for _ in range(latent_frames):
+            prev = self._code_latent_frame(prev, levels, lambda freq, lg, level, pos: dec.decode(freq))
+            out.append(prev[:levels].cpu().numpy())
+        return np.stack(out), prev
+
+    # ---------------------------------------------------------- whole streams
+    def make_header(self, width: int, height: int, fps: Fraction, frame_count: int | None, quality: int) -> StreamHeader:
+        return StreamHeader(
+            model_name=self.model_id.name,
+            weights_sha256=self.model_id.sha256,
+            mode=Mode.FULL,
+            width=width,
+            height=height,
+            fps=Fraction(fps),
+            frame_count=frame_count,
+            gop=self.config.gop,
+            intra_period=self.config.intra_period,
+            quality=quality,
+        )
+
+    def _padded(self, gop: np.ndarray) -> np.ndarray:
+        """Edge-replicate a GOP (T, H, W, 3) to multiples of the latent factors."""
+        T, H, W, _ = gop.shape
+        t, s = self.factor_t, self.factor_s
+        return np.pad(gop, ((0, -T % t), (0, -H % s), (0, -W % s), (0, 0)), mode="edge")
+
+    def compress(
+        self,
+        frames: Iterable[np.ndarray],
+        out: BinaryIO,
+        width: int,
+        height: int,
+        fps: Fraction,
+        quality: int,
+        frame_count: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> CompressStats:
+        """Code frames ((H, W, 3) uint8 each) into `out` as a .vqv stream."""
+        if quality not in self.qualities:
+            raise CodecError(f"quality {quality} is not offered by model {self.model_id.name!r} "
+                             f"(choose {self.qualities[0]}..{self.qualities[-1]})")
+        start = time.perf_counter()
+        header = self.make_header(width, height, fps, frame_count, quality)
+        origin = out.tell() if out.seekable() else None
+        nbytes = out.write(header.to_bytes())
+        payload_bits, ideal, ntok, done = 0, 0.0, 0, 0
+        prev = None
+        for gop in self._gops(frames, width, height):
+            padded = self._padded(gop)
+            tokens = self.encode_tokens(padded, quality)  # (T', L, h, w)
+            intra = done % self.config.intra_period == 0
+            if intra or prev is None:
+                prev = self._empty_context(tokens.shape[2], tokens.shape[3])
+            payload, bits, prev = self.encode_payload(tokens, prev)
+            kind = PacketType.INTRA if intra else PacketType.INTER
+            packet = Packet(kind, done, len(gop), payload, tokens_crc(tokens))
+            nbytes += out.write(packet.to_bytes())
+            payload_bits += 8 * len(payload)
+            ideal += bits
+            ntok += tokens.size
+            done += len(gop)
+            if progress:
+                progress(len(gop))
+        if frame_count is not None and frame_count != done:
+            raise CodecError(f"expected {frame_count} frames, got {done}")
+        nbytes += out.write(Packet(PacketType.END, done, 0, b"", 0).to_bytes())
+        if frame_count is None and origin is not None:
+            # a seekable output gets the real count (same header size, new CRC)
+            end = out.tell()
+            out.seek(origin)
+            out.write(self.make_header(width, height, fps, done, quality).to_bytes())
+            out.seek(end)
+        K = self.config.quantizer.codebook_size
+        return CompressStats(
+            frames=done, width=width, height=height, quality=quality, bytes=nbytes,
+            bits_per_pixel=8 * nbytes / max(1, done * width * height),
+            payload_bits=payload_bits, ideal_bits=ideal,
+            raw_index_bits=ntok * float(np.log2(K)), tokens=ntok,
+            seconds=time.perf_counter() - start,
+        )
+
+    def _gops(self, frames: Iterable[np.ndarray], width: int, height: int) -> Iterator[np.ndarray]:
+        buf: list[np.ndarray] = []
+        for f in frames:
+            if f.shape != (height, width, 3) or f.dtype != np.uint8:
+                raise CodecError(f"frame of shape {f.shape} {f.dtype}; expected ({height}, {width}, 3) uint8")
+            buf.append(f)
+            if len(buf) == self.config.gop:
+                yield np.stack(buf)
+                buf = []
+        if buf:
+            yield np.stack(buf)
+
+    def check_header(self, header: StreamHeader) -> None:
+        if header.model_name != self.model_id.name or header.weights_sha256 != self.model_id.sha256:
+            raise CodecError(
+                f"stream needs model {header.model_name!r} (sha256 {header.weights_sha256.hex()[:12]}...), "
+                f"but {self.model_id.name!r} (sha256 {self.model_id.sha256.hex()[:12]}...) is loaded"
+            )
+        if header.mode != Mode.FULL:
+            raise CodecError(f"stream mode {header.mode.name} is not supported by this decoder")
+        if header.quality not in self.qualities:
+            raise CodecError(f"stream quality {header.quality} is not offered by this model")
+        if header.gop != self.config.gop:
+            raise CodecError(f"stream GOP {header.gop} does not match the model's {self.config.gop}")
+
+    def decompress(self, inp: BinaryIO, header: StreamHeader | None = None) -> Iterator[np.ndarray]:
+        """Yield decoded GOPs (n, H, W, 3) uint8 from a .vqv stream. Read the
+        header first with StreamHeader.read to check it, or let this do it."""
+        if header is None:
+            header = StreamHeader.read(inp)
+        self.check_header(header)
+        t, s = self.factor_t, self.factor_s
+        h, w = -(-header.height // s), -(-header.width // s)
+        prev, expected = None, 0
+        for packet in iter_packets(inp, header):
+            if packet.kind == PacketType.END:
+                break
+            if packet.first_frame != expected:
+                raise CodecError(f"packet for frame {packet.first_frame} where frame {expected} was expected")
+            if packet.kind == PacketType.INTRA:
+                prev = self._empty_context(h, w)
+            elif prev is None:
+                raise CodecError(f"stream starts with an inter packet at frame {packet.first_frame}")
+            latent = -(-packet.frame_count // t)
+            tokens, prev = self.decode_payload(packet.payload, latent, header.quality, prev)
+            if tokens_crc(tokens) != packet.tokens_crc:
+                raise CodecError(
+                    f"decoded tokens of frames {packet.first_frame}-{packet.first_frame + packet.frame_count - 1} "
+                    f"do not match their CRC: the prior's probabilities differ from the encoder's"
+                )
+            frames = self.decode_tokens(tokens)[: packet.frame_count, : header.height, : header.width]
+            expected += packet.frame_count
+            yield frames
+        else:
+            raise ContainerError(f"stream ends without an end packet after frame {expected}")
+        if header.frame_count is not None and expected != header.frame_count:
+            raise CodecError(f"stream holds {expected} frames; its header says {header.frame_count}")

@@ -1,0 +1,117 @@
+"""Configuration of a vqcodec model: frozen dataclasses, serialisable to JSON.
+
+A model is fully described by a `CodecConfig`; weights live beside it in a
+safetensors file. Nothing here imports torch, so the CLI can describe models
+cheaply.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class AutoencoderConfig:
+    """VideoGPT-style 3D-conv VQ-VAE made CPU-practical.
+
+    Frames are pixel-unshuffled by `patch` first, so the heavy convolutions run
+    at 1/patch resolution; one strided stage then brings time down by `down_t`
+    and space by `down_s`. Axial attention runs only at latent resolution.
+    """
+
+    patch: int = 4  # pixel-unshuffle factor (3 -> 3*patch^2 channels)
+    down_t: int = 2  # temporal downsampling of the strided stage
+    down_s: int = 2  # spatial downsampling of the strided stage (after patchify)
+    channels: int = 32  # width at 1/patch resolution
+    latent_channels: int = 96  # width at latent resolution
+    hi_res_blocks: int = 1  # residual blocks at 1/patch resolution (each side)
+    res_blocks: int = 2  # residual blocks at latent resolution (each side)
+    attn_blocks: int = 1  # axial-attention blocks at latent resolution
+    attn_heads: int = 4
+    embed_dim: int = 64  # dimension of the vectors the quantizer sees
+
+    @property
+    def factor_t(self) -> int:
+        return self.down_t
+
+    @property
+    def factor_s(self) -> int:
+        return self.patch * self.down_s
+
+
+@dataclass(frozen=True)
+class QuantizerConfig:
+    """Residual VQ: `levels` codebooks of `codebook_size` codes each."""
+
+    levels: int = 8
+    codebook_size: int = 256
+    dim: int = 64
+    decay: float = 0.99  # EMA decay of codebook statistics
+    dead_threshold: float = 0.5  # EMA usage below which a code is restarted
+    commitment: float = 0.25
+
+
+@dataclass(frozen=True)
+class PriorConfig:
+    """Transformer entropy model over tiles of the latent token grid."""
+
+    dim: int = 128
+    layers: int = 4
+    heads: int = 4
+    tile: int = 16  # latent positions per tile side; cost is linear in the tile count
+    mlp_ratio: int = 4
+
+
+@dataclass(frozen=True)
+class CodecConfig:
+    name: str = "default"
+    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)
+    prior: PriorConfig = field(default_factory=PriorConfig)
+    gop: int = 8  # frames per packet (a multiple of the temporal factor)
+    intra_period: int = 32  # frames between prior-context resets (a multiple of gop)
+
+    def __post_init__(self) -> None:
+        t = self.autoencoder.factor_t
+        if self.gop % t or self.intra_period % self.gop:
+            raise ValueError(
+                f"gop ({self.gop}) must be a multiple of {t} and intra_period "
+                f"({self.intra_period}) a multiple of gop"
+            )
+        if self.autoencoder.embed_dim != self.quantizer.dim:
+            raise ValueError("autoencoder.embed_dim must equal quantizer.dim")
+
+    @property
+    def qualities(self) -> list[int]:
+        """Quality q uses the first q residual levels."""
+        return list(range(1, self.quantizer.levels + 1))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "CodecConfig":
+        try:
+            return cls(
+                name=str(d["name"]),
+                autoencoder=AutoencoderConfig(**d["autoencoder"]),
+                quantizer=QuantizerConfig(**d["quantizer"]),
+                prior=PriorConfig(**d["prior"]),
+                gop=int(d["gop"]),
+                intra_period=int(d["intra_period"]),
+            )
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"invalid model config: {e}") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> "CodecConfig":
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"model config is not valid JSON: {e}") from None
+        return cls.from_dict(d)

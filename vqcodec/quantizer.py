@@ -1,0 +1,153 @@
+"""Residual vector quantization with EMA codebooks, dead-code restart and
+quantizer dropout (SoundStream / EnCodec style).
+
+Level l quantizes what levels 0..l-1 left over, so a stream that keeps only
+the first L levels is a coarser but valid reconstruction: one model, many
+rates. Training samples L per clip ("quantizer dropout") so every prefix is
+trained to decode well.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .config import QuantizerConfig
+
+
+@dataclass
+class QuantizerOutput:
+    quantized: torch.Tensor  # (B, D, T, H, W), straight-through in training
+    indices: torch.Tensor  # (B, N, T, H, W) int64, all N levels
+    commit_loss: torch.Tensor  # scalar
+    perplexity: torch.Tensor  # (N,) codebook perplexity per level in this batch
+    dead_codes: int  # codes restarted in this step (all levels)
+
+
+class EMACodebook(nn.Module):
+    """One codebook (K, D) updated by exponential moving averages of the
+    vectors assigned to each code, not by gradients."""
+
+    def __init__(self, size: int, dim: int, decay: float, dead_threshold: float):
+        super().__init__()
+        self.size, self.dim, self.decay, self.dead_threshold = size, dim, decay, dead_threshold
+        self.register_buffer("embed", torch.randn(size, dim) * 0.01)
+        self.register_buffer("cluster_size", torch.ones(size))
+        self.register_buffer("embed_avg", self.embed.clone())
+        self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
+
+    def nearest(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (M, D) -> (M,) index of the nearest code (squared L2)."""
+        # ||x||^2 is constant per row, so argmin(||e||^2 - 2 x.e) is the nearest code.
+        e = self.embed
+        dist = (e * e).sum(1)[None, :] - 2.0 * (x @ e.t())
+        return dist.argmin(1)
+
+    def lookup(self, idx: torch.Tensor) -> torch.Tensor:
+        return F.embedding(idx, self.embed)
+
+    @torch.no_grad()
+    def seed(self, x: torch.Tensor) -> None:
+        """Initialise codes from encoder outputs (random distinct rows), which
+        is what stops the codebook collapsing to a handful of codes."""
+        pick = torch.randint(0, x.shape[0], (self.size,), device=x.device)
+        self.embed.copy_(x[pick])
+        self.embed_avg.copy_(x[pick])
+        self.cluster_size.fill_(1.0)
+        self.initialized.fill_(True)
+
+    @torch.no_grad()
+    def update(self, x: torch.Tensor, idx: torch.Tensor) -> int:
+        """EMA update from x (M, D) assigned to idx (M,); restart dead codes
+        with random vectors from x. Returns the number restarted."""
+        onehot = F.one_hot(idx, self.size).type(x.dtype)  # (M, K)
+        counts = onehot.sum(0)
+        sums = onehot.t() @ x  # (K, D)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.all_reduce(counts)
+            torch.distributed.all_reduce(sums)
+        self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
+        self.embed_avg.mul_(self.decay).add_(sums, alpha=1 - self.decay)
+        n = self.cluster_size.sum()
+        # Laplace smoothing keeps rarely used codes from dividing by ~0.
+        size = (self.cluster_size + 1e-5) / (n + self.size * 1e-5) * n
+        self.embed.copy_(self.embed_avg / size[:, None])
+        dead = self.cluster_size < self.dead_threshold
+        n_dead = int(dead.sum())
+        if n_dead:
+            pick = torch.randint(0, x.shape[0], (n_dead,), device=x.device)
+            if torch.distributed.is_available() and torch.distributed.is_initialized():
+                torch.distributed.broadcast(pick, 0)
+                fresh = x[pick].contiguous()
+                torch.distributed.broadcast(fresh, 0)
+            else:
+                fresh = x[pick]
+            self.embed[dead] = fresh
+            self.embed_avg[dead] = fresh
+            self.cluster_size[dead] = 1.0
+        return n_dead
+
+
+class ResidualVQ(nn.Module):
+    def __init__(self, cfg: QuantizerConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.codebooks = nn.ModuleList(
+            EMACodebook(cfg.codebook_size, cfg.dim, cfg.decay, cfg.dead_threshold)
+            for _ in range(cfg.levels)
+        )
+
+    @property
+    def levels(self) -> int:
+        return self.cfg.levels
+
+    def forward(self, z: torch.Tensor, levels_per_sample: torch.Tensor | None = None) -> QuantizerOutput:
+        """Training/analysis pass. z: (B, D, T, H, W). levels_per_sample: (B,)
+        number of levels each clip keeps (quantizer dropout); None keeps all."""
+        B, D, T, H, W = z.shape
+        flat = z.permute(0, 2, 3, 4, 1).reshape(-1, D)  # (M, D), M = B*T*H*W
+        per_pos = T * H * W
+        if levels_per_sample is None:
+            levels_per_sample = torch.full((B,), self.levels, device=z.device)
+        keep = levels_per_sample.repeat_interleave(per_pos)  # (M,)
+        residual = flat.detach()
+        quant = torch.zeros_like(flat)
+        indices, perps, dead = [], [], 0
+        for level, book in enumerate(self.codebooks):
+            if self.training and not bool(book.initialized):
+                book.seed(residual)
+            idx = book.nearest(residual)
+            q = book.lookup(idx)
+            if self.training:
+                dead += book.update(residual, idx)
+            used = (keep > level).unsqueeze(1).type(flat.dtype)
+            quant = quant + q * used
+            residual = residual - q
+            indices.append(idx)
+            probs = torch.bincount(idx, minlength=book.size).float() / idx.numel()
+            perps.append(torch.exp(-(probs * torch.log(probs + 1e-10)).sum()))
+        commit = F.mse_loss(flat, quant.detach())
+        out = flat + (quant - flat).detach()  # straight-through estimator
+        out = out.reshape(B, T, H, W, D).permute(0, 4, 1, 2, 3)
+        idx = torch.stack(indices, 1).reshape(B, T, H, W, self.levels).permute(0, 4, 1, 2, 3)
+        return QuantizerOutput(out, idx, commit * self.cfg.commitment, torch.stack(perps), dead)
+
+    @torch.no_grad()
+    def encode(self, z: torch.Tensor, levels: int) -> torch.Tensor:
+        """z: (B, D, T, H, W) -> indices (B, levels, T, H, W) int64."""
+        B, D, T, H, W = z.shape
+        residual = z.permute(0, 2, 3, 4, 1).reshape(-1, D)
+        out = []
+        for book in self.codebooks[:levels]:
+            idx = book.nearest(residual)
+            residual = residual - book.lookup(idx)
+            out.append(idx)
+        return torch.stack(out, 1).reshape(B, T, H, W, levels).permute(0, 4, 1, 2, 3)
+
+    @torch.no_grad()
+    def decode(self, indices: torch.Tensor) -> torch.Tensor:
+        """indices (B, L, T, H, W) -> quantized vectors (B, D, T, H, W)."""
+        q = sum(self.codebooks[l].lookup(indices[:, l]) for l in range(indices.shape[1]))
+        return q.permute(0, 4, 1, 2, 3).contiguous()

