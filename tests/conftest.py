@@ -37,3 +37,19 @@ def tiny_video_file(tmp_path, tiny_frames) -> str:
     path = str(tmp_path / "tiny.mkv")
     write_video(path, tiny_frames, Fraction(25))
     return path
+
+
+EXPECTED = __import__("pathlib").Path(__file__).resolve().parent / "expected"
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> str:
+    """Path of the pinned tiny random model (tests/make_expected.py made it)."""
+    return str(EXPECTED / "models" / "tiny.json")
+
+
+@pytest.fixture(scope="session")
+def tiny_codec(tiny_model):
+    from vqcodec import load_codec
+
+    return load_codec(tiny_model)

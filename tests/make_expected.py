@@ -1,0 +1,59 @@
+"""Regenerate the pinned test files under tests/expected/ (run by hand, then
+review the diff: a change here is a format or model change).
+
+    python tests/make_expected.py
+
+- models/tiny.{json,safetensors}: a tiny random model (seeded codebooks) so
+  tests exercise every stage quickly without the shipped weights;
+- tiny_q2.vqv: the golden stream of the `tiny_frames` fixture at quality 2.
+"""
+from __future__ import annotations
+
+import io
+import sys
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from conftest import _tiny_pattern  # noqa: E402
+
+from vqcodec.config import AutoencoderConfig, CodecConfig, PriorConfig, QuantizerConfig  # noqa: E402
+from vqcodec.zoo import build_modules, load_codec, save_model  # noqa: E402
+
+TINY = CodecConfig(
+    name="tiny",
+    autoencoder=AutoencoderConfig(channels=8, latent_channels=16, res_blocks=1, attn_heads=2, embed_dim=8),
+    quantizer=QuantizerConfig(levels=3, codebook_size=16, dim=8),
+    prior=PriorConfig(dim=16, layers=1, heads=2, tile=4),
+    gop=4,
+    intra_period=8,
+)
+
+
+def make_tiny_model(folder: Path, cfg: CodecConfig = TINY, seed: int = 0) -> Path:
+    torch.manual_seed(seed)
+    ae, vq, prior = build_modules(cfg)
+    vq.train()
+    with torch.no_grad():  # seed the codebooks from encoder outputs of random clips
+        vq(ae.encoder(torch.rand(2, 3, 4, 32, 32) - 0.5))
+    vq.eval()
+    return save_model(folder, cfg, ae, vq, prior).config_path
+
+
+def main() -> None:
+    cfg_path = make_tiny_model(HERE / "expected" / "models")
+    codec = load_codec(str(cfg_path))
+    frames = _tiny_pattern()
+    buf = io.BytesIO()
+    codec.compress(iter(frames), buf, frames.shape[2], frames.shape[1], Fraction(25), 2)
+    (HERE / "expected" / "tiny_q2.vqv").write_bytes(buf.getvalue())
+    print("wrote", cfg_path, "and tiny_q2.vqv", len(buf.getvalue()), "bytes")
+
+
+if __name__ == "__main__":
+    main()

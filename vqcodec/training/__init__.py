@@ -1,0 +1,1 @@
+"""Training: data, loops, checkpoints (models never import this package)."""
