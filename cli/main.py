@@ -108,8 +108,8 @@ def compress(input, output, quality, model, device, force, stats_path):
             with atomic_output(output, force) as out, _progress(info.frame_count, "compress") as bar:
                 stats = codec.compress(iter(reader), out, info.width, info.height, info.fps, q,
                                        progress=bar.update)
-        if stats.frames == 0:
-            raise ValueError(f"{input} holds no frames")
+                if stats.frames == 0:  # inside: the output is then discarded, not committed
+                    raise ValueError(f"{input} holds no frames")
         click.echo(
             f"{stats.frames} frames {stats.width}x{stats.height} q{q}: {stats.bytes} bytes, "
             f"{stats.bits_per_pixel:.4f} bpp, {stats.frames / stats.seconds:.1f} frames/s",
@@ -142,6 +142,7 @@ def decompress(input, output, model, device, force):
     """
     with _Errors():
         check_output(output, force)
+        _check_video_output(output)
         from vqcodec import load_codec
         from vqcodec.container import StreamHeader
         from vqcodec.video_io import VideoWriter
@@ -157,6 +158,17 @@ def decompress(input, output, model, device, force):
                     for frame in gop:
                         writer.write(frame)
                     bar.update(len(gop))
+
+
+def _check_video_output(path: str) -> None:
+    """Refuse an output extension VideoWriter cannot write before any work
+    (reading the stream, loading the model)."""
+    from vqcodec.video_io import _OUTPUTS
+
+    ext = Path(path).suffix.lower()
+    if path != "-" and ext not in _OUTPUTS:
+        raise ValueError(f"unsupported output extension {ext or '(none)'!r} for {path}; "
+                         f"use {', '.join(_OUTPUTS)} or - (stdout)")
 
 
 def _open_input(path: str):
