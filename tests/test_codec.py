@@ -1,0 +1,135 @@
+"""codec.py: whole-stream round trips, golden bytes, padding, and decoding
+that does not depend on the torch thread count."""
+import io
+import subprocess
+import sys
+import textwrap
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vqcodec.codec import CodecError
+from vqcodec.container import ContainerError, StreamHeader
+
+EXPECTED = Path(__file__).resolve().parent / "expected"
+
+
+def _compress(codec, frames, quality, fps=Fraction(25)):
+    buf = io.BytesIO()
+    stats = codec.compress(iter(frames), buf, frames.shape[2], frames.shape[1], fps, quality)
+    return buf.getvalue(), stats
+
+
+def _decompress(codec, data):
+    return np.concatenate(list(codec.decompress(io.BytesIO(data))))
+
+
+def test_round_trip_every_quality(tiny_codec, tiny_frames):
+    for q in tiny_codec.qualities:
+        data, stats = _compress(tiny_codec, tiny_frames, q)
+        out = _decompress(tiny_codec, data)
+        assert out.shape == tiny_frames.shape and out.dtype == np.uint8
+        # decoding is the autoencoder applied to the coded tokens, exactly
+        assert stats.bytes == len(data)
+        assert stats.frames == 12 and stats.quality == q
+        assert stats.payload_bits <= stats.ideal_bits * 1.02 + 32 * 3 + 64
+        header = StreamHeader.read(io.BytesIO(data))
+        assert header.frame_count == 12 and header.quality == q
+
+
+def test_tokens_survive_the_stream(tiny_codec, tiny_frames):
+    data, _ = _compress(tiny_codec, tiny_frames, 3)
+    padded = tiny_codec._padded(tiny_frames[:4])
+    direct = tiny_codec.decode_tokens(tiny_codec.encode_tokens(padded, 3))
+    assert np.array_equal(_decompress(tiny_codec, data)[:4], direct[:4])
+
+
+def test_golden_stream(tiny_codec, tiny_frames):
+    golden = (EXPECTED / "tiny_q2.vqv").read_bytes()
+    data, _ = _compress(tiny_codec, tiny_frames, 2)
+    assert data == golden
+    assert _decompress(tiny_codec, golden).shape == tiny_frames.shape
+
+
+def test_odd_sizes_and_short_last_gop(tiny_codec):
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (7, 29, 37, 3), dtype=np.uint8)
+    data, stats = _compress(tiny_codec, frames, 1)
+    out = _decompress(tiny_codec, data)
+    assert out.shape == frames.shape and stats.frames == 7
+
+
+def test_unknown_count_on_a_pipe_gets_filled_in_when_seekable(tiny_codec, tiny_frames):
+    buf = io.BytesIO()
+    tiny_codec.compress(iter(tiny_frames), buf, 64, 48, Fraction(25), 1, frame_count=None)
+    assert StreamHeader.read(io.BytesIO(buf.getvalue())).frame_count == 12
+
+
+def test_bad_quality_and_frame_shape(tiny_codec, tiny_frames):
+    with pytest.raises(CodecError, match="quality"):
+        _compress(tiny_codec, tiny_frames, 9)
+    with pytest.raises(CodecError, match="shape"):
+        tiny_codec.compress(iter(tiny_frames), io.BytesIO(), 60, 48, Fraction(25), 1)
+
+
+def test_corrupt_payload_is_a_clear_error(tiny_codec, tiny_frames):
+    data = bytearray(_compress(tiny_codec, tiny_frames, 2)[0])
+    start = StreamHeader.read(io.BytesIO(bytes(data))).size + 25
+    data[start] ^= 0xFF
+    with pytest.raises(ContainerError, match="CRC"):
+        _decompress(tiny_codec, bytes(data))
+
+
+def test_model_mismatch(tiny_codec, tiny_frames, tmp_path):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from make_expected import make_tiny_model
+
+    from vqcodec import load_codec
+
+    other = load_codec(str(make_tiny_model(tmp_path, seed=1)))
+    data, _ = _compress(tiny_codec, tiny_frames, 1)
+    with pytest.raises(CodecError, match="stream needs model"):
+        _decompress(other, data)
+
+
+_SCRIPT = textwrap.dedent(
+    """
+    import io, sys, numpy as np, torch
+    from fractions import Fraction
+    torch.set_num_threads(int(sys.argv[1]))
+    from vqcodec import load_codec
+    codec = load_codec("default")
+    if sys.argv[2] == "encode":
+        rng = np.random.default_rng(0)
+        t = np.arange(8)[:, None, None, None]
+        y = np.arange(64)[None, :, None, None]
+        x = np.arange(80)[None, None, :, None]
+        frames = ((x * 2 + y + 5 * t + np.array([0, 60, 120])) % 256).astype(np.uint8)
+        frames = np.clip(frames + rng.integers(0, 20, frames.shape), 0, 255).astype(np.uint8)
+        buf = io.BytesIO()
+        codec.compress(iter(frames), buf, 80, 64, Fraction(25), codec.qualities[-1])
+        open(sys.argv[3], "wb").write(buf.getvalue())
+    else:
+        out = np.concatenate(list(codec.decompress(open(sys.argv[3], "rb"))))
+        np.save(sys.argv[4], out)
+    """
+)
+
+
+def _run(*args):
+    subprocess.run([sys.executable, "-c", _SCRIPT, *map(str, args)], check=True, timeout=600)
+
+
+def test_thread_count_does_not_change_streams_or_frames(tmp_path):
+    """Encode with 2 threads and with 1: same bytes. Decode each with 1 and
+    with 2 threads: same frames. (The prior's probabilities must not depend
+    on the thread count.) Uses the shipped model at realistic tensor sizes."""
+    s2, s1 = tmp_path / "t2.vqv", tmp_path / "t1.vqv"
+    _run(2, "encode", s2)
+    _run(1, "encode", s1)
+    assert s2.read_bytes() == s1.read_bytes()
+    _run(1, "decode", s2, tmp_path / "d1.npy")
+    _run(2, "decode", s1, tmp_path / "d2.npy")
+    assert np.array_equal(np.load(tmp_path / "d1.npy"), np.load(tmp_path / "d2.npy"))

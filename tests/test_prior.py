@@ -1,0 +1,79 @@
+"""prior.py: schedule, tiling, the training inputs, and an exact token round
+trip through prior + cdf + range coder with a small random model."""
+import numpy as np
+import torch
+
+from vqcodec.config import PriorConfig, QuantizerConfig
+from vqcodec.prior import Prior, checkerboard, from_tiles, schedule, to_tiles
+
+
+def test_schedule_is_level_major_two_halves():
+    assert schedule(2) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+
+
+def test_tiles_round_trip_with_padding():
+    g = torch.arange(3 * 7 * 10).view(3, 7, 10)
+    t = to_tiles(g, 4, fill=-1)
+    assert t.shape == (2 * 3, 3, 16)
+    assert (t == -1).sum() == 3 * (8 * 12 - 70)
+    assert torch.equal(from_tiles(t, 7, 10, 4), g)
+
+
+def test_checkerboard_parity():
+    b = checkerboard(3, 4)
+    assert b.sum() == 6 and not b[0, 0] and b[0, 1] and b[1, 0]
+
+
+def _small_prior(seed=0):
+    torch.manual_seed(seed)
+    p = Prior(PriorConfig(dim=16, layers=1, heads=2, tile=4), QuantizerConfig(levels=3, codebook_size=8, dim=4))
+    return p.eval()
+
+
+def test_training_inputs_hide_what_the_decoder_does_not_know():
+    p = _small_prior()
+    M = p.mask_index
+    cur = torch.randint(0, 8, (4, 3, 16))
+    prev = torch.randint(0, 8, (4, 3, 16))
+    levels = torch.tensor([3, 3, 2, 1])
+    group = torch.tensor([0, 3, 2, 1])  # (l0 black), (l1 white), (l1 black), (l0 white)
+    cur_in, prev_in, target = p.training_inputs(cur, prev, levels, group)
+    black = ~checkerboard(4, 4).view(-1)
+    # group 0: nothing known; targets = black squares of level 0
+    assert (cur_in[0] == M).all() and torch.equal(target[0], black)
+    # group 3: level 0 known, level 1 black known, white targets; level 2 hidden
+    assert torch.equal(cur_in[1, 0], cur[1, 0])
+    assert torch.equal(cur_in[1, 1][black], cur[1, 1][black]) and (cur_in[1, 1][~black] == M).all()
+    assert (cur_in[1, 2] == M).all() and torch.equal(target[1], ~black)
+    # quality 2: the previous frame's level 2 is absent
+    assert (prev_in[2, 2] == M).all() and torch.equal(prev_in[2, :2], prev[2, :2])
+    # quality 1 only ever sees level 0 of the previous frame
+    assert (prev_in[3, 1:] == M).all()
+
+
+def test_logits_shape_and_level_heads():
+    p = _small_prior()
+    cur = torch.full((2, 3, 16), p.mask_index)
+    out = p(cur, cur, torch.tensor([0, 5]))
+    assert out.shape == (2, 16, 8)
+    assert not torch.allclose(out[0], out[1])
+
+
+def test_exact_token_round_trip(tiny_codec):
+    """Random tokens through the real coding loop: decoded == encoded, for
+    several qualities, with and without previous-frame context."""
+    rng = np.random.default_rng(0)
+    K = tiny_codec.config.quantizer.codebook_size
+    for levels in (1, 2, 3):
+        tokens = rng.integers(0, K, (3, levels, 5, 7))
+        prev = tiny_codec._empty_context(5, 7)
+        payload, ideal, ctx = tiny_codec.encode_payload(tokens, prev)
+        back, ctx2 = tiny_codec.decode_payload(payload, 3, levels, tiny_codec._empty_context(5, 7))
+        assert np.array_equal(back, tokens)
+        assert torch.equal(ctx, ctx2)
+        assert 8 * len(payload) <= ideal * 1.01 + 64
+        # a second GOP coded with the first one's context also round trips
+        more = rng.integers(0, K, (2, levels, 5, 7))
+        p2, _, _ = tiny_codec.encode_payload(more, ctx)
+        back2, _ = tiny_codec.decode_payload(p2, 2, levels, ctx2)
+        assert np.array_equal(back2, more)

@@ -1,0 +1,62 @@
+"""training/: a tiny two-stage run, checkpoints, resume, install, refusal of
+the evaluation clip, and the `vqcodec train` command."""
+import io
+import json
+from dataclasses import replace
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from vqcodec.config import CodecConfig
+from vqcodec.training.data import ClipShape, find_videos
+from vqcodec.training.run import run_training
+from vqcodec.training.train import TrainConfig
+
+
+def _tiny_cfg(tiny_model) -> CodecConfig:
+    return CodecConfig.from_json(open(tiny_model).read())
+
+
+def test_two_stages_checkpoint_and_resume(tmp_path, tiny_model):
+    out = tmp_path / "run"
+    t = TrainConfig(out=out, name="t1", ae_steps=3, prior_steps=2, batch=2, clip=ClipShape(4, 32, 32),
+                    prior_clip=ClipShape(4, 32, 32), prior_batch=1, ckpt_every=2, eval_every=2)
+    run_training(t, _tiny_cfg(tiny_model), [], synthetic=True, log=lambda m: None)
+    prog = json.loads((out / "progress.json").read_text())
+    assert prog["stage"] == "done"
+    log = [json.loads(l) for l in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [r["stage"] for r in log].count("autoencoder") == 3 and "perplexity" in log[0]
+    # more prior steps: resume continues from the checkpoint, not from zero
+    t2 = replace(t, prior_steps=4)
+    (out / "progress.json").write_text(json.dumps(prog | {"stage": "prior", "step": 2}))
+    run_training(t2, _tiny_cfg(tiny_model), [], synthetic=True, resume=True, log=lambda m: None)
+    log = [json.loads(l) for l in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if r["stage"] == "prior"] == [1, 2, 3, 4]
+    # the output folder is an installable model
+    from vqcodec import load_codec
+
+    codec = load_codec(str(out / "t1.json"))
+    frames = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    codec.compress(iter(frames), io.BytesIO(), 32, 32, Fraction(25), 2)
+
+
+def test_evaluation_clip_is_refused(tmp_path):
+    f = tmp_path / "carphone_pristine.mp4"
+    f.write_bytes(b"")
+    with pytest.raises(ValueError, match="evaluation clip"):
+        find_videos([str(f)])
+
+
+def test_train_command_with_video_data(tmp_path, tiny_model, tiny_video_file, monkeypatch):
+    from vqcodec_cli.main import main
+
+    monkeypatch.setenv("VQCODEC_MODELS", str(tmp_path / "models"))
+    r = CliRunner().invoke(main, ["train", "--data", tiny_video_file, "--init", tiny_model, "--out",
+                                  str(tmp_path / "r"), "--name", "cam", "--steps", "2", "--prior-steps", "1",
+                                  "--batch", "2", "--clip", "4,32,32", "--install"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "models" / "cam.safetensors").is_file()
+    r = CliRunner().invoke(main, ["train", "--out", str(tmp_path / "r"), "--synthetic"])
+    assert r.exit_code != 0 and "already holds a run" in r.output

@@ -1,0 +1,56 @@
+"""zoo.py: the shipped default model, lookups, safetensors only, save/load."""
+import json
+
+import pytest
+
+from vqcodec.zoo import ModelNotFound, available_models, load_codec, resolve, save_model
+
+
+def test_default_model_ships_with_the_package():
+    names = [e.name for e in available_models()]
+    assert "default" in names
+    e = resolve("default")
+    assert e.weights_path.suffix == ".safetensors" and e.weights_path.stat().st_size < 30e6
+    cfg = e.config()
+    assert len(cfg.qualities) >= 4
+
+
+def test_load_by_path_and_id(tiny_model):
+    codec = load_codec(tiny_model)
+    assert codec.model_id.name == "tiny"
+    assert len(codec.model_id.sha256) == 32
+    assert resolve(tiny_model.replace(".json", ".safetensors")).name == "tiny"
+
+
+def test_unknown_model_names_what_is_installed():
+    with pytest.raises(ModelNotFound, match="not installed.*default"):
+        resolve("nope")
+
+
+def test_weights_that_do_not_fit_are_refused(tmp_path, tiny_model):
+    import shutil
+
+    shutil.copy(tiny_model.replace(".json", ".safetensors"), tmp_path / "x.safetensors")
+    cfg = json.loads(open(tiny_model).read())
+    cfg["quantizer"]["levels"] = 4
+    (tmp_path / "x.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelNotFound, match="do not fit"):
+        load_codec(str(tmp_path / "x.json"))
+
+
+def test_pickles_are_never_loaded(tmp_path, tiny_model):
+    import shutil
+
+    shutil.copy(tiny_model, tmp_path / "evil.json")
+    (tmp_path / "evil.safetensors").write_bytes(b"\x80\x04\x95" + b"pickle" * 10)
+    with pytest.raises(ModelNotFound, match="cannot read weights"):
+        load_codec(str(tmp_path / "evil.json"))
+
+
+def test_user_folder_install(tmp_path, monkeypatch, tiny_codec):
+    monkeypatch.setenv("VQCODEC_MODELS", str(tmp_path))
+    from dataclasses import replace
+
+    cfg = replace(tiny_codec.config, name="mine")
+    save_model(tmp_path, cfg, tiny_codec.autoencoder, tiny_codec.quantizer, tiny_codec.prior)
+    assert load_codec("mine").model_id.name == "mine"
