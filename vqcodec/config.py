@@ -60,7 +60,7 @@ class PriorConfig:
     dim: int = 128
     layers: int = 4
     heads: int = 4
-    tile: int = 16  # latent positions per tile side; cost is linear in the tile count
+    tile: int = 8  # latent positions per tile side (8 = 64x64 pixels); cost is linear in the tile count
     mlp_ratio: int = 4
 
 

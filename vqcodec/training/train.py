@@ -38,7 +38,7 @@ class TrainConfig:
     prior_steps: int = 1000
     batch: int = 8
     clip: ClipShape = ClipShape(8, 64, 64)
-    prior_clip: ClipShape = ClipShape(8, 128, 128)  # 16x16 latent = one prior tile
+    prior_clip: ClipShape = ClipShape(8, 128, 128)  # 16x16 latent = four 8x8 prior tiles
     prior_batch: int = 4
     lr: float = 1e-3
     prior_lr: float = 6e-4
