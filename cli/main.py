@@ -98,6 +98,8 @@ def compress(input, output, quality, model, device, force, stats_path):
     """
     with _Errors():
         check_output(output, force)
+        if stats_path:
+            check_output(stats_path, force)
         from vqcodec import load_codec
         from vqcodec.video_io import VideoReader
 
