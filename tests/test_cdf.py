@@ -66,3 +66,9 @@ def test_ideal_and_coded_bits_close():
 def test_bad_shapes(shape):
     with pytest.raises(ValueError):
         cdf.frequencies(np.zeros(shape, np.float32))
+
+
+def test_nan_and_huge_logits_are_defined():
+    lg = np.array([[np.nan, 0.0, 1e38, -1e38], [np.inf, 0.0, 1.0, 2.0]], np.float32)
+    f = cdf.frequencies(lg[:1])
+    assert f.sum() == cdf.TOTAL and f.min() >= 1 and f[0, 2] == f.max()

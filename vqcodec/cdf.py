@@ -56,8 +56,10 @@ def quantize_logits(logits: np.ndarray) -> np.ndarray:
     """float (M, K) -> int64 (M, K) log2-probability steps in [-MAX_DEPTH, 0]."""
     lg = np.ascontiguousarray(logits, dtype=np.float32)
     rel = (lg - lg.max(axis=1, keepdims=True)) * _SCALE  # float32 ops, correctly rounded
-    q = np.rint(rel).astype(np.int64)
-    return np.clip(q, -MAX_DEPTH, 0)
+    # clip in float before the cast: casting an out-of-range float to int is
+    # platform-defined; a NaN (a broken model) becomes the minimum weight.
+    rel = np.nan_to_num(np.clip(rel, -MAX_DEPTH, 0), nan=-MAX_DEPTH)
+    return np.rint(rel).astype(np.int64)
 
 
 def frequencies(logits: np.ndarray) -> np.ndarray:
