@@ -48,6 +48,7 @@ import torch
 import vqcodec
 from vqcodec.bench.anchors import crf_sweep, parse_anchor
 from vqcodec.bench.bdrate import bd_rate, quality_overlap
+from vqcodec.bench.report_format import finite_or_none, fmt, int_list, log
 from vqcodec.metrics import bits_per_pixel, kbps, ms_ssim_rgb, psnr_rgb, psnr_yuv_planes
 from vqcodec.samples import sample_path
 from vqcodec.video_io import read_video
@@ -64,29 +65,10 @@ STEM = "core_rd_carphone"
 METRIC_NAMES = {"psnr_rgb": "PSNR-RGB", "psnr_yuv611": "PSNR-YUV611", "ms_ssim": "MS-SSIM"}
 
 
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
-def int_list(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.replace(" ", "").split(",") if v]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one integer")
-    return values
 
 
-def finite_or_none(x):
-    """JSON has no inf/nan: write null for them (e.g. a lossless PSNR)."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: finite_or_none(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [finite_or_none(v) for v in x]
-    return x
 
 
 def quality_metrics(ref: np.ndarray, test: np.ndarray, with_ms_ssim: bool) -> dict:
@@ -216,8 +198,6 @@ def bd_rates(x264: list[dict], vq: list[dict], with_ms_ssim: bool) -> dict:
 
 
 # -------------------------------------------------------------------- reports
-def fmt(x, spec: str) -> str:
-    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
 
 
 def percent(x):

@@ -32,7 +32,6 @@ import argparse
 import datetime
 import io
 import json
-import math
 import os
 import platform
 import resource
@@ -48,6 +47,7 @@ import torch
 
 import vqcodec
 from vqcodec.bench.anchors import encode_anchor, parse_anchor
+from vqcodec.bench.report_format import finite_or_none, fmt, int_list, log
 from vqcodec.metrics import bits_per_pixel, psnr_rgb
 from vqcodec.training.synthetic import SyntheticConfig, synthetic_clip
 
@@ -58,18 +58,8 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 STEM = "speed"
 
 
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
-def int_list(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.replace(" ", "").split(",") if v]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one integer")
-    return values
 
 
 def size_list(text: str) -> list[tuple[int, int]]:
@@ -162,19 +152,8 @@ def run_x264(frames: np.ndarray, repeat: int) -> tuple[dict, dict]:
     return point, {"config": asdict(cfg), "encoder_info": r.encoder_info, "library_versions": r.library_versions}
 
 
-def finite_or_none(x):
-    """JSON has no inf/nan: write null for them (e.g. a lossless PSNR)."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: finite_or_none(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [finite_or_none(v) for v in x]
-    return x
 
 
-def fmt(x, spec: str) -> str:
-    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
 
 
 def markdown(report: dict) -> str:

@@ -34,13 +34,11 @@ class _Errors:
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None or issubclass(exc_type, (SystemExit, click.exceptions.Exit, click.ClickException)):
             return False
-        from vqcodec.codec import CodecError
+        from vqcodec.codec import TokenMismatchError
         from vqcodec.container import ContainerError
         from vqcodec.entropy_coder import EntropyCodingError
 
-        if issubclass(exc_type, (ContainerError, EntropyCodingError)):
-            _fail(exc, EXIT_CORRUPT)
-        if issubclass(exc_type, CodecError) and "CRC" in str(exc):
+        if issubclass(exc_type, (ContainerError, EntropyCodingError, TokenMismatchError)):
             _fail(exc, EXIT_CORRUPT)
         if issubclass(exc_type, (ValueError, LookupError, OSError, OutputError)):
             _fail(exc)

@@ -44,6 +44,11 @@ class CodecError(ValueError):
     """A stream that cannot be decoded by this codec (wrong model, mismatch)."""
 
 
+class TokenMismatchError(CodecError):
+    """Decoded tokens fail their CRC: the stream is damaged or the prior's
+    probabilities differ from the encoder's."""
+
+
 @dataclass(frozen=True)
 class ModelId:
     name: str
@@ -305,7 +310,7 @@ class Codec:
             latent = -(-packet.frame_count // t)
             tokens, prev = self.decode_payload(packet.payload, latent, header.quality, prev)
             if tokens_crc(tokens) != packet.tokens_crc:
-                raise CodecError(
+                raise TokenMismatchError(
                     f"decoded tokens of frames {packet.first_frame}-{packet.first_frame + packet.frame_count - 1} "
                     f"do not match their CRC: the prior's probabilities differ from the encoder's"
                 )

@@ -1,0 +1,39 @@
+"""Small pieces every benchmark report shares: comma-list arguments, JSON
+without inf/nan, and Markdown cells for missing values."""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+
+def log(msg: str) -> None:
+    """Progress line on stderr (stdout carries the report)."""
+    print(msg, file=sys.stderr, flush=True)
+
+
+def int_list(text: str) -> list[int]:
+    """argparse type: '1,2,8' -> [1, 2, 8]."""
+    try:
+        values = [int(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
+def finite_or_none(x):
+    """JSON has no inf/nan: write null for them (e.g. a lossless PSNR)."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: finite_or_none(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [finite_or_none(v) for v in x]
+    return x
+
+
+def fmt(x, spec: str) -> str:
+    """Markdown cell: '—' for a missing or non-finite value."""
+    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
