@@ -34,7 +34,6 @@ import io
 import json
 import math
 import os
-import platform
 import sys
 import time
 from dataclasses import asdict
@@ -48,7 +47,7 @@ import torch
 import vqcodec
 from vqcodec.bench.anchors import crf_sweep, parse_anchor
 from vqcodec.bench.bdrate import bd_rate, quality_overlap
-from vqcodec.bench.report_format import finite_or_none, fmt, int_list, log
+from vqcodec.bench.report_format import finite_or_none, fmt, int_list, log, machine_info
 from vqcodec.metrics import bits_per_pixel, kbps, ms_ssim_rgb, psnr_rgb, psnr_yuv_planes
 from vqcodec.samples import sample_path
 from vqcodec.video_io import read_video
@@ -344,15 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {
         "command": " ".join([Path(sys.executable).name, *(sys.argv if argv is None else ["core_rd.py", *argv])]),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "platform": platform.platform(),
-            "machine": platform.machine(),
-            "processor": platform.processor(),
-            "python": platform.python_version(),
-            "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        },
+        "machine": machine_info(),
         "versions": {"vqcodec": vqcodec.__version__, "torch": torch.__version__, "av": av.__version__,
                      "numpy": np.__version__},
         "model": {"name": codec.model_id.name, "sha256": codec.model_id.sha256.hex(),

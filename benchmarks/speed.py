@@ -33,7 +33,6 @@ import datetime
 import io
 import json
 import os
-import platform
 import resource
 import sys
 import time
@@ -47,7 +46,7 @@ import torch
 
 import vqcodec
 from vqcodec.bench.anchors import encode_anchor, parse_anchor
-from vqcodec.bench.report_format import finite_or_none, fmt, int_list, log
+from vqcodec.bench.report_format import finite_or_none, fmt, int_list, log, machine_info
 from vqcodec.metrics import bits_per_pixel, psnr_rgb
 from vqcodec.training.synthetic import SyntheticConfig, synthetic_clip
 
@@ -224,14 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {
         "command": " ".join([Path(sys.executable).name, *(sys.argv if argv is None else ["speed.py", *argv])]),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "platform": platform.platform(),
-            "machine": platform.machine(),
-            "processor": platform.processor(),
-            "python": platform.python_version(),
-            "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "load_average_at_start": load_average(),
+        "machine": machine_info() | {
             "note": "the machine may be loaded by other jobs; timings are indicative",
         },
         "versions": {"vqcodec": vqcodec.__version__, "torch": torch.__version__, "av": av.__version__,

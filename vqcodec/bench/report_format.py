@@ -37,3 +37,21 @@ def finite_or_none(x):
 def fmt(x, spec: str) -> str:
     """Markdown cell: '—' for a missing or non-finite value."""
     return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
+
+
+def machine_info() -> dict:
+    """What a timing depends on: platform, CPUs, torch threads, current load."""
+    import os
+    import platform
+
+    import torch
+
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
