@@ -74,6 +74,7 @@ def main() -> None:
       vqcodec info clip.vqv
       ffmpeg -i in.mkv -f yuv4mpegpipe - | vqcodec compress - out.vqv
       vqcodec models
+      vqcodec bench clip.mp4 --frames 64
     """
 
 
@@ -247,8 +248,10 @@ def models(as_json):
                            f"s{r['latent_factors']['s']}, K={r['codebook_size']}, sha256 {r['sha256'][:16]}...")
 
 
+from .bench_command import bench  # noqa: E402  (registers `vqcodec bench`)
 from .train_command import train  # noqa: E402  (registers `vqcodec train`)
 
+main.add_command(bench)
 main.add_command(train)
 
 if __name__ == "__main__":

@@ -1,0 +1,205 @@
+"""One rate-distortion point: code a clip, decode it, count bits, time it, measure quality and memory.
+
+Both sides are measured the same way: frames already in memory, the stream
+written to memory (BytesIO for vqcodec, the list of packets for x264/x265),
+decoded back to RGB uint8, wall-clock seconds for encode and for decode, and
+the process's peak resident memory over that encode + decode.
+
+Rates. vqcodec: the whole .vqv file (header, packet framing, end packet).
+Anchors: their packet bytes, no container. The headline anchor rate leaves
+out the encoder's informational settings SEI (never needed to decode, ~0.7 kB
+for x264 and ~2.3 kB per keyframe for x265: the conservative choice for
+vqcodec); the rate of every packet byte is kept next to it (`bpp_all_packets`).
+
+Peak memory. On Linux the kernel's high-water mark (VmHWM) is reset before
+each point by writing "5" to /proc/self/clear_refs, so the figure is the peak
+of that point alone (model weights and the clip in memory included, since
+they are resident). Where the reset is unavailable the figure is the process
+peak so far (ru_maxrss) and `peak_rss_reset` is False.
+"""
+from __future__ import annotations
+
+import io
+import re
+import resource
+import sys
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from vqcodec.bench.anchors import AnchorResult
+from vqcodec.codec import Codec
+from vqcodec.metrics import bits_per_pixel, kbps, ms_ssim_rgb, psnr_rgb, psnr_yuv_planes
+
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+_STATUS = Path("/proc/self/status")
+
+
+class PeakRss:
+    """Context manager: peak resident memory (MiB) of this process inside the block."""
+
+    def __enter__(self) -> PeakRss:
+        self.reset = False
+        try:
+            _CLEAR_REFS.write_text("5")  # Linux >= 4.0: resets VmHWM to the current RSS
+            self.reset = True
+        except OSError:
+            pass
+        self.start_mib = _status_mib("VmRSS:")
+        self.mib = 0.0
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.mib = (_status_mib("VmHWM:") if self.reset else None) or _ru_maxrss_mib()
+
+    @property
+    def added_mib(self) -> float:
+        """Peak minus the resident memory at the start: what the block itself needed."""
+        return max(0.0, self.mib - (self.start_mib or 0.0))
+
+
+def _status_mib(key: str) -> float | None:
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith(key):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return None
+
+
+def _ru_maxrss_mib() -> float:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
+
+
+@dataclass(frozen=True)
+class Quality:
+    psnr_rgb: float
+    psnr_yuv611: float  # (6 Y + U + V) / 8 on BT.601 4:2:0
+    psnr_y: float
+    psnr_u: float
+    psnr_v: float
+    ms_ssim: float | None  # None when not asked for (or frames too small for 5 scales)
+
+
+def measure_quality(ref: np.ndarray, test: np.ndarray, with_ms_ssim: bool) -> Quality:
+    yuv = psnr_yuv_planes(ref, test)
+    ms = None
+    if with_ms_ssim:
+        try:
+            ms = ms_ssim_rgb(ref, test)
+        except ValueError:  # frames smaller than 5 scales of MS-SSIM allow
+            ms = None
+    return Quality(psnr_rgb(ref, test), yuv.weighted, yuv.y, yuv.u, yuv.v, ms)
+
+
+@dataclass(frozen=True)
+class RDPoint:
+    """One operating point of one codec on one clip."""
+
+    codec: str  # "vqcodec", "x264", "x265"
+    mode: str  # vqcodec mode ("full"), or the anchor's preset[+tune] ("medium+zerolatency")
+    setting: str  # "q=3" or "crf=30"
+    bytes: int  # the bytes the rate counts (see the module doc)
+    bpp: float
+    kbps: float
+    quality: Quality
+    encode_fps: float
+    decode_fps: float
+    peak_rss_mib: float  # process peak over this point's encode + decode (anchors: over their CRF sweep)
+    added_rss_mib: float  # that peak minus the resident memory just before: the coding's own working memory
+    peak_rss_reset: bool  # True: peaks of this point alone; False: the process peak so far
+    details: dict = field(default_factory=dict)  # codec-specific: coder statistics, encoder settings
+
+    @property
+    def curve(self) -> str:
+        """The curve this point belongs to, e.g. "vqcodec full" or "x264 medium"."""
+        return f"{self.codec} {self.mode}"
+
+
+class FullMode:
+    """The full mode: GOPs of frames coded as VQ tokens by the transformer prior."""
+
+    name = "full"
+
+    def code(self, codec: Codec, frames: np.ndarray, fps: Fraction, quality: int):
+        """-> (stream bytes, CompressStats, decoded (T, H, W, 3) uint8, encode s, decode s)."""
+        t, h, w, _ = frames.shape
+        buf = io.BytesIO()
+        start = time.perf_counter()
+        stats = codec.compress(iter(frames), buf, w, h, fps, quality)
+        encode_s = time.perf_counter() - start
+        buf.seek(0)
+        start = time.perf_counter()
+        decoded = np.concatenate(list(codec.decompress(buf)), axis=0)
+        decode_s = time.perf_counter() - start
+        return buf.getvalue(), stats, decoded, encode_s, decode_s
+
+
+# Modes `vqcodec bench --modes` accepts. The low-latency mode joins here when it exists.
+MODES = {m.name: m for m in (FullMode(),)}
+
+
+def measure_vqcodec(codec: Codec, mode: str, frames: np.ndarray, fps: Fraction, quality: int,
+                    with_ms_ssim: bool) -> RDPoint:
+    t, h, w, _ = frames.shape
+    with PeakRss() as peak:
+        stream, stats, decoded, encode_s, decode_s = MODES[mode].code(codec, frames, fps, quality)
+    if decoded.shape != frames.shape:
+        raise RuntimeError(f"q={quality}: decoded {decoded.shape}, expected {frames.shape}")
+    if stats.bytes != len(stream):
+        raise RuntimeError(f"q={quality}: stats say {stats.bytes} bytes, the stream holds {len(stream)}")
+    details = {
+        "quality": quality,
+        "payload_bits": stats.payload_bits,
+        "ideal_bits": stats.ideal_bits,
+        "raw_index_bits": stats.raw_index_bits,
+        "tokens": stats.tokens,
+        "container_bits": 8 * stats.bytes - stats.payload_bits,
+        "coder_overhead": stats.payload_bits / stats.ideal_bits if stats.ideal_bits > 0 else None,
+        "prior_saving_vs_raw": 1 - stats.payload_bits / stats.raw_index_bits if stats.raw_index_bits > 0 else None,
+        "encode_seconds": encode_s,
+        "decode_seconds": decode_s,
+    }
+    return RDPoint("vqcodec", mode, f"q={quality}", stats.bytes, bits_per_pixel(stats.bytes, w, h, t),
+                   kbps(stats.bytes, t, fps), measure_quality(frames, decoded, with_ms_ssim),
+                   t / encode_s, t / decode_s, peak.mib, peak.added_mib, peak.reset, details)
+
+
+def _setting(encoder_info: str, key: str) -> int | None:
+    """An integer option from the x264/x265 settings string ("... keyint=250 ...")."""
+    match = re.search(rf"(?:^|\s){key}=(\d+)", encoder_info)
+    return int(match.group(1)) if match else None
+
+
+def anchor_point(frames: np.ndarray, fps: Fraction, result: AnchorResult, peak: PeakRss,
+                 with_ms_ssim: bool) -> RDPoint:
+    """An encoded anchor (from encode_anchor/crf_sweep) -> RDPoint; rate without the settings SEI."""
+    t, h, w, _ = frames.shape
+    cfg = result.config
+    mode = cfg.preset + (f"+{cfg.tune}" if cfg.tune else "")
+    details = {
+        "crf": cfg.crf,
+        "packet_bytes": result.packet_bytes,
+        "sei_bytes": result.sei_bytes,
+        "payload_bytes": result.payload_bytes,
+        "bpp_all_packets": bits_per_pixel(result.packet_bytes, w, h, t),
+        "kbps_all_packets": kbps(result.packet_bytes, t, fps),
+        "packets": len(result.packets),
+        "encoder_options": cfg.encoder_options(),
+        # GOP and B-frames as the encoder itself reports them (library defaults when not set)
+        "gop": _setting(result.encoder_info, "keyint"),
+        "bframes": _setting(result.encoder_info, "bframes"),
+        "encoder_info": result.encoder_info,
+        "encode_seconds": result.encode_seconds,
+        "decode_seconds": result.decode_seconds,
+    }
+    return RDPoint(cfg.codec.removeprefix("lib"), mode, f"crf={cfg.crf:g}", result.payload_bytes,
+                   bits_per_pixel(result.payload_bytes, w, h, t), kbps(result.payload_bytes, t, fps),
+                   measure_quality(frames, result.decoded, with_ms_ssim),
+                   t / result.encode_seconds, t / result.decode_seconds, peak.mib, peak.added_mib, peak.reset,
+                   details)
