@@ -1,28 +1,22 @@
-"""Encode/decode speed of vqcodec vs x264 medium on generated clips, with peak memory.
+"""Speed and memory suite: vqcodec vs x264 medium, encode/decode fps and peak RSS, with ratios.
 
-    python benchmarks/speed.py [--sizes 176x144,352x288] [--frames 16] [--qualities 1,4,8]
-                               [--model default] [--seed 0] [--repeat 1] [--threads N]
-                               [--out benchmarks/results]
+    python benchmarks/speed.py [--sizes 176x144,352x288,1280x720] [--frames 16] [--qualities 1,4,8]
+                               [--model default] [--repeat 1] [--threads N] [--out benchmarks/results]
 
-For each frame size a synthetic clip is generated (vqcodec.training.synthetic,
-fixed seed, so every run codes the same pixels); vqcodec compresses and
-decompresses it in memory at each quality (default: the model's lowest, middle
-and highest), then x264 preset medium at CRF 30 (one encoder thread, as in
-vqcodec.bench.anchors) codes the same frames. Reported: frames per second for
-encode and decode (wall clock), bpp and PSNR-RGB for context, torch's thread
-count, the load average before and after, and the process's peak resident
-memory (ru_maxrss) after each size and at the end.
+For each size a deterministic clip is generated (vqcodec.bench.scenes.pan_scene:
+a camera pan over a photo, zoomed in when the photo is smaller than the view),
+and each codec runs in ITS OWN child process, so the peak resident memory
+(VmHWM, reset before every point; see vqcodec.bench.measure.PeakRss) is what
+that codec needs: interpreter, libraries, model and clip included. vqcodec
+compresses and decompresses the clip in memory at each quality (default: the
+model's lowest, middle and highest; one untimed warm-up first), x264 preset
+medium codes the same frames at CRF 30 with one encoder thread. Reported:
+frames/s for encode and decode (wall clock, fastest of --repeat), bpp and
+PSNR-RGB for context, peak RSS, and the ratios vqcodec / x264 for each.
 
-With --repeat N each point is timed N times and the fastest counts (all times
-are in the JSON); --threads sets torch's intra-op thread count. On a machine
-shared with another CPU-heavy job, torch's default (one thread per core)
-oversubscribes the cores and timings can swing by 10x between identical runs:
-use --repeat, and fewer threads, or an idle machine.
-
-One untimed warm-up compress/decompress runs first so that one-off start-up
-costs (allocator, kernel selection) do not land on the first measured point.
-Timings are only comparable within one run on one machine, and the machine may
-be loaded (the load average is recorded for that reason).
+Timings are only comparable within one run on one machine; run it on an idle
+machine (the load average before and after is recorded). On the 2-core
+development machine, another CPU-heavy job (training) slows torch by up to 10x.
 
 Writes speed.json and speed.md in --out and prints the Markdown table.
 """
@@ -30,159 +24,155 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import io
 import json
 import os
-import resource
+import subprocess
 import sys
-import time
+import tempfile
 from dataclasses import asdict, replace
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
-import torch
-
-import vqcodec
-from vqcodec.bench.anchors import encode_anchor, parse_anchor
-from vqcodec.bench.report_format import finite_or_none, fmt, int_list, log, machine_info
-from vqcodec.metrics import bits_per_pixel, psnr_rgb
-from vqcodec.training.synthetic import SyntheticConfig, synthetic_clip
 
 ANCHOR = "x264:medium"
 ANCHOR_CRF = 30.0
 FPS = Fraction(25)  # nominal; only the header and the x264 time base see it
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
+DEFAULT_SIZES = "176x144,352x288,1280x720"
 STEM = "speed"
 
 
-
-
-
-
 def size_list(text: str) -> list[tuple[int, int]]:
-    """"176x144,352x288" -> [(176, 144), (352, 288)] as (width, height)."""
+    """"176x144,352x288" -> [(176, 144), (352, 288)]; positive, even (yuv420p)."""
     sizes = []
-    for item in text.replace(" ", "").lower().split(","):
-        if not item:
-            continue
+    for item in (i for i in text.lower().replace(" ", "").split(",") if i):
         try:
             w, h = (int(v) for v in item.split("x"))
         except ValueError:
             raise argparse.ArgumentTypeError(f"sizes are WIDTHxHEIGHT, comma-separated; got {item!r}") from None
         if w <= 0 or h <= 0 or w % 2 or h % 2:
-            raise argparse.ArgumentTypeError(f"size {item!r}: width and height must be positive and even (yuv420p)")
+            raise argparse.ArgumentTypeError(f"size {item!r}: width and height must be positive and even")
         sizes.append((w, h))
     if not sizes:
         raise argparse.ArgumentTypeError("expected at least one size")
     return sizes
 
 
-def peak_rss_mib() -> float:
-    # ru_maxrss is in KiB on Linux, in bytes on macOS
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
+def _clip(args) -> np.ndarray:
+    # The parent renders the clip once per size (the renderer pulls in torch and
+    # the photo bank); the children only load the array, so the x264 child's
+    # memory is what x264 needs, not what the clip generator needed.
+    return np.load(args.clip)
 
 
-def load_average() -> list[float] | None:
-    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+# ------------------------------------------------------------------ children
+def worker_vqcodec(args) -> dict:
+    import torch
+
+    import vqcodec
+    from vqcodec.bench.measure import MODES, PeakRss
+    from vqcodec.metrics import bits_per_pixel, psnr_rgb
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    w, h = args.size
+    frames = _clip(args)
+    codec = vqcodec.load_codec(args.model)
+    mode = MODES["full"]
+    mode.code(codec, frames[: min(len(frames), codec.config.gop)], FPS, args.qualities[0])  # warm-up
+    points = []
+    for q in args.qualities:
+        enc, dec, peaks = [], [], []
+        for _ in range(args.repeat):
+            with PeakRss() as peak:
+                stream, stats, decoded, encode_s, decode_s = mode.code(codec, frames, FPS, q)
+            enc.append(encode_s)
+            dec.append(decode_s)
+            peaks.append(peak.mib)
+        t = len(frames)
+        points.append({"codec": "vqcodec", "setting": f"q={q}", "quality": q, "bytes": len(stream),
+                       "bpp": bits_per_pixel(len(stream), w, h, t), "psnr_rgb": psnr_rgb(frames, decoded),
+                       "encode_fps": t / min(enc), "decode_fps": t / min(dec), "encode_seconds_all": enc,
+                       "decode_seconds_all": dec, "peak_rss_mib": max(peaks)})
+    return {"points": points, "torch_threads": torch.get_num_threads(),
+            "model": {"name": codec.model_id.name, "sha256": codec.model_id.sha256.hex(),
+                      "qualities": list(codec.qualities)}}
 
 
-def default_qualities(available: list[int]) -> list[int]:
-    q = sorted(available)
-    return list(dict.fromkeys([q[0], q[(len(q) - 1) // 2], q[-1]]))
+def worker_x264(args) -> dict:
+    from vqcodec.bench.anchors import encode_anchor, parse_anchor
+    from vqcodec.bench.measure import PeakRss
+    from vqcodec.metrics import bits_per_pixel, psnr_rgb
 
-
-def run_vqcodec(codec, frames: np.ndarray, quality: int, repeat: int) -> dict:
-    """Compress + decompress `repeat` times; the fastest time of each counts."""
-    t, h, w, _ = frames.shape
-    enc_times, dec_times = [], []
-    for _ in range(repeat):
-        buf = io.BytesIO()
-        start = time.perf_counter()
-        stats = codec.compress(iter(frames), buf, w, h, FPS, quality)
-        enc_times.append(time.perf_counter() - start)
-        buf.seek(0)
-        start = time.perf_counter()
-        decoded = np.concatenate(list(codec.decompress(buf)), axis=0)
-        dec_times.append(time.perf_counter() - start)
-        if decoded.shape != frames.shape:
-            raise RuntimeError(f"quality {quality}: decoded {decoded.shape}, expected {frames.shape}")
-    return {
-        "codec": "vqcodec",
-        "setting": f"q={quality}",
-        "quality": quality,
-        "bytes": stats.bytes,
-        "bpp": bits_per_pixel(stats.bytes, w, h, t),
-        "psnr_rgb": psnr_rgb(frames, decoded),
-        **timings(t, enc_times, dec_times),
-    }
-
-
-def timings(t: int, enc_times: list[float], dec_times: list[float]) -> dict:
-    return {
-        "encode_seconds": min(enc_times),
-        "decode_seconds": min(dec_times),
-        "encode_fps": t / min(enc_times),
-        "decode_fps": t / min(dec_times),
-        "encode_seconds_all": enc_times,
-        "decode_seconds_all": dec_times,
-    }
-
-
-def run_x264(frames: np.ndarray, repeat: int) -> tuple[dict, dict]:
-    t, h, w, _ = frames.shape
+    w, h = args.size
+    frames = _clip(args)
     cfg = replace(parse_anchor(ANCHOR), crf=ANCHOR_CRF)
-    runs = [encode_anchor(frames, FPS, cfg) for _ in range(repeat)]
-    r = runs[0]
-    point = {
-        "codec": "x264 medium",
-        "setting": f"crf={cfg.crf:g}",
-        "crf": cfg.crf,
-        "bytes": r.packet_bytes,
-        "payload_bytes": r.payload_bytes,
-        "bpp": bits_per_pixel(r.packet_bytes, w, h, t),
-        "bpp_payload": bits_per_pixel(r.payload_bytes, w, h, t),
-        "psnr_rgb": psnr_rgb(frames, r.decoded),
-        **timings(t, [x.encode_seconds for x in runs], [x.decode_seconds for x in runs]),
-        "encoder_options": cfg.encoder_options(),
-    }
-    return point, {"config": asdict(cfg), "encoder_info": r.encoder_info, "library_versions": r.library_versions}
+    runs, peaks = [], []
+    for _ in range(args.repeat):
+        with PeakRss() as peak:
+            runs.append(encode_anchor(frames, FPS, cfg))
+        peaks.append(peak.mib)
+    r, t = runs[0], len(frames)
+    point = {"codec": "x264 medium", "setting": f"crf={ANCHOR_CRF:g}", "bytes": r.packet_bytes,
+             "bpp": bits_per_pixel(r.packet_bytes, w, h, t), "psnr_rgb": psnr_rgb(frames, r.decoded),
+             "encode_fps": t / min(x.encode_seconds for x in runs),
+             "decode_fps": t / min(x.decode_seconds for x in runs),
+             "encode_seconds_all": [x.encode_seconds for x in runs],
+             "decode_seconds_all": [x.decode_seconds for x in runs], "peak_rss_mib": max(peaks)}
+    return {"points": [point], "anchor": {"config": asdict(cfg), "encoder_options": cfg.encoder_options(),
+                                          "encoder_info": r.encoder_info, "library_versions": r.library_versions}}
 
 
+def run_child(kind: str, args, size: tuple[int, int], clip: Path) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--clip", str(clip),
+           "--sizes", f"{size[0]}x{size[1]}", "--frames", str(args.frames), "--model", args.model,
+           "--repeat", str(args.repeat)]
+    if args.qualities:
+        cmd += ["--qualities", ",".join(map(str, args.qualities))]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{kind} at {size[0]}x{size[1]} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout)
 
 
+# ------------------------------------------------------------------- report
+def ratio(a: float, b: float) -> float | None:
+    return a / b if b else None
 
 
 def markdown(report: dict) -> str:
+    from vqcodec.bench.report_format import fmt
+
     m = report["machine"]
     lines = [
-        f"# vqcodec speed — model `{report['model']['name']}` (sha256 {report['model']['sha256'][:16]}…)",
+        f"# vqcodec speed and memory — model `{report['model']['name']}` (sha256 {report['model']['sha256'][:16]}…)",
         "",
-        f"{report['date']}, {m['platform']}, {m['cpu_count']} CPUs, torch threads {m['torch_threads']}, "
-        f"x264 threads 1. Load average before {fmt_load(m['load_average_at_start'])}, "
+        f"{report['date']}, `{report['command']}`; {m['platform']}, {m['cpu_count']} CPUs, torch threads "
+        f"{report['torch_threads']}, x264 1 thread. Load average before {fmt_load(m['load_average_at_start'])}, "
         f"after {fmt_load(m['load_average_at_end'])}.",
         "",
-        "**The machine may be loaded (other jobs were allowed to run): read the frame rates as "
-        "indicative, and compare only rows of the same run.**",
+        f"Clip: vqcodec.bench.scenes.pan_scene, {report['settings']['frames']} frames per size. Frames/s are wall "
+        f"clock in memory (fastest of {report['settings']['repeat']}); peak RSS is each codec's own process "
+        "(Python, libraries, model and clip included). Ratios are vqcodec / x264 (fps below 1: vqcodec slower).",
         "",
-        f"Synthetic clips (seed {report['settings']['seed']}, {report['settings']['frames']} frames); "
-        f"wall-clock frames/s (fastest of {report['settings']['repeat']}), in memory. "
-        "bpp: whole .vqv file / all x264 packets.",
-        "",
-        "| size | codec | setting | bpp | PSNR-RGB | enc fps | dec fps | peak RSS after size (MiB) |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
+        "| size | codec | setting | bpp | PSNR-RGB | enc fps | dec fps | peak RSS MiB | enc ratio | dec ratio | RSS ratio |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for run in report["runs"]:
         size = f"{run['width']}x{run['height']}"
-        for p in run["points"]:
+        x = run["x264"]
+        for p in run["vqcodec"] + [x]:
+            is_x = p is x
             lines.append(
                 f"| {size} | {p['codec']} | {p['setting']} | {p['bpp']:.4f} | {fmt(p['psnr_rgb'], '.2f')} | "
-                f"{p['encode_fps']:.2f} | {p['decode_fps']:.2f} | {run['peak_rss_mib_after']:.0f} |"
-            )
-    lines += ["", f"Peak RSS of the whole run (ru_maxrss): {report['peak_rss_mib']:.0f} MiB "
-                  "(includes the synthetic-clip generator's photo bank and noise bank)."]
+                f"{p['encode_fps']:.2f} | {p['decode_fps']:.2f} | {p['peak_rss_mib']:.0f} | "
+                + (" | | |" if is_x else
+                   f"{fmt(ratio(p['encode_fps'], x['encode_fps']), '.4f')} | "
+                   f"{fmt(ratio(p['decode_fps'], x['decode_fps']), '.4f')} | "
+                   f"{fmt(ratio(p['peak_rss_mib'], x['peak_rss_mib']), '.1f')} |"))
     return "\n".join(lines) + "\n"
 
 
@@ -192,88 +182,67 @@ def fmt_load(load: list[float] | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=size_list, default=[(176, 144), (352, 288)],
-                        help="comma-separated WIDTHxHEIGHT (default 176x144,352x288; e.g. add 1280x720)")
+    parser.add_argument("--sizes", type=size_list, default=size_list(DEFAULT_SIZES),
+                        help=f"comma-separated WIDTHxHEIGHT (default {DEFAULT_SIZES})")
     parser.add_argument("--frames", type=int, default=16, help="frames per clip (default 16)")
-    parser.add_argument("--qualities", type=int_list, default=None,
+    parser.add_argument("--qualities", type=lambda s: [int(v) for v in s.split(",") if v], default=None,
                         help="comma-separated qualities (default: the model's lowest, middle and highest)")
     parser.add_argument("--model", default="default", help="model name or path (default: default)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic clips (default 0)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: benchmarks/results)")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="time each point this many times and keep the fastest (default 1)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch.set_num_threads(N) before measuring (default: torch's own choice)")
+    parser.add_argument("--repeat", type=int, default=1, help="time each point N times, keep the fastest")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads(N) in the vqcodec child")
+    parser.add_argument("--worker", choices=["vqcodec", "x264"], help=argparse.SUPPRESS)
+    parser.add_argument("--clip", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.frames <= 0:
-        parser.error("--frames must be positive")
-    if args.repeat <= 0:
-        parser.error("--repeat must be positive")
-    if args.threads is not None:
-        if args.threads <= 0:
-            parser.error("--threads must be positive")
-        torch.set_num_threads(args.threads)
+    if args.frames <= 0 or args.repeat <= 0 or (args.threads is not None and args.threads <= 0):
+        parser.error("--frames, --repeat and --threads must be positive")
+    if args.worker:
+        args.size = args.sizes[0]
+        print(json.dumps((worker_vqcodec if args.worker == "vqcodec" else worker_x264)(args)))
+        return 0
 
-    codec = vqcodec.load_codec(args.model)
-    qualities = args.qualities or default_qualities(list(codec.qualities))
-    bad = [q for q in qualities if q not in codec.qualities]
-    if bad:
-        parser.error(f"qualities {bad} are not offered by model {codec.model_id.name!r} ({codec.qualities})")
+    from vqcodec.bench.report import report_header
+    from vqcodec.bench.report_format import finite_or_none, log
+    from vqcodec.zoo import resolve
 
-    report: dict = {
-        "command": " ".join([Path(sys.executable).name, *(sys.argv if argv is None else ["speed.py", *argv])]),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info() | {
-            "note": "the machine may be loaded by other jobs; timings are indicative",
-        },
-        "versions": {"vqcodec": vqcodec.__version__, "torch": torch.__version__, "av": av.__version__,
-                     "numpy": np.__version__},
-        "model": {"name": codec.model_id.name, "sha256": codec.model_id.sha256.hex(),
-                  "qualities": list(codec.qualities)},
-        "settings": {"sizes": [f"{w}x{h}" for w, h in args.sizes], "frames": args.frames, "qualities": qualities,
-                     "seed": args.seed, "repeat": args.repeat, "threads_arg": args.threads, "fps_nominal": str(FPS),
-                     "anchor": ANCHOR, "anchor_crf": ANCHOR_CRF,
-                     "clip": "vqcodec.training.synthetic.synthetic_clip(np.random.default_rng(seed), "
-                             "SyntheticConfig(frames, height, width)), one per size",
-                     "warmup": "one untimed compress+decompress before the first measurement"},
-        "runs": [],
-    }
-    log(f"model {codec.model_id.name} ({codec.model_id.sha256.hex()[:12]}); qualities {qualities}; "
-        f"sizes {report['settings']['sizes']}; {args.frames} frames; torch threads {torch.get_num_threads()}; "
-        f"load average {fmt_load(report['machine']['load_average_at_start'])}")
+    if args.qualities is None:
+        q = sorted(resolve(args.model).config().qualities)
+        args.qualities = list(dict.fromkeys([q[0], q[(len(q) - 1) // 2], q[-1]]))
+    header = report_header(["python", "benchmarks/speed.py", *(sys.argv[1:] if argv is None else argv)])
+    report = {**header, "settings": {"sizes": [f"{w}x{h}" for w, h in args.sizes], "frames": args.frames,
+                                     "qualities": args.qualities, "repeat": args.repeat, "threads_arg": args.threads,
+                                     "anchor": ANCHOR, "anchor_crf": ANCHOR_CRF, "fps_nominal": str(FPS),
+                                     "clip": "vqcodec.bench.scenes.pan_scene(frames, width, height)",
+                                     "isolation": "one child process per codec and size"},
+              "runs": []}
+    log(f"sizes {report['settings']['sizes']}, {args.frames} frames, qualities {args.qualities}")
+    from vqcodec.bench.scenes import pan_scene
 
-    anchor_info: dict = {}
-    for i, (w, h) in enumerate(args.sizes):
-        frames = synthetic_clip(np.random.default_rng(args.seed), SyntheticConfig(frames=args.frames,
-                                                                                      height=h, width=w))
-        if i == 0:
-            warm = frames[: min(len(frames), codec.config.gop)]
-            run_vqcodec(codec, warm, qualities[0], 1)
-            log("warm-up done")
-        points = []
-        for q in qualities:
-            p = run_vqcodec(codec, frames, q, args.repeat)
-            points.append(p)
-            log(f"[{w}x{h}] vqcodec q={q}: enc {p['encode_fps']:.2f} fps, dec {p['decode_fps']:.2f} fps, "
-                f"{p['bpp']:.4f} bpp, {p['psnr_rgb']:.2f} dB")
-        p, anchor_info = run_x264(frames, args.repeat)
-        points.append(p)
-        log(f"[{w}x{h}] x264 medium crf={ANCHOR_CRF:g}: enc {p['encode_fps']:.1f} fps, "
-            f"dec {p['decode_fps']:.1f} fps, {p['bpp']:.4f} bpp, {p['psnr_rgb']:.2f} dB")
-        rss = peak_rss_mib()
-        log(f"[{w}x{h}] peak RSS so far {rss:.0f} MiB")
-        report["runs"].append({"width": w, "height": h, "frames": args.frames, "points": points,
-                               "peak_rss_mib_after": rss})
-
-    report["anchor"] = anchor_info
-    report["peak_rss_mib"] = peak_rss_mib()
-    report["machine"]["load_average_at_end"] = load_average()
+    for w, h in args.sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            clip = Path(tmp) / "clip.npy"
+            np.save(clip, pan_scene(args.frames, w, h))
+            vq = run_child("vqcodec", args, (w, h), clip)
+            x = run_child("x264", args, (w, h), clip)
+        for p in vq["points"]:
+            log(f"[{w}x{h}] vqcodec {p['setting']}: enc {p['encode_fps']:.2f} / dec {p['decode_fps']:.2f} fps, "
+                f"{p['peak_rss_mib']:.0f} MiB, {p['bpp']:.4f} bpp, {p['psnr_rgb']:.2f} dB")
+        xp = x["points"][0]
+        log(f"[{w}x{h}] x264 medium: enc {xp['encode_fps']:.1f} / dec {xp['decode_fps']:.1f} fps, "
+            f"{xp['peak_rss_mib']:.0f} MiB")
+        for p in vq["points"]:
+            p["ratio_vs_x264"] = {"encode_fps": ratio(p["encode_fps"], xp["encode_fps"]),
+                                  "decode_fps": ratio(p["decode_fps"], xp["decode_fps"]),
+                                  "peak_rss": ratio(p["peak_rss_mib"], xp["peak_rss_mib"])}
+        report["runs"].append({"width": w, "height": h, "frames": args.frames, "vqcodec": vq["points"],
+                               "x264": xp})
+        report["model"], report["torch_threads"], report["anchor"] = vq["model"], vq["torch_threads"], x["anchor"]
+    report["machine"]["load_average_at_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     args.out.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = args.out / f"{STEM}.json", args.out / f"{STEM}.md"
-    json_path.write_text(json.dumps(finite_or_none(report), indent=2, allow_nan=False) + "\n")
+    (args.out / f"{STEM}.json").write_text(json.dumps(finite_or_none(report), indent=2, allow_nan=False) + "\n")
     text = markdown(report)
-    md_path.write_text(text)
-    log(f"wrote {json_path}, {md_path}")
+    (args.out / f"{STEM}.md").write_text(text)
+    log(f"wrote {args.out / (STEM + '.json')}, {args.out / (STEM + '.md')}")
     print(text)
     return 0
 

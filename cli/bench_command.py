@@ -6,7 +6,6 @@ prints progress to stderr and the summary table to stdout.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -39,6 +38,21 @@ def _qualities(text: str | None) -> tuple[int, ...] | None:
     return tuple(dict.fromkeys(values))
 
 
+def _command_line(ctx: click.Context) -> list[str]:
+    """The command as the user gave it (options at their defaults left out), for the reports."""
+    words = ["vqcodec", "bench", *ctx.params["clips"]]
+    for param in ctx.command.params:
+        if param.name == "clips" or ctx.get_parameter_source(param.name) != click.core.ParameterSource.COMMANDLINE:
+            continue
+        value = ctx.params[param.name]
+        if isinstance(value, bool):
+            name = param.opts[0] if value else (param.secondary_opts or param.opts)[0]
+            words.append(name)
+        else:
+            words += [param.opts[-1] if param.opts[-1].startswith("--") else param.opts[0], str(value)]
+    return words
+
+
 def _stderr(msg: str) -> None:
     click.echo(msg, err=True)
 
@@ -54,7 +68,7 @@ def _stderr(msg: str) -> None:
 @click.option("--anchors", default=None, metavar="A1,...", help=ANCHOR_HELP)
 @click.option("--model", default="default", show_default=True, help="Model name or path.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="bench_results", show_default=True,
+@click.option("--out", "out_dir", default="bench_results", show_default=True,
               help="Folder for CLIP.json / CLIP.md / CLIP.png per clip and summary.md.")
 @click.option("--ms-ssim/--no-ms-ssim", default=True, show_default=True,
               help="Compute MS-SSIM (about 4 s per 120 QCIF frames and point).")
@@ -110,7 +124,7 @@ def bench(clips, frames, size, qualities, modes, anchors, model, device, out_dir
         if unknown:
             raise ValueError(f"--qualities {unknown} not offered by model {codec.model_id.name!r} "
                              f"(it has {codec.qualities[0]}..{codec.qualities[-1]})")
-        header = report_header(["vqcodec", "bench", *sys.argv[2:]] if sys.argv[1:2] == ["bench"] else None)
+        header = report_header(_command_line(click.get_current_context()))
         results = []
         for i, (clip, spec) in enumerate(loaded, 1):
             _stderr(f"[{i}/{len(loaded)}] {clip.name}: {clip.width}x{clip.height}, {clip.count} frames ({clip.source})")

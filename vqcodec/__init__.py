@@ -4,10 +4,34 @@ Public API:
     load_codec(name_or_path="default", device="cpu") -> Codec
     Codec.compress(frames, out, width, height, fps, quality) -> CompressStats
     Codec.decompress(inp) -> iterator of decoded GOPs (n, H, W, 3) uint8
+
+The names are imported on first use (PEP 562), so `import vqcodec.bench.anchors`
+or the container parser does not pay for importing torch (~4 s).
 """
-from .codec import Codec, CodecError, CompressStats
-from .zoo import available_models, load_codec
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = ["Codec", "CodecError", "CompressStats", "available_models", "load_codec", "__version__"]
+_LAZY = {
+    "Codec": "codec",
+    "CodecError": "codec",
+    "CompressStats": "codec",
+    "available_models": "zoo",
+    "load_codec": "zoo",
+}
+
+__all__ = [*_LAZY, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value  # later lookups skip this hook
+        return value
+    raise AttributeError(f"module 'vqcodec' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

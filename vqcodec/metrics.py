@@ -14,10 +14,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    import torch
 
 PEAK = 255.0
 
@@ -130,12 +132,14 @@ def psnr_yuv611(ref: np.ndarray, test: np.ndarray) -> float:
 
 
 def _gaussian_1d(size: int, sigma: float) -> torch.Tensor:
+    import torch
     coords = torch.arange(size, dtype=torch.float64) - size // 2
     g = torch.exp(-(coords**2) / (2.0 * sigma**2))
     return g / g.sum()
 
 
 def _blur_valid(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    import torch.nn.functional as F
     # x: (N, 1, H, W); g: (k,) -> (N, 1, H-k+1, W-k+1), separable
     k = g.numel()
     x = F.conv2d(x, g.view(1, 1, k, 1))
@@ -155,6 +159,7 @@ def _ssim_and_cs(x: torch.Tensor, y: torch.Tensor, g: torch.Tensor) -> tuple[tor
 
 
 def _downsample(x: torch.Tensor) -> torch.Tensor:
+    import torch.nn.functional as F
     # (N, 1, H, W) -> (N, 1, ceil(H/2), ceil(W/2)); odd sides replicate the edge
     h, w = x.shape[-2:]
     if h % 2 or w % 2:
@@ -169,6 +174,7 @@ def _window_size(h: int, w: int) -> int:
 
 def _ms_ssim_batch(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """x, y: (N, 1, H, W) float64 -> MS-SSIM per image, (N,)."""
+    import torch
     factors = []
     for level, weight in enumerate(MS_SSIM_WEIGHTS):
         g = _gaussian_1d(_window_size(*x.shape[-2:]), MS_SSIM_SIGMA)
@@ -182,6 +188,7 @@ def _ms_ssim_batch(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def ms_ssim_rgb(ref: np.ndarray, test: np.ndarray) -> float:
     """MS-SSIM (5 scales, Gaussian 11x11, sigma 1.5) per frame and RGB channel, averaged."""
+    import torch
     _check_pair(ref, test)
     t, h, w, _ = ref.shape
     coarse_h, coarse_w = h, w

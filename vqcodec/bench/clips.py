@@ -107,19 +107,26 @@ def _centre_crop(frames: np.ndarray, size: tuple[int, int] | None, what: str) ->
 def _read(path: Path, span: tuple[float, float] | None, max_frames: int | None) -> tuple[np.ndarray, Fraction, str]:
     with VideoReader(str(path)) as reader:
         info = reader.info
+        total = info.frame_count
+        if span is not None and not total:  # mkv, pipes: count by decoding (the whole file is held)
+            frames = list(reader)
+            total = len(frames)
+        else:
+            frames = None
         first, last = 0, None
         if span is not None:
-            if not info.frame_count:
-                raise ValueError(f"{path}: its frame count is unknown, so a fractional range cannot be taken")
-            first, last = int(span[0] * info.frame_count), int(span[1] * info.frame_count)
+            first, last = int(span[0] * total), int(span[1] * total)
         if max_frames is not None:
             last = first + max_frames if last is None else min(last, first + max_frames)
-        frames = []
-        for i, frame in enumerate(reader):
-            if last is not None and i >= last:
-                break
-            if i >= first:
-                frames.append(frame)
+        if frames is not None:
+            frames = frames[first:last]
+        else:
+            frames = []
+            for i, frame in enumerate(reader):
+                if last is not None and i >= last:
+                    break
+                if i >= first:
+                    frames.append(frame)
     if not frames:
         raise ValueError(f"{path}: no frames in the requested range")
     return np.stack(frames), Fraction(info.fps), f"{path.name} frames {first}-{first + len(frames) - 1}"

@@ -27,12 +27,15 @@ import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vqcodec.bench.anchors import AnchorResult
-from vqcodec.codec import Codec
 from vqcodec.metrics import bits_per_pixel, kbps, ms_ssim_rgb, psnr_rgb, psnr_yuv_planes
+
+if TYPE_CHECKING:
+    from vqcodec.codec import Codec
 
 _CLEAR_REFS = Path("/proc/self/clear_refs")
 _STATUS = Path("/proc/self/status")

@@ -1,0 +1,58 @@
+"""One RD point: the bits are the stream's/packets', the memory peak is the block's own."""
+import io
+from dataclasses import replace
+from fractions import Fraction
+
+import numpy as np
+
+from vqcodec.bench.anchors import encode_anchor, parse_anchor
+from vqcodec.bench.measure import MODES, PeakRss, anchor_point, measure_quality, measure_vqcodec
+from vqcodec.metrics import bits_per_pixel, psnr_rgb
+
+FPS = Fraction(25)
+
+
+def test_peak_rss_sees_an_allocation_inside_the_block():
+    with PeakRss() as peak:
+        block = np.ones(12_000_000)  # 92 MiB touched
+        del block
+    assert peak.mib >= peak.start_mib
+    assert peak.added_mib > 60 or not peak.reset  # where the peak can be reset, it is this block's
+
+
+def test_vqcodec_point_counts_the_whole_file(tiny_codec, tiny_frames):
+    p = measure_vqcodec(tiny_codec, "full", tiny_frames, FPS, 2, with_ms_ssim=False)
+    buf = io.BytesIO()
+    tiny_codec.compress(iter(tiny_frames), buf, 64, 48, FPS, 2)
+    assert p.bytes == len(buf.getvalue())  # header + packets + end packet, not just the payload
+    assert p.details["container_bits"] == 8 * p.bytes - p.details["payload_bits"] > 0
+    assert p.bpp == bits_per_pixel(p.bytes, 64, 48, 12)
+    buf.seek(0)
+    decoded = np.concatenate(list(tiny_codec.decompress(buf)))
+    assert p.quality.psnr_rgb == psnr_rgb(tiny_frames, decoded)
+    assert p.curve == "vqcodec full" and p.setting == "q=2"
+    assert p.encode_fps > 0 and p.decode_fps > 0 and p.peak_rss_mib > 0
+    assert p.quality.ms_ssim is None
+
+
+def test_anchor_point_counts_packets_without_the_settings_sei(tiny_frames):
+    result = encode_anchor(tiny_frames, FPS, replace(parse_anchor("x264:medium"), crf=30))
+    with PeakRss() as peak:
+        pass
+    p = anchor_point(tiny_frames, FPS, result, peak, with_ms_ssim=False)
+    assert p.bytes == sum(len(x) for x in result.packets) - result.sei_bytes
+    assert p.details["packet_bytes"] == sum(len(x) for x in result.packets)
+    assert p.details["bpp_all_packets"] > p.bpp
+    assert (p.codec, p.mode, p.setting) == ("x264", "medium", "crf=30")
+    assert p.details["gop"] == 250 and p.details["bframes"] == 3  # x264's defaults, as it reports them
+    assert p.details["encoder_options"]["preset"] == "medium"
+
+
+def test_ms_ssim_is_none_when_frames_are_too_small(tiny_frames):
+    small = tiny_frames[:, :32, :32]  # 32x32 halves to 2x2 at the 5th scale: too small for MS-SSIM
+    q = measure_quality(small, small, with_ms_ssim=True)
+    assert q.ms_ssim is None and q.psnr_rgb == float("inf")
+
+
+def test_modes_registry_has_the_full_mode():
+    assert "full" in MODES
