@@ -1,4 +1,8 @@
-"""`vqcodec train`: fit the autoencoder + quantizer, then the prior."""
+"""`vqcodec train`: fit the autoencoder + quantizer, then the prior.
+
+Under torchrun (`torchrun --nproc_per_node N -m vqcodec_cli.main train ...`)
+every process runs this command as one DDP rank; rank 0 writes and installs.
+"""
 from __future__ import annotations
 
 import shutil
@@ -16,7 +20,7 @@ import click
 @click.option("--name", default="custom", show_default=True, help="Model name (the stream records it).")
 @click.option("--steps", default=3000, show_default=True, help="Autoencoder + quantizer steps.")
 @click.option("--prior-steps", default=1500, show_default=True, help="Prior steps (on frozen tokens).")
-@click.option("--batch", default=8, show_default=True, help="Clips per autoencoder step.")
+@click.option("--batch", default=8, show_default=True, help="Clips per autoencoder step (per process under torchrun).")
 @click.option("--clip", "clip", default="8,64,64", show_default=True, help="Clip shape T,H,W for the autoencoder.")
 @click.option("--eval", "eval_video", default=None, help="Held-out video (FILE[:A-B]) for periodic evaluation.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
@@ -33,12 +37,14 @@ def train(data, synthetic, out, name, steps, prior_steps, batch, clip, eval_vide
       vqcodec train --init default --data ~/camera/ --out runs/cam --steps 500 --prior-steps 300
       vqcodec train --synthetic --out runs/synth --steps 200 --prior-steps 100
       vqcodec train --out runs/cam --resume
+      torchrun --nproc_per_node 2 -m vqcodec_cli.main train --synthetic --out runs/ddp
     """
     from .main import _Errors
 
     with _Errors():
         from vqcodec.config import CodecConfig
         from vqcodec.training.data import ClipShape
+        from vqcodec.training.distributed import session
         from vqcodec.training.run import run_training
         from vqcodec.training.train import TrainConfig
         from vqcodec.zoo import user_models_dir
@@ -53,9 +59,11 @@ def train(data, synthetic, out, name, steps, prior_steps, batch, clip, eval_vide
         tcfg = TrainConfig(out=out_dir, name=name, ae_steps=steps, prior_steps=prior_steps, batch=batch,
                            clip=ClipShape.parse(clip), device=_device(device), seed=seed)
         cfg = replace(CodecConfig(), name=name)
-        trainer = run_training(tcfg, cfg, list(data), synthetic, eval_video=eval_video, init=init,
-                               resume=resume, log=lambda m: click.echo(m, err=True))
-        if install:
+        with session(tcfg.device) as dist:  # a single process unless torchrun started this one
+            trainer = run_training(replace(tcfg, device=dist.device), cfg, list(data), synthetic,
+                                   eval_video=eval_video, init=init, resume=resume,
+                                   log=lambda m: click.echo(m, err=True), dist=dist)
+        if install and dist.is_main:
             dest = user_models_dir()
             dest.mkdir(parents=True, exist_ok=True)
             for suffix in (".json", ".safetensors"):

@@ -26,6 +26,20 @@ class QuantizerOutput:
     dead_codes: int  # codes restarted in this step (all levels)
 
 
+def _distributed() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+@torch.no_grad()
+def _random_rows(x: torch.Tensor, n: int) -> torch.Tensor:
+    """n random rows of x (M, D) -> (n, D). Under torch.distributed every rank
+    gets rank 0's rows, so codebooks seeded or restarted from them stay equal."""
+    rows = x[torch.randint(0, x.shape[0], (n,), device=x.device)].contiguous()
+    if _distributed():
+        torch.distributed.broadcast(rows, 0)
+    return rows
+
+
 class EMACodebook(nn.Module):
     """One codebook (K, D) updated by exponential moving averages of the
     vectors assigned to each code, not by gradients."""
@@ -52,9 +66,9 @@ class EMACodebook(nn.Module):
     def seed(self, x: torch.Tensor) -> None:
         """Initialise codes from encoder outputs (random distinct rows), which
         is what stops the codebook collapsing to a handful of codes."""
-        pick = torch.randint(0, x.shape[0], (self.size,), device=x.device)
-        self.embed.copy_(x[pick])
-        self.embed_avg.copy_(x[pick])
+        rows = _random_rows(x, self.size)
+        self.embed.copy_(rows)
+        self.embed_avg.copy_(rows)
         self.cluster_size.fill_(1.0)
         self.initialized.fill_(True)
 
@@ -65,7 +79,7 @@ class EMACodebook(nn.Module):
         onehot = F.one_hot(idx, self.size).type(x.dtype)  # (M, K)
         counts = onehot.sum(0)
         sums = onehot.t() @ x  # (K, D)
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
+        if _distributed():
             torch.distributed.all_reduce(counts)
             torch.distributed.all_reduce(sums)
         self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
@@ -77,13 +91,7 @@ class EMACodebook(nn.Module):
         dead = self.cluster_size < self.dead_threshold
         n_dead = int(dead.sum())
         if n_dead:
-            pick = torch.randint(0, x.shape[0], (n_dead,), device=x.device)
-            if torch.distributed.is_available() and torch.distributed.is_initialized():
-                torch.distributed.broadcast(pick, 0)
-                fresh = x[pick].contiguous()
-                torch.distributed.broadcast(fresh, 0)
-            else:
-                fresh = x[pick]
+            fresh = _random_rows(x, n_dead)
             self.embed[dead] = fresh
             self.embed_avg[dead] = fresh
             self.cluster_size[dead] = 1.0

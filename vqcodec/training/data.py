@@ -89,9 +89,12 @@ class ClipSampler:
     """Endless random batches (B, 3, T, H, W) float in [0, 1].
 
     `synthetic_share` of the clips are synthetic; the rest are crops of the
-    videos (if any were given)."""
+    videos (if any were given). The stream depends on (seed, rank): each DDP
+    rank passes its own `rank` so ranks never draw the same clips; rank 0's
+    stream is the single-process one."""
 
-    def __init__(self, videos: list[np.ndarray], shape: ClipShape, synthetic_share: float, seed: int = 0):
+    def __init__(self, videos: list[np.ndarray], shape: ClipShape, synthetic_share: float, seed: int = 0,
+                 rank: int = 0):
         self.videos, self.shape = [v for v in videos if len(v) >= shape.frames], shape
         if videos and not self.videos:
             raise ValueError(f"every training video is shorter than {shape.frames} frames")
@@ -100,7 +103,7 @@ class ClipSampler:
                 raise ValueError(f"a training video of {v.shape[2]}x{v.shape[1]} is smaller than the "
                                  f"{shape.width}x{shape.height} crop")
         self.share = synthetic_share if self.videos else 1.0
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng([seed, rank] if rank else seed)
         self._synth = None
         if self.share > 0:
             from .synthetic import SyntheticConfig

