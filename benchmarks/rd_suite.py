@@ -43,13 +43,28 @@ SUITE = (
 )
 
 
+def replot(out: Path) -> int:
+    from vqcodec.bench.report import header_of, redraw_clip_report, write_summary
+
+    jsons = sorted(out.glob("*.json"), key=lambda p: p.stat().st_mtime)  # the order the suite wrote them
+    if not jsons:
+        raise SystemExit(f"error: no reports in {out}")
+    results = [redraw_clip_report(p) for p in jsons]
+    print(write_summary(results, out, header_of(jsons[0])).read_text())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="default", help="model name or path (default: default)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: benchmarks/results/rd)")
     parser.add_argument("--quick", action="store_true", help="a fast smoke run: 8 frames, q1-2, x264 medium only")
     parser.add_argument("--no-ms-ssim", action="store_true", help="skip MS-SSIM (saves a few seconds per point)")
+    parser.add_argument("--replot", action="store_true",
+                        help="measure nothing: redraw the .md/.png files and summary.md from the JSONs in --out")
     args = parser.parse_args(argv)
+    if args.replot:
+        return replot(args.out)
     if args.quick and args.out.resolve() == DEFAULT_OUT:
         parser.error("--quick results must not replace the committed ones; give --out")
 

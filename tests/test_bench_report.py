@@ -45,3 +45,13 @@ def test_summary_has_a_row_per_clip(result, tmp_path):
     text = path.read_text()
     assert text == summary_markdown([result, result], header)
     assert text.count("| tiny | 64x48 | 12 | full |") == 2 and "x264 medium" in text
+
+
+def test_a_report_reads_back_and_redraws_identically(result, tmp_path):
+    from vqcodec.bench.report import clip_markdown, read_clip_result
+
+    header = report_header(["vqcodec", "bench"])
+    paths = write_clip_report(result, tmp_path, header)
+    again = read_clip_result(paths["json"])
+    assert clip_markdown(again, header) == clip_markdown(result, header)
+    assert list(again.curves()) == list(result.curves()) == ["vqcodec full", "x264 medium"]

@@ -97,9 +97,12 @@ class ClipResult:
     bd: tuple[BdResult, ...]
 
     def curves(self) -> dict[str, list[RDPoint]]:
-        """Curve name -> its points sorted by rate, vqcodec curves first."""
+        """Curve name -> its points sorted by rate; vqcodec modes first, then the anchors in the
+        order they were given (so every report and plot lists and colours them alike)."""
+        order = [f"vqcodec {m}" for m in self.config.modes] + [s.curve for s in self.sweeps]
+        rank = {name: i for i, name in enumerate(order)}
         out: dict[str, list[RDPoint]] = {}
-        for p in sorted(self.points, key=lambda p: (p.codec != "vqcodec", p.bpp)):
+        for p in sorted(self.points, key=lambda p: (rank.get(p.curve, len(rank)), p.curve, p.bpp)):
             out.setdefault(p.curve, []).append(p)
         return out
 

@@ -18,11 +18,15 @@ import os
 import secrets
 import shlex
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, fields
+from fractions import Fraction
 from pathlib import Path
 
-from vqcodec.bench.compare import METRICS, ClipResult
-from vqcodec.bench.measure import RDPoint
+import numpy as np
+
+from vqcodec.bench.clips import BenchClip
+from vqcodec.bench.compare import METRICS, AnchorSweep, BdResult, BenchConfig, ClipResult
+from vqcodec.bench.measure import Quality, RDPoint
 from vqcodec.bench.report_format import finite_or_none, fmt, machine_info
 
 RATE_NOTES = {
@@ -75,6 +79,35 @@ def clip_json(result: ClipResult, header: dict) -> dict:
         "points": [_point_json(p) for p in result.points],
         "bd_rate": [asdict(b) for b in result.bd],
     })
+
+
+def read_clip_result(path: Path) -> ClipResult:
+    """Rebuild a ClipResult from its JSON report, to redraw tables and plots without
+    re-measuring. The frames are not stored: the clip holds an unfilled array of their shape."""
+    doc = json.loads(Path(path).read_text())
+    c = doc["clip"]
+    clip = BenchClip(c["name"], c["source"], np.empty((c["frames"], c["height"], c["width"], 3), np.uint8),
+                     Fraction(c["fps"]), c["evaluation_only"])
+    st = doc["settings"]
+    cfg = BenchConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in st.items()})
+    quality_keys = [f.name for f in fields(Quality)]
+
+    def point(d: dict) -> RDPoint:
+        q = {k: (math.inf if d[k] is None and k != "ms_ssim" else d[k]) for k in quality_keys}
+        return RDPoint(d["codec"], d["mode"], d["setting"], d["bytes"], d["bpp"], d["kbps"], Quality(**q),
+                       d["encode_fps"], d["decode_fps"], d["peak_rss_mib"], d["added_rss_mib"],
+                       d["peak_rss_reset"], d["details"])
+
+    sweeps = tuple(AnchorSweep(a["curve"], a["template"], a["library_versions"], tuple(a["target_psnr_rgb"]),
+                               a["note"]) for a in doc["anchors"])
+    bd = tuple(BdResult(**{**b, "overlap": tuple(b["overlap"]) if b["overlap"] else None}) for b in doc["bd_rate"])
+    return ClipResult(clip, doc["model"], cfg, tuple(point(p) for p in doc["points"]), sweeps, bd)
+
+
+def header_of(path: Path) -> dict:
+    """The command/date/machine/versions header a JSON report was written with."""
+    doc = json.loads(Path(path).read_text())
+    return {k: doc[k] for k in ("command", "date", "machine", "versions")}
 
 
 def bd_cell(b) -> str:
@@ -197,6 +230,15 @@ def write_clip_report(result: ClipResult, out_dir: Path, header: dict) -> dict[s
     write_atomic(paths["md"], clip_markdown(result, header).encode())
     write_atomic(paths["png"], clip_plot_png(result))
     return paths
+
+
+def redraw_clip_report(json_path: Path) -> ClipResult:
+    """Rewrite CLIP.md and CLIP.png from CLIP.json (after a change to the tables or plots)."""
+    result, header = read_clip_result(json_path), header_of(json_path)
+    paths = report_paths(Path(json_path).parent, result.clip.name)
+    write_atomic(paths["md"], clip_markdown(result, header).encode())
+    write_atomic(paths["png"], clip_plot_png(result))
+    return result
 
 
 def summary_markdown(results: list[ClipResult], header: dict) -> str:
