@@ -68,10 +68,15 @@ class AnchorConfig:
             raise ValueError(f"threads must be >= 0, got {self.threads}")
 
     @property
+    def name(self) -> str:
+        """The anchor without its CRF, as parse_anchor reads it: "x264:medium+zerolatency"."""
+        tune = f"+{self.tune}" if self.tune else ""
+        return f"{self.codec.removeprefix('lib')}:{self.preset}{tune}"
+
+    @property
     def label(self) -> str:
         """Short name for tables and plots, e.g. "x264:medium+zerolatency crf=30"."""
-        tune = f"+{self.tune}" if self.tune else ""
-        return f"{self.codec.removeprefix('lib')}:{self.preset}{tune} crf={self.crf:g}"
+        return f"{self.name} crf={self.crf:g}"
 
     def encoder_options(self) -> dict[str, str]:
         """The AVOptions handed to avcodec_open2 (recorded verbatim in results)."""

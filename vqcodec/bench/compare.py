@@ -148,7 +148,7 @@ def _sweep(clip: BenchClip, template: AnchorConfig, lo: float, hi: float, cfg: B
         # stopped early. Go on upwards so the anchor's curve can be drawn; BD-rate
         # then reports how little (or no) overlap there is.
         new_hi = max(hi, max(psnr_rgb(frames, r.decoded) for r in results)) + EXTEND_DB
-        note = (f"{template.label.split(' crf')[0]}: only {len(results)} point(s) for {lo:.2f}..{hi:.2f} dB; "
+        note = (f"{template.name}: only {len(results)} point(s) for {lo:.2f}..{hi:.2f} dB; "
                 f"swept on to {new_hi:.2f} dB to draw its curve")
         log(f"  {note}")
         with PeakRss() as peak:
@@ -184,7 +184,7 @@ def compare_clip(clip: BenchClip, codec: Codec, cfg: BenchConfig = BenchConfig()
 
     sweeps = []
     for template in cfg.anchor_templates():
-        log(f"  {template.label.split(' crf')[0]}: CRF sweep over PSNR-RGB {lo:.2f}..{hi:.2f} dB")
+        log(f"  {template.name}: CRF sweep over PSNR-RGB {lo:.2f}..{hi:.2f} dB")
         anchor_points, sweep = _sweep(clip, template, lo, hi, cfg, log)
         points += anchor_points
         sweeps.append(sweep)
