@@ -94,3 +94,14 @@ def coded_bits(freq: np.ndarray, symbols: np.ndarray) -> float:
     """Sum of -log2(freq/TOTAL) of the symbols: the integer model's cost."""
     f = freq[np.arange(freq.shape[0]), symbols].astype(np.float64)
     return float(-(np.log2(f) - PRECISION).sum())
+
+
+def frequencies_from_counts(counts: np.ndarray) -> np.ndarray:
+    """int counts (K,) > 0 of an adaptive model -> int64 frequencies (K,), each
+    >= MIN_FREQ, summing to exactly TOTAL (the same recipe as step 3 above;
+    integers in, integers out)."""
+    c = np.asarray(counts, dtype=np.int64)
+    K = c.shape[0]
+    freq = (c * (TOTAL - K * MIN_FREQ)) // c.sum() + MIN_FREQ
+    freq[int(np.argmax(c))] += TOTAL - int(freq.sum())
+    return freq

@@ -282,11 +282,9 @@ class Codec:
                 f"stream needs model {header.model_name!r} (sha256 {header.weights_sha256.hex()[:12]}...), "
                 f"but {self.model_id.name!r} (sha256 {self.model_id.sha256.hex()[:12]}...) is loaded"
             )
-        if header.mode != Mode.FULL:
-            raise CodecError(f"stream mode {header.mode.name} is not supported by this decoder")
         if header.quality not in self.qualities:
             raise CodecError(f"stream quality {header.quality} is not offered by this model")
-        if header.gop != self.config.gop:
+        if header.mode == Mode.FULL and header.gop != self.config.gop:
             raise CodecError(f"stream GOP {header.gop} does not match the model's {self.config.gop}")
 
     def decompress(self, inp: BinaryIO, header: StreamHeader | None = None) -> Iterator[np.ndarray]:
@@ -295,6 +293,11 @@ class Codec:
         if header is None:
             header = StreamHeader.read(inp)
         self.check_header(header)
+        if header.mode == Mode.LOWLATENCY:
+            from .lowlatency import decompress_lowlatency
+
+            yield from decompress_lowlatency(self, inp, header)
+            return
         t, s = self.factor_t, self.factor_s
         h, w = -(-header.height // s), -(-header.width // s)
         prev, expected = None, 0

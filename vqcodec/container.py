@@ -1,8 +1,12 @@
-"""The .vqv container, format v1: a self-describing stream header, then packets.
+"""The .vqv container, format v2: a self-describing stream header, then packets.
 
 It frames opaque payloads and knows nothing of models. It is strict: malformed input
 raises one specific, one-line ContainerError, and sizes read from the wire are checked
-against Limits before anything is allocated. tests/expected/container_v1.vqv pins it.
+against Limits before anything is allocated. tests/expected/container_v1.vqv and container_v2.vqv pin it.
+
+Versions: v2 has v1's byte layout and adds the low-latency mode (header mode 1) with its
+PREDICTED packets and variable-length segments. This build writes v2 and reads v1 and v2
+(a v1 stream is full mode only).
 
 Little-endian. Header: 0 magic "VQVC", 4 u16 version, 6 u16 header_len, 8 u8 mode, 9 u8 pix_fmt,
 10 u16 width, 12 u16 height, 14 u32 fps_num, 18 u32 fps_den, 22 u32 frame_count,
@@ -25,7 +29,8 @@ from typing import BinaryIO, Iterator
 
 MAGIC = b"VQVC"
 SYNC = b"PK"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 UNKNOWN_FRAMES = 0xFFFFFFFF  # frame_count on the wire when it is unknown (live streams)
 _U8, _U16, _U32 = 0xFF, 0xFFFF, 0xFFFFFFFF
 _MAX_NAME = 64
@@ -53,9 +58,10 @@ class PixFmt(enum.IntEnum):
 
 
 class PacketType(enum.IntEnum):
-    INTRA = 1  # a GOP that starts an intra period: the prior's context resets
-    INTER = 2  # a GOP that continues the intra period
+    INTRA = 1  # a GOP (low latency: a segment ending in a keyframe) whose prior context resets
+    INTER = 2  # a GOP (segment) that continues the intra period
     END = 3  # end of stream: no frames, empty payload, first_frame = total frames
+    PREDICTED = 4  # low-latency mode: frames predicted from the last keyframe (no keyframe)
 
 
 class ContainerError(ValueError):
@@ -71,9 +77,10 @@ class CorruptHeader(ContainerError):
 
 
 class UnsupportedVersion(ContainerError):
-    def __init__(self, found: int, supported: int = FORMAT_VERSION):
+    def __init__(self, found: int, supported: tuple[int, ...] = READABLE_VERSIONS):
         self.found, self.supported = found, supported
-        super().__init__(f"unsupported .vqv version {found} (this build reads version {supported})")
+        names = " and ".join(str(v) for v in supported)
+        super().__init__(f"unsupported .vqv version {found} (this build reads versions {names})")
 
 
 class LimitExceeded(ContainerError):
@@ -162,6 +169,7 @@ class StreamHeader:
     intra_period: int  # frames; a multiple of gop
     quality: int  # residual VQ levels used
     pix_fmt: PixFmt = PixFmt.RGB24
+    version: int = FORMAT_VERSION  # the format version read (streams are written as FORMAT_VERSION)
 
     def __post_init__(self):
         # Validated here so that a header that cannot be written can't even be built.
@@ -185,6 +193,8 @@ class StreamHeader:
             _check(f"fps {part}", getattr(self.fps, part), 1, _U32, CorruptHeader)
         if self.frame_count is not None:
             _check("frame_count", self.frame_count, 0, UNKNOWN_FRAMES - 1, CorruptHeader)
+        if self.version not in READABLE_VERSIONS:
+            raise UnsupportedVersion(self.version)
         if self.intra_period % self.gop:
             raise CorruptHeader(
                 f"intra_period {self.intra_period} is not a multiple of gop {self.gop}")
@@ -197,7 +207,7 @@ class StreamHeader:
     def to_bytes(self) -> bytes:
         name = self.model_name.encode("utf-8")
         frames = UNKNOWN_FRAMES if self.frame_count is None else self.frame_count
-        body = _HEADER.pack(MAGIC, FORMAT_VERSION, self.size, self.mode, self.pix_fmt, self.width,
+        body = _HEADER.pack(MAGIC, self.version, self.size, self.mode, self.pix_fmt, self.width,
                             self.height, self.fps.numerator, self.fps.denominator, frames, self.gop,
                             self.intra_period, self.quality, self.weights_sha256, len(name)) + name
         return body + _CRC.pack(crc32(body))
@@ -217,7 +227,8 @@ class StreamHeader:
         if not raw or not MAGIC.startswith(raw[:4]):  # a cut inside the magic is a truncation
             raise NotAVqvFile("not a .vqv file (it does not start with VQVC)")
         # The version decides the layout, so it is checked before anything else is trusted.
-        if len(raw) >= 6 and (version := int.from_bytes(raw[4:6], "little")) != FORMAT_VERSION:
+        version = int.from_bytes(raw[4:6], "little") if len(raw) >= 6 else FORMAT_VERSION
+        if version not in READABLE_VERSIONS:
             raise UnsupportedVersion(version)
         if len(raw) < _PREFIX.size:
             raise TruncatedStream(len(raw), 0)
@@ -242,7 +253,9 @@ class StreamHeader:
             raise CorruptHeader(f"fps {fps_num}/{fps_den} must be positive and in lowest terms")
         count = None if frames == UNKNOWN_FRAMES else frames
         header = cls(name, sha, mode, width, height, Fraction(fps_num, fps_den), count, gop,
-                     intra_period, quality, pix_fmt)
+                     intra_period, quality, pix_fmt, version)
+        if version == 1 and header.mode is not Mode.FULL:
+            raise CorruptHeader(f"mode {header.mode.name} needs format version 2, the stream says 1")
         limits.check_header(header)
         return header
 
@@ -333,11 +346,20 @@ class PacketReader:
             if h.frame_count is not None and first != h.frame_count:
                 raise bad(f"stream ends at frame {first}, the header says {h.frame_count} frames")
             return
-        # Contiguous GOPs of 1..gop frames that start on multiples of gop: only the last is short.
-        if first % h.gop or not 1 <= count <= h.gop:
-            raise bad(f"GOP of {count} frames at frame {first} (gop is {h.gop})")
-        if (kind is PacketType.INTRA) != (first % h.intra_period == 0):
-            raise bad(f"{kind.name} packet at frame {first} (intra_period is {h.intra_period})")
+        if h.mode is Mode.LOWLATENCY:
+            # Segments of 1..gop frames; the stream starts with an INTRA keyframe.
+            if not 1 <= count <= h.gop:
+                raise bad(f"segment of {count} frames at frame {first} (gop is {h.gop})")
+            if first == 0 and kind is not PacketType.INTRA:
+                raise bad(f"low-latency stream starts with a {kind.name} packet")
+        else:
+            # Contiguous GOPs of 1..gop frames that start on multiples of gop: only the last is short.
+            if kind is PacketType.PREDICTED:
+                raise bad("PREDICTED packet in a full-mode stream")
+            if first % h.gop or not 1 <= count <= h.gop:
+                raise bad(f"GOP of {count} frames at frame {first} (gop is {h.gop})")
+            if (kind is PacketType.INTRA) != (first % h.intra_period == 0):
+                raise bad(f"{kind.name} packet at frame {first} (intra_period is {h.intra_period})")
         if h.frame_count is not None and first + count > h.frame_count:
             raise bad(f"GOP ends at frame {first + count}, past the header's {h.frame_count}")
         if first + count > self.limits.max_frames:

@@ -1,0 +1,237 @@
+"""Motion estimation, warping and interpolation for the low-latency mode.
+
+Everything here is integer arithmetic on numpy arrays, so the encoder and the
+decoder (and any two machines) compute exactly the same predictions.
+
+Conventions. A motion field is int32 (by, bx, 2) of (dy, dx) in whole pixels,
+one vector per BLOCK x BLOCK block of the (edge-padded) frame: the block's
+pixels come from `ref[y + dy, x + dx]`. Fields are estimated on luma at half
+resolution (2-pixel steps, so a radius of R covers +-2R pixels) and refined by
++-1 pixel at full resolution. Warping is dense: the field is upsampled
+bilinearly to one vector per pixel (integer weights, rounded), then each
+pixel is fetched with one gather, clamped at the borders. That avoids the
+block edges of plain block copying at the cost of one gather per pixel.
+
+    luma             (H, W, 3) uint8 -> (H, W) int32, BT.601 weights / 256
+    estimate         target, ref luma -> field (by, bx, 2)     encoder side (sent)
+    bilateral        ref0, ref1 luma, a -> fields f0, f1      decoder side (0 bits)
+    warp             ref (H, W, 3) uint8, field -> (H, W, 3) uint8
+    blend            p0, p1, per-block weights in 0..WEIGHT_ONE -> (H, W, 3) uint8
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+BLOCK = 16  # pixels per block side at full resolution
+RADIUS = 3  # coarse search radius in quarter-resolution pixels (+-12 px at full resolution)
+WEIGHT_ONE = 4  # blend weights are w/4 of the second reference: 0, 1/4, ..., 1
+_BIAS = 4  # SAD penalty per step (at any scale) away from zero or the dominant motion
+
+
+def luma(frame: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> (H, W) int32 luma (0..255), integer BT.601."""
+    f = frame.astype(np.int32)
+    return (77 * f[..., 0] + 150 * f[..., 1] + 29 * f[..., 2] + 128) >> 8
+
+
+def grid_shape(height: int, width: int) -> tuple[int, int]:
+    """Blocks (by, bx) covering a height x width frame."""
+    return -(-height // BLOCK), -(-width // BLOCK)
+
+
+def _pad_to_blocks(y: np.ndarray, block: int) -> np.ndarray:
+    H, W = y.shape
+    return np.pad(y, ((0, -H % block), (0, -W % block)), mode="edge")
+
+
+def _half(y: np.ndarray) -> np.ndarray:
+    """(H, W) int32, H and W even -> (H/2, W/2) 2x2 means (rounded down)."""
+    return (y[0::2, 0::2] + y[1::2, 0::2] + y[0::2, 1::2] + y[1::2, 1::2]) >> 2
+
+
+def _pyramid(y: np.ndarray) -> list[np.ndarray]:
+    """Luma (H, W) -> [full, half, quarter], padded to whole blocks."""
+    full = _pad_to_blocks(y, BLOCK)
+    half = _half(full)
+    return [full, half, _half(half)]
+
+
+def _block_sums(d: np.ndarray, block: int) -> np.ndarray:
+    """(H, W) -> (H/block, W/block) sums over each block."""
+    H, W = d.shape
+    return d.reshape(H // block, block, W // block, block).sum(axis=(1, 3))
+
+
+def _shifted(y: np.ndarray, pad: int, dy: int, dx: int) -> np.ndarray:
+    """View of y (already edge-padded by `pad`) moved by (dy, dx): out[i, j] = y[i+dy, j+dx]."""
+    H, W = y.shape[0] - 2 * pad, y.shape[1] - 2 * pad
+    return y[pad + dy: pad + dy + H, pad + dx: pad + dx + W]
+
+
+def _offsets(radius: int) -> np.ndarray:
+    """(C, 2) candidate steps within +-radius, smallest first (argmin keeps the
+    first minimum, so ties go to the smaller vector)."""
+    offs = [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)]
+    return np.array(sorted(offs, key=lambda o: (abs(o[0]) + abs(o[1]), o)), dtype=np.int32)
+
+
+def _pick(costs: np.ndarray, cands: np.ndarray) -> np.ndarray:
+    """costs (C, by, bx), cands (C, by, bx, 2) -> the cheapest (by, bx, 2)."""
+    pick = np.argmin(costs, axis=0)
+    iy, ix = np.indices(pick.shape)
+    return cands[pick, iy, ix]
+
+
+def _dominant(field: np.ndarray) -> np.ndarray:
+    """The per-component median vector of a field (by, bx, 2) -> (2,) int."""
+    return np.median(field.reshape(-1, 2), axis=0).round().astype(np.int32)
+
+
+def _bias(cands: np.ndarray, dominant: np.ndarray) -> np.ndarray:
+    """(..., 2) candidate vectors -> (...) SAD penalty per step of the distance
+    to zero or to the dominant motion, whichever is nearer. Flat blocks then
+    follow the scene instead of noise: a field that is cheap to code."""
+    d0 = np.abs(cands).sum(axis=-1)
+    d1 = np.abs(cands - dominant).sum(axis=-1)
+    return _BIAS * np.minimum(d0, d1)
+
+
+def estimate(target: np.ndarray, ref: np.ndarray, radius: int = RADIUS) -> np.ndarray:
+    """Block matching of `target` luma (H, W) into `ref` luma (H, W): a full
+    search of +-radius at quarter resolution, then +-1 refinements at half and
+    at full resolution. -> int32 (by, bx, 2) in full-resolution pixels."""
+    tp, rp = _pyramid(target), _pyramid(ref)
+    tq, rq = tp[2], np.pad(rp[2], radius, mode="edge")
+    offs = _offsets(radius)
+    sad = np.stack([_block_sums(np.abs(tq - _shifted(rq, radius, dy, dx)), BLOCK // 4)
+                    for dy, dx in offs])  # (C, by, bx)
+    dominant = _dominant(offs[np.argmin(sad, axis=0)])
+    field = offs[np.argmin(sad + _bias(offs, dominant)[:, None, None], axis=0)]
+    for level in (1, 0):  # half, then full resolution
+        field, dominant = 2 * field, 2 * dominant
+        field = _refine(tp[level], rp[level], field, dominant, BLOCK >> level)
+    return field
+
+
+def _refine(target: np.ndarray, ref: np.ndarray, field: np.ndarray, dominant: np.ndarray,
+            block: int) -> np.ndarray:
+    """+-1 pixel around each block's vector (block copies at this scale)."""
+    cands = field[None] + _offsets(1)[:, None, None, :]  # (9, by, bx, 2)
+    costs = np.stack([_block_sums(np.abs(target - _gather(ref, *_block_vectors(f, block, *target.shape))),
+                                  block) for f in cands]) + _bias(cands, dominant)
+    return _pick(costs, cands)
+
+
+def bilateral(ref0: np.ndarray, ref1: np.ndarray, num: int, den: int,
+              radius: int = RADIUS) -> tuple[np.ndarray, np.ndarray]:
+    """Decoder-side motion for a frame at time a = num/den between ref0 (a=0)
+    and ref1 (a=1), both luma (H, W): for each block, the motion v from ref0
+    to ref1 whose two ends match best, with the block at -a*v in ref0 and at
+    (1-a)*v in ref1 (a symmetric search, so the field has no holes). Coarse at
+    quarter resolution (|v| up to 2*radius), refined by +-1 at half resolution.
+    -> (field into ref0, field into ref1), each int32 (by, bx, 2), full-res pixels."""
+    p0, p1 = _pyramid(ref0), _pyramid(ref1)
+    span = 2 * radius
+    q0, q1 = np.pad(p0[2], span, mode="edge"), np.pad(p1[2], span, mode="edge")
+    vs = _offsets(span)[: (2 * radius + 1) ** 2]  # the smallest total motions
+    costs = np.stack([
+        _block_sums(np.abs(_shifted(q0, span, *_split(v, num, den)[0])
+                           - _shifted(q1, span, *_split(v, num, den)[1])), BLOCK // 4)
+        for v in vs]) + _bias(vs, np.zeros(2, np.int32))[:, None, None]
+    v = 2 * vs[np.argmin(costs, axis=0)]  # (by, bx, 2) at half resolution
+    cands = v[None] + _offsets(1)[:, None, None, :]  # (9, by, bx, 2)
+    hb = BLOCK // 2
+    costs = []
+    for c in cands:
+        u0, u1 = _split(c, num, den)
+        d = np.abs(_gather(p0[1], *_block_vectors(u0, hb, *p0[1].shape))
+                   - _gather(p1[1], *_block_vectors(u1, hb, *p1[1].shape)))
+        costs.append(_block_sums(d, hb))
+    best = _pick(np.stack(costs) + _bias(cands, np.zeros(2, np.int32)), cands)
+    u0, u1 = _split(best, num, den)
+    return 2 * u0, 2 * u1
+
+
+def _split(v: np.ndarray, num: int, den: int) -> tuple[np.ndarray, np.ndarray]:
+    """Total motion v (..., 2) from ref0 to ref1 -> (u0, u1) with u1 - u0 = v and
+    u0 = -round(v * num / den): where the frame at num/den finds each reference."""
+    v = np.asarray(v, dtype=np.int32)
+    u0 = -((2 * v * num + den) // (2 * den))
+    return u0, v + u0
+
+
+def _upsample(values: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Per-block values (by, bx, C) int -> per-pixel (height, width, C) int32 by
+    bilinear interpolation between block centres, in integer arithmetic
+    (separable: rows of blocks first, then columns); each axis weight is
+    n / (2*BLOCK) and the result is rounded to the nearest integer."""
+    by, bx = values.shape[:2]
+    two_b = 2 * BLOCK
+    y0, y1, wy = _axis_weights(height, by)
+    x0, x1, wx = _axis_weights(width, bx)
+    # int32 throughout: |values| * (2*BLOCK)^2 stays far below 2^31 for vectors and weights
+    v = values.astype(np.int32)
+    rows = v[:, x0] * (two_b - wx)[None, :, None] + v[:, x1] * wx[None, :, None]  # (by, W, C)
+    acc = rows[y0] * (two_b - wy)[:, None, None] + rows[y1] * wy[:, None, None]  # (H, W, C)
+    acc += two_b * two_b // 2
+    acc >>= 2 * (two_b.bit_length() - 1)  # floor division by (2*BLOCK)^2, a power of two
+    return acc
+
+
+@functools.lru_cache(maxsize=16)
+def _axis_weights(n: int, blocks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For n pixels over `blocks` blocks: the two nearest block centres and the
+    weight (0..2*BLOCK-1) of the second, clamped at the frame edges."""
+    two_b = 2 * BLOCK
+    pos = 2 * np.arange(n, dtype=np.int32) + 1 - BLOCK  # 2*BLOCK * (pixel centre / BLOCK - 1/2)
+    i0 = np.floor_divide(pos, two_b)
+    w1 = (pos - i0 * two_b).astype(np.int32)
+    return np.clip(i0, 0, blocks - 1), np.clip(i0 + 1, 0, blocks - 1), w1
+
+
+def _block_vectors(field: np.ndarray, block: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Field (by, bx, 2) -> per-pixel (dy, dx) (height, width) by block copy."""
+    v = np.repeat(np.repeat(field, block, axis=0), block, axis=1)[:height, :width]
+    return v[..., 0], v[..., 1]
+
+
+def _gather(img: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
+    """img (H, W[, C]) sampled at (y + dy, x + dx), clamped to the frame."""
+    H, W = dy.shape
+    ys = np.clip(np.arange(H, dtype=np.int32)[:, None] + dy, 0, img.shape[0] - 1)
+    xs = np.clip(np.arange(W, dtype=np.int32)[None, :] + dx, 0, img.shape[1] - 1)
+    flat = img.reshape(img.shape[0] * img.shape[1], -1)
+    out = np.take(flat, (ys * img.shape[1] + xs).ravel(), axis=0)
+    return out.reshape(H, W, *img.shape[2:])
+
+
+def warp(ref: np.ndarray, field: np.ndarray) -> np.ndarray:
+    """Dense warp: ref (H, W, 3) uint8 by field (by, bx, 2) -> (H, W, 3) uint8."""
+    H, W = ref.shape[:2]
+    v = _upsample(field, H, W)
+    return _gather(ref, v[..., 0], v[..., 1])
+
+
+def blend(p0: np.ndarray, p1: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """p0, p1 (H, W, 3) uint8; weights (by, bx) in 0..WEIGHT_ONE: the share of p1
+    per block, upsampled smoothly (occlusions: 0 = only p0, WEIGHT_ONE = only p1)."""
+    H, W = p0.shape[:2]
+    one = 64 * WEIGHT_ONE  # 256: uint16 holds 255 * 256
+    w = _upsample(weights[..., None] * 64, H, W).astype(np.uint16)  # (H, W, 1) in 0..256
+    acc = p0.astype(np.uint16) * (one - w) + p1.astype(np.uint16) * w  # <= 255 * 256
+    return ((acc.astype(np.uint32) + one // 2) >> 8).astype(np.uint8)
+
+
+def block_sse(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 pair -> (by, bx) int64 sum of squared errors per block."""
+    H, W = a.shape[:2]
+    d = a.astype(np.int64) - b.astype(np.int64)
+    e = np.pad((d * d).sum(axis=2), ((0, -H % BLOCK), (0, -W % BLOCK)))
+    return _block_sums(e, BLOCK)
+
+
+def time_weight(num: int, den: int) -> int:
+    """The blend weight (0..WEIGHT_ONE) of the later reference at time num/den."""
+    return (2 * WEIGHT_ONE * num + den) // (2 * den)
