@@ -86,16 +86,34 @@ def main() -> None:
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("-f", "--force", is_flag=True, help="Overwrite OUT if it exists.")
 @click.option("--stats", "stats_path", type=click.Path(dir_okay=False), default=None, help="Write bits/pixel, ideal and payload bits as JSON.")
-def compress(input, output, quality, model, device, force, stats_path):
+@click.option("--mode", type=click.Choice(["full", "lowlatency"]), default="full", show_default=True,
+              help="full: every frame coded as VQ tokens in GOPs. lowlatency: VQ-coded keyframes, "
+                   "frames between them rebuilt by motion-compensated interpolation.")
+@click.option("--keyint", type=click.IntRange(1, 255), default=8, show_default=True,
+              help="lowlatency: keyframe interval (the maximum one with --keyframes adaptive).")
+@click.option("--keyframes", type=click.Choice(["fixed", "adaptive"]), default="fixed", show_default=True,
+              help="lowlatency: keyframes every --keyint frames, or where the content changes "
+                   "(LUV frame difference, as Fast-Vid2Vid).")
+@click.option("--latency", type=click.IntRange(0, 255), default=0, show_default=True,
+              help="lowlatency: frames the encoder may hold back. 0 = predict forward from the last "
+                   "keyframe only; >= keyint-1 = interpolate every frame between two keyframes.")
+def compress(input, output, quality, model, device, force, stats_path, mode, keyint, keyframes, latency):
     """Compress the video IN (any format FFmpeg reads; - = y4m on stdin) into OUT (.vqv).
 
     \b
     Examples:
       vqcodec compress clip.mp4 clip.vqv
       vqcodec compress clip.mp4 clip.vqv --quality 8 --stats stats.json
+      vqcodec compress cam.mp4 cam.vqv --mode lowlatency --keyint 8 --latency 0
+      vqcodec compress cam.mp4 cam.vqv --mode lowlatency --keyframes adaptive --keyint 32 --latency 7
       ffmpeg -i in.mkv -f yuv4mpegpipe - | vqcodec compress - out.vqv
     """
     with _Errors():
+        if mode == "full":
+            for name, value, default in (("--keyint", keyint, 8), ("--keyframes", keyframes, "fixed"),
+                                         ("--latency", latency, 0)):
+                if value != default:
+                    raise ValueError(f"{name} applies to --mode lowlatency only")
         check_output(output, force)
         if stats_path:
             check_output(stats_path, force)
@@ -107,12 +125,21 @@ def compress(input, output, quality, model, device, force, stats_path):
         with VideoReader(input) as reader:
             info = reader.info
             with atomic_output(output, force) as out, _progress(info.frame_count, "compress") as bar:
-                stats = codec.compress(iter(reader), out, info.width, info.height, info.fps, q,
-                                       progress=bar.update)
+                if mode == "lowlatency":
+                    from vqcodec.keyframes import AdaptiveKeyframes, FixedKeyframes
+                    from vqcodec.lowlatency import LowLatencySettings, compress_lowlatency
+
+                    policy = AdaptiveKeyframes(keyint) if keyframes == "adaptive" else FixedKeyframes(keyint)
+                    stats = compress_lowlatency(codec, iter(reader), out, info.width, info.height, info.fps,
+                                                q, policy, LowLatencySettings(latency=latency),
+                                                progress=bar.update)
+                else:
+                    stats = codec.compress(iter(reader), out, info.width, info.height, info.fps, q,
+                                           progress=bar.update)
                 if stats.frames == 0:  # inside: the output is then discarded, not committed
                     raise ValueError(f"{input} holds no frames")
         click.echo(
-            f"{stats.frames} frames {stats.width}x{stats.height} q{q}: {stats.bytes} bytes, "
+            f"{stats.frames} frames {stats.width}x{stats.height} {mode} q{q}: {stats.bytes} bytes, "
             f"{stats.bits_per_pixel:.4f} bpp, {stats.frames / stats.seconds:.1f} frames/s",
             err=True,
         )
@@ -196,7 +223,7 @@ def info(file, as_json):
         frames = sum(p.frame_count for p in packets)
         doc = {
             "file": file,
-            "format_version": 1,
+            "format_version": header.version,
             "model": header.model_name,
             "weights_sha256": header.weights_sha256.hex(),
             "mode": header.mode.name.lower(),
@@ -207,6 +234,7 @@ def info(file, as_json):
             "gop": header.gop,
             "intra_period": header.intra_period,
             "quality": header.quality,
+            **(_lowlatency_info(packets) if header.mode.name == "LOWLATENCY" else {}),
             "packets": len(packets),
             "bytes": size,
             "bits_per_pixel": 8 * size / max(1, frames * header.width * header.height),
@@ -217,6 +245,24 @@ def info(file, as_json):
         else:
             for k, v in doc.items():
                 click.echo(f"{k:>16}: {v:.4f}" if isinstance(v, float) else f"{k:>16}: {v}")
+
+
+def _lowlatency_info(packets) -> dict:
+    """Keyframes and the frames held back, read from a low-latency stream's packets."""
+    from vqcodec.container import PacketType
+
+    keys = [p.first_frame + p.frame_count - 1 for p in packets
+            if p.kind in (PacketType.INTRA, PacketType.INTER)]
+    gaps = [b - a for a, b in zip(keys, keys[1:])]
+    return {
+        "keyframes": len(keys),
+        "key_interval": f"{min(gaps)}..{max(gaps)}" if gaps else "-",
+        "intra_keyframes": sum(p.kind == PacketType.INTRA for p in packets),
+        "predicted_frames": sum(p.frame_count for p in packets if p.kind == PacketType.PREDICTED),
+        # frames a keyframe packet waited for: the encoder's latency in use
+        "held_back_frames": max((p.frame_count - 1 for p in packets
+                                 if p.kind in (PacketType.INTRA, PacketType.INTER)), default=0),
+    }
 
 
 @main.command()

@@ -5,7 +5,11 @@ review the diff: a change here is a format or model change).
 
 - models/tiny.{json,safetensors}: a tiny random model (seeded codebooks) so
   tests exercise every stage quickly without the shipped weights;
-- tiny_q2.vqv: the golden stream of the `tiny_frames` fixture at quality 2.
+- tiny_q2.vqv: the golden stream of the `tiny_frames` fixture at quality 2;
+- tiny_lowlatency_q2.vqv: the same frames in the low-latency mode (keyframes
+  every 4 frames, latency 1: forward-predicted and interpolated frames both).
+Older goldens (tiny_q2_v1.vqv: format version 1) are never regenerated: they
+pin that old streams keep decoding. The model is rewritten only with --model.
 """
 from __future__ import annotations
 
@@ -45,14 +49,29 @@ def make_tiny_model(folder: Path, cfg: CodecConfig = TINY, seed: int = 0) -> Pat
     return save_model(folder, cfg, ae, vq, prior).config_path
 
 
+LOWLATENCY_KEYINT, LOWLATENCY_LATENCY = 4, 1
+
+
+def lowlatency_stream(codec, frames) -> bytes:
+    from vqcodec.keyframes import FixedKeyframes
+    from vqcodec.lowlatency import LowLatencySettings, compress_lowlatency
+
+    buf = io.BytesIO()
+    compress_lowlatency(codec, iter(frames), buf, frames.shape[2], frames.shape[1], Fraction(25), 2,
+                        FixedKeyframes(LOWLATENCY_KEYINT), LowLatencySettings(latency=LOWLATENCY_LATENCY))
+    return buf.getvalue()
+
+
 def main() -> None:
-    cfg_path = make_tiny_model(HERE / "expected" / "models")
+    models = HERE / "expected" / "models"
+    cfg_path = make_tiny_model(models) if "--model" in sys.argv else models / "tiny.json"
     codec = load_codec(str(cfg_path))
     frames = _tiny_pattern()
     buf = io.BytesIO()
     codec.compress(iter(frames), buf, frames.shape[2], frames.shape[1], Fraction(25), 2)
     (HERE / "expected" / "tiny_q2.vqv").write_bytes(buf.getvalue())
-    print("wrote", cfg_path, "and tiny_q2.vqv", len(buf.getvalue()), "bytes")
+    (HERE / "expected" / "tiny_lowlatency_q2.vqv").write_bytes(lowlatency_stream(codec, frames))
+    print("wrote tiny_q2.vqv and tiny_lowlatency_q2.vqv with", cfg_path)
 
 
 if __name__ == "__main__":

@@ -382,3 +382,29 @@ def test_help_has_examples(command):
     assert_ok(result)
     assert "Example" in result.output
     assert f"vqcodec {command} " in result.output
+
+
+# ------------------------------------------------------------- low-latency mode
+def test_lowlatency_compress_info_decompress(tmp_path, tiny_video_file, tiny_model, tiny_frames):
+    out = tmp_path / "ll.vqv"
+    assert_ok(cli("compress", tiny_video_file, out, "--model", tiny_model, "-q", "2",
+                  "--mode", "lowlatency", "--keyint", "4", "--latency", "3"))
+    result = cli("info", out, "--json")
+    assert_ok(result)
+    doc = json.loads(result.output)
+    assert (doc["mode"], doc["format_version"], doc["keyframes"], doc["held_back_frames"]) == ("lowlatency", 2, 4, 3)
+    y4m = tmp_path / "ll.y4m"
+    assert_ok(cli("decompress", out, y4m, "--model", tiny_model))
+    assert read_video(str(y4m))[0].shape == tiny_frames.shape
+    adaptive = tmp_path / "ad.vqv"
+    assert_ok(cli("compress", tiny_video_file, adaptive, "--model", tiny_model, "--mode", "lowlatency",
+                  "--keyframes", "adaptive", "--keyint", "6"))
+    assert json.loads(cli("info", adaptive, "--json").output)["mode"] == "lowlatency"
+
+
+def test_lowlatency_options_need_the_mode(tmp_path, tiny_video_file, tiny_model):
+    result = cli("compress", tiny_video_file, tmp_path / "x.vqv", "--model", tiny_model, "--latency", "2")
+    assert result.exit_code == 1 and "applies to --mode lowlatency only" in result.output
+    assert not (tmp_path / "x.vqv").exists()
+    help_text = cli("compress", "--help").output
+    assert "--mode [full|lowlatency]" in help_text and "--keyframes" in help_text

@@ -16,13 +16,16 @@ from vqcodec.container import (
 )
 
 GOLDEN = Path(__file__).parent / "expected" / "container_v1.vqv"
+GOLDEN_V2 = Path(__file__).parent / "expected" / "container_v2.vqv"
 INTRA, INTER, END = PacketType.INTRA, PacketType.INTER, PacketType.END
+PREDICTED = PacketType.PREDICTED
 
 
 def make_header(**changes) -> StreamHeader:
+    """A version-1 header (the golden file's; v2 keeps v1's layout), unless changed."""
     fields = dict(model_name="default", weights_sha256=hashlib.sha256(b"vqcodec golden").digest(),
                   mode=Mode.FULL, width=64, height=48, fps=Fraction(30000, 1001), frame_count=20,
-                  gop=8, intra_period=16, quality=2)
+                  gop=8, intra_period=16, quality=2, version=1)
     fields.update(changes)
     return StreamHeader(**fields)
 
@@ -90,7 +93,7 @@ class RecordingReader(io.BytesIO):
 # --- round trips and golden bytes -------------------------------------------------------------
 
 def test_header_round_trip():
-    h = make_header(mode=Mode.LOWLATENCY, model_name="cam-ü")
+    h = make_header(mode=Mode.LOWLATENCY, model_name="cam-ü", version=2)
     data = h.to_bytes()
     assert len(data) == h.size == 64 + len("cam-ü".encode()) + 4
     assert StreamHeader.from_bytes(data) == h
@@ -170,12 +173,73 @@ def test_wrong_magic():
             read_all(data)
 
 
-def test_version_2():
-    data = patch_header(golden_stream(), "<H", 4, 2)
+def test_version_3():
+    data = patch_header(golden_stream(), "<H", 4, 3)
     with pytest.raises(UnsupportedVersion,
-                       match=r"^unsupported \.vqv version 2 \(this build reads version 1\)$") as e:
+                       match=r"^unsupported \.vqv version 3 \(this build reads versions 1 and 2\)$") as e:
         read_all(data)
-    assert (e.value.found, e.value.supported) == (2, 1)
+    assert (e.value.found, e.value.supported) == (3, (1, 2))
+
+
+# --- version 2: the low-latency mode ------------------------------------------------------------
+
+def lowlatency_header(**changes) -> StreamHeader:
+    return make_header(**({"mode": Mode.LOWLATENCY, "version": 2, "frame_count": 12} | changes))
+
+
+def lowlatency_packets() -> list[Packet]:
+    # keyframe 0 alone; frames 1-2 predicted; 3-8 interpolated before keyframe 8; INTER 9-11 ending in key 11
+    return [Packet(INTRA, 0, 1, b"key 0", 0x01020304),
+            Packet(PREDICTED, 1, 2, b"pred", 0x05060708),
+            Packet(INTER, 3, 6, b"segment", 0x0A0B0C0D),
+            Packet(INTER, 9, 3, b"last", 0),
+            end(12)]
+
+
+def test_new_headers_are_version_2():
+    h = StreamHeader(**{**make_header().__dict__, "version": 2})
+    assert StreamHeader(**{k: v for k, v in make_header().__dict__.items() if k != "version"}).version == 2
+    assert h.to_bytes()[4:6] == b"\x02\x00"
+    assert h.to_bytes()[6:] == make_header().to_bytes()[6:-4] + h.to_bytes()[-4:]  # same layout
+
+
+def test_golden_v2_bytes():
+    """The bytes pinned in tests/expected/container_v2.vqv (written once, never regenerated)."""
+    data = stream(lowlatency_header(), lowlatency_packets())
+    assert GOLDEN_V2.read_bytes() == data
+    header, packets = read_all(data)
+    assert (header, packets) == (lowlatency_header(), lowlatency_packets())
+
+
+def test_v1_still_reads_and_keeps_its_version():
+    header, packets = read_all(GOLDEN.read_bytes())
+    assert header.version == 1 and packets == golden_packets()
+    assert header.to_bytes() == GOLDEN.read_bytes()[:H]  # rewriting a v1 header keeps it v1
+
+
+def test_v1_cannot_carry_the_lowlatency_mode():
+    data = patch_header(stream(lowlatency_header(), lowlatency_packets()), "<H", 4, 1)
+    with pytest.raises(CorruptHeader, match="^mode LOWLATENCY needs format version 2, the stream says 1$"):
+        read_all(data)
+    with pytest.raises(CorruptHeader, match="needs format version 2"):
+        lowlatency_header(version=1)
+
+
+@pytest.mark.parametrize("packets,message", [
+    ([Packet(PREDICTED, 0, 1, b"", 0)], "low-latency stream starts with a PREDICTED packet"),
+    ([Packet(INTER, 0, 1, b"", 0)], "low-latency stream starts with a INTER packet"),
+    ([Packet(INTRA, 0, 9, b"", 0)], r"segment of 9 frames at frame 0 \(gop is 8\)"),
+    ([Packet(INTRA, 0, 1, b"", 0), Packet(PREDICTED, 2, 1, b"", 0)], "PREDICTED packet starts at frame 2, expected 1"),
+])
+def test_lowlatency_order_is_checked(packets, message):
+    with pytest.raises(CorruptPacket, match=message):
+        read_all(stream(lowlatency_header(), packets))
+
+
+def test_predicted_packets_are_refused_in_full_mode():
+    packets = [Packet(INTRA, 0, 8, b"", 0), Packet(PREDICTED, 8, 8, b"", 0)]
+    with pytest.raises(CorruptPacket, match="PREDICTED packet in a full-mode stream"):
+        read_all(stream(make_header(), packets))
 
 
 def test_header_crc_flip():
@@ -236,7 +300,7 @@ def test_bad_header_cannot_be_built():
         make_header(fps=30.0)
     with pytest.raises(CorruptHeader, match="^unknown mode 5$"):
         make_header(mode=5)
-    assert make_header(mode=1).mode is Mode.LOWLATENCY
+    assert make_header(mode=1, version=2).mode is Mode.LOWLATENCY
 
 
 def test_bad_packet_cannot_be_built():
@@ -413,7 +477,7 @@ def test_any_valid_header_round_trips(name, width, height, num, den, frames, gop
         return
     try:
         h = make_header(model_name=name, width=width, height=height, fps=fps, frame_count=frames,
-                        gop=gop, intra_period=gop * periods, quality=quality, mode=mode)
+                        gop=gop, intra_period=gop * periods, quality=quality, mode=mode, version=2)
     except CorruptHeader:  # names that are not UTF-8 encodable (lone surrogates)
         return
     assert StreamHeader.from_bytes(h.to_bytes()) == h

@@ -195,6 +195,8 @@ class StreamHeader:
             _check("frame_count", self.frame_count, 0, UNKNOWN_FRAMES - 1, CorruptHeader)
         if self.version not in READABLE_VERSIONS:
             raise UnsupportedVersion(self.version)
+        if self.version == 1 and self.mode is not Mode.FULL:
+            raise CorruptHeader(f"mode {self.mode.name} needs format version 2, the stream says 1")
         if self.intra_period % self.gop:
             raise CorruptHeader(
                 f"intra_period {self.intra_period} is not a multiple of gop {self.gop}")
@@ -254,8 +256,6 @@ class StreamHeader:
         count = None if frames == UNKNOWN_FRAMES else frames
         header = cls(name, sha, mode, width, height, Fraction(fps_num, fps_den), count, gop,
                      intra_period, quality, pix_fmt, version)
-        if version == 1 and header.mode is not Mode.FULL:
-            raise CorruptHeader(f"mode {header.mode.name} needs format version 2, the stream says 1")
         limits.check_header(header)
         return header
 

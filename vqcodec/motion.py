@@ -112,14 +112,35 @@ def estimate(target: np.ndarray, ref: np.ndarray, radius: int = RADIUS) -> np.nd
     for level in (1, 0):  # half, then full resolution
         field, dominant = 2 * field, 2 * dominant
         field = _refine(tp[level], rp[level], field, dominant, BLOCK >> level)
-    return field
+    return _propagate(tp[0], rp[0], field)
+
+
+def _propagate(target: np.ndarray, ref: np.ndarray, field: np.ndarray) -> np.ndarray:
+    """One pass of candidate propagation at full resolution: each block may take
+    the vector of a neighbour or the frame's dominant one if that matches better
+    (flat blocks that the coarse search missed then join the motion around them)."""
+    def sad(f: np.ndarray) -> np.ndarray:
+        pred = _block_copy(ref, f, BLOCK)
+        return _block_sums(np.abs(target - pred), BLOCK)
+
+    return _propagated(field, sad, True)
+
+
+def _propagated(field: np.ndarray, sad, toward_dominant: bool) -> np.ndarray:
+    """Candidates own / dominant / up / down / left / right, scored by sad(field) + bias."""
+    dominant = _dominant(field)
+    p = np.pad(field, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    cands = np.stack([field, np.broadcast_to(dominant, field.shape), p[:-2, 1:-1], p[2:, 1:-1],
+                      p[1:-1, :-2], p[1:-1, 2:]]).astype(np.int32)  # (6, by, bx, 2)
+    anchor = dominant if toward_dominant else np.zeros(2, np.int32)
+    return _pick(np.stack([sad(f) for f in cands]) + _bias(cands, anchor), cands)
 
 
 def _refine(target: np.ndarray, ref: np.ndarray, field: np.ndarray, dominant: np.ndarray,
             block: int) -> np.ndarray:
     """+-1 pixel around each block's vector (block copies at this scale)."""
     cands = field[None] + _offsets(1)[:, None, None, :]  # (9, by, bx, 2)
-    costs = np.stack([_block_sums(np.abs(target - _gather(ref, *_block_vectors(f, block, *target.shape))),
+    costs = np.stack([_block_sums(np.abs(target - _block_copy(ref, f, block)),
                                   block) for f in cands]) + _bias(cands, dominant)
     return _pick(costs, cands)
 
@@ -146,11 +167,17 @@ def bilateral(ref0: np.ndarray, ref1: np.ndarray, num: int, den: int,
     costs = []
     for c in cands:
         u0, u1 = _split(c, num, den)
-        d = np.abs(_gather(p0[1], *_block_vectors(u0, hb, *p0[1].shape))
-                   - _gather(p1[1], *_block_vectors(u1, hb, *p1[1].shape)))
+        d = np.abs(_block_copy(p0[1], u0, hb)
+                   - _block_copy(p1[1], u1, hb))
         costs.append(_block_sums(d, hb))
     best = _pick(np.stack(costs) + _bias(cands, np.zeros(2, np.int32)), cands)
-    u0, u1 = _split(best, num, den)
+
+    def sad(v: np.ndarray) -> np.ndarray:  # symmetric matching cost at half resolution
+        u0, u1 = _split(v, num, den)
+        return _block_sums(np.abs(_block_copy(p0[1], u0, hb)
+                                  - _block_copy(p1[1], u1, hb)), hb)
+
+    u0, u1 = _split(_propagated(best, sad, False), num, den)
     return 2 * u0, 2 * u1
 
 
@@ -191,10 +218,17 @@ def _axis_weights(n: int, blocks: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return np.clip(i0, 0, blocks - 1), np.clip(i0 + 1, 0, blocks - 1), w1
 
 
-def _block_vectors(field: np.ndarray, block: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Field (by, bx, 2) -> per-pixel (dy, dx) (height, width) by block copy."""
-    v = np.repeat(np.repeat(field, block, axis=0), block, axis=1)[:height, :width]
-    return v[..., 0], v[..., 1]
+def _block_copy(img: np.ndarray, field: np.ndarray, block: int) -> np.ndarray:
+    """img (H, W) int, H and W multiples of block, each block fetched from
+    (y + dy, x + dx) of its vector in field (by, bx, 2), clamped to the frame."""
+    H, W = img.shape
+    by, bx = H // block, W // block
+    r = np.arange(block, dtype=np.int32)
+    ys = (np.arange(by, dtype=np.int32)[:, None] * block + r[None, :])[:, :, None, None]  # (by, B, 1, 1)
+    xs = (np.arange(bx, dtype=np.int32)[:, None] * block + r[None, :])[None, None]  # (1, 1, bx, B)
+    ys = np.clip(ys + field[:, None, :, None, 0], 0, H - 1)  # (by, B, bx, 1)
+    xs = np.clip(xs + field[:, None, :, None, 1], 0, W - 1)  # (by, 1, bx, B)
+    return np.take(img.reshape(-1), (ys * W + xs).reshape(-1)).reshape(H, W)
 
 
 def _gather(img: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarray:

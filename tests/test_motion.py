@@ -1,0 +1,76 @@
+"""motion.py: estimation finds known shifts, warping reproduces shifted frames,
+bilateral interpolation lands between its keyframes, blends are exact."""
+import numpy as np
+import pytest
+
+from vqcodec import motion
+from vqcodec.bench.scenes import static_scene
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    return static_scene(1, 176, 144)[0]  # (144, 176, 3) a textured photo
+
+
+def _shift(frame: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """out[y, x] = frame[y - dy, x - dx] with edge replication (no wrap-around)."""
+    H, W = frame.shape[:2]
+    ys = np.clip(np.arange(H) - dy, 0, H - 1)
+    xs = np.clip(np.arange(W) - dx, 0, W - 1)
+    return frame[ys][:, xs]
+
+
+@pytest.mark.parametrize("dy,dx", [(0, 0), (2, -4), (3, -5), (-7, 2), (11, 9)])
+def test_global_shift_is_found_and_warping_reproduces_the_shifted_frame(photo, dy, dx):
+    shifted = _shift(photo, dy, dx)
+    field = motion.estimate(motion.luma(shifted), motion.luma(photo))
+    assert field.shape == (*motion.grid_shape(144, 176), 2)
+    inner = field[1:-1, 1:-1].reshape(-1, 2)
+    assert (inner == [-dy, -dx]).all(axis=1).mean() > 0.9
+    warped = motion.warp(photo, np.broadcast_to(np.array([-dy, -dx], np.int32), field.shape))
+    m = 16  # away from the borders, where the shift brings in replicated edges
+    assert np.array_equal(warped[m:-m, m:-m], shifted[m:-m, m:-m])
+    estimated = motion.warp(photo, field)
+    assert np.mean(estimated[m:-m, m:-m] == shifted[m:-m, m:-m]) > 0.8
+
+
+def test_zero_field_is_the_identity_and_weights_pick_sides(photo):
+    by, bx = motion.grid_shape(144, 176)
+    zero = np.zeros((by, bx, 2), np.int32)
+    assert np.array_equal(motion.warp(photo, zero), photo)
+    other = 255 - photo
+    assert np.array_equal(motion.blend(photo, other, np.zeros((by, bx), np.int32)), photo)
+    assert np.array_equal(motion.blend(photo, other, np.full((by, bx), motion.WEIGHT_ONE, np.int32)), other)
+    half = motion.blend(photo, other, np.full((by, bx), 2, np.int32))
+    expected = (photo.astype(int) + other + 1) // 2
+    assert np.abs(half.astype(int) - expected).max() <= 1
+
+
+def test_bilateral_interpolation_lands_between_the_keyframes(photo):
+    k0, mid, k1 = photo, _shift(photo, 2, 4), _shift(photo, 4, 8)  # linear motion 2, 4 px / frame
+    u0, u1 = motion.bilateral(motion.luma(k0), motion.luma(k1), 1, 2)
+    inner0, inner1 = u0[1:-1, 1:-1].reshape(-1, 2), u1[1:-1, 1:-1].reshape(-1, 2)
+    assert (inner0 == [-2, -4]).all(axis=1).mean() > 0.8
+    assert (inner1 == [2, 4]).all(axis=1).mean() > 0.8
+    w = np.full(u0.shape[:2], motion.time_weight(1, 2), np.int32)
+    pred = motion.blend(motion.warp(k0, u0), motion.warp(k1, u1), w)
+    m = 16
+    err = np.abs(pred[m:-m, m:-m].astype(int) - mid[m:-m, m:-m]).mean()
+    naive = np.abs(((k0.astype(int) + k1) // 2)[m:-m, m:-m] - mid[m:-m, m:-m]).mean()
+    assert err < 0.25 * naive
+
+
+def test_time_weight():
+    assert [motion.time_weight(n, 8) for n in range(9)] == [0, 1, 1, 2, 2, 3, 3, 4, 4]
+
+
+def test_odd_sizes_and_integer_results():
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, (37, 50, 3), dtype=np.uint8)
+    b = np.roll(a, 3, axis=1)
+    f = motion.estimate(motion.luma(b), motion.luma(a))
+    assert f.shape == (3, 4, 2) and f.dtype == np.int32
+    assert np.abs(f).max() <= 15
+    out = motion.warp(a, f)
+    assert out.shape == a.shape and out.dtype == np.uint8
+    assert motion.block_sse(a, a).sum() == 0
