@@ -125,7 +125,7 @@ def test_round_trip_mkv_and_y4m(compressed, decompressed, tiny_codec):
 
 def test_compress_reports_on_stderr_only(compressed):
     assert compressed.result.stdout == ""
-    assert re.match(r"12 frames 64x48 q2: \d+ bytes", compressed.result.stderr), compressed.result.stderr
+    assert re.match(r"12 frames 64x48 full q2: \d+ bytes", compressed.result.stderr), compressed.result.stderr
 
 
 def test_stats_json(compressed):

@@ -71,7 +71,8 @@ class AnchorConfig:
     def name(self) -> str:
         """The anchor without its CRF, as parse_anchor reads it: "x264:medium+zerolatency"."""
         tune = f"+{self.tune}" if self.tune else ""
-        return f"{self.codec.removeprefix('lib')}:{self.preset}{tune}"
+        gop = f":g{self.gop}" if self.gop is not None else ""
+        return f"{self.codec.removeprefix('lib')}:{self.preset}{tune}{gop}"
 
     @property
     def label(self) -> str:
@@ -118,25 +119,29 @@ class AnchorResult:
 
 
 def parse_anchor(spec: str) -> AnchorConfig:
-    """"x264:medium", "x264:zerolatency", "x265:medium", "x264:veryslow+zerolatency" -> template.
+    """"x264:medium", "x264:zerolatency", "x265:medium", "x264:veryslow+zerolatency",
+    "x264:zerolatency:g8" -> template.
 
-    After the codec come presets and/or tunes separated by ":" or "+"; a
-    missing preset means medium. The CRF is the library's default; crf_sweep
+    After the codec come presets, tunes and gN (keyframe interval N) separated
+    by ":" or "+"; a missing preset means medium. The CRF is the library's default; crf_sweep
     and dataclasses.replace set the real ones.
     """
     head, *rest = re.split(r"[:+]", spec.strip().lower())
     codec = head if head.startswith("lib") else f"lib{head}"
     if codec not in _DECODER:
         raise ValueError(f"unknown anchor {spec!r}: codec must be x264 or x265")
-    preset, tune = "medium", None
+    preset, tune, gop = "medium", None, None
     for word in rest:
         if word in PRESETS:
             preset = word
         elif word in TUNES[codec]:
             tune = word
+        elif re.fullmatch(r"g[1-9][0-9]*", word):
+            gop = int(word[1:])
         else:
-            raise ValueError(f"unknown anchor {spec!r}: {word!r} is neither a preset nor a {codec} tune")
-    return AnchorConfig(codec=codec, crf=DEFAULT_CRF[codec], preset=preset, tune=tune)
+            raise ValueError(f"unknown anchor {spec!r}: {word!r} is neither a preset, a {codec} tune "
+                             f"nor a keyframe interval gN")
+    return AnchorConfig(codec=codec, crf=DEFAULT_CRF[codec], preset=preset, tune=tune, gop=gop)
 
 
 def _sei_bytes(packet: bytes, nal_types: tuple[int, ...], hevc: bool) -> int:

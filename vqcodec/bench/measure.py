@@ -143,8 +143,42 @@ class FullMode:
         return buf.getvalue(), stats, decoded, encode_s, decode_s
 
 
-# Modes `vqcodec bench --modes` accepts. The low-latency mode joins here when it exists.
-MODES = {m.name: m for m in (FullMode(),)}
+@dataclass(frozen=True)
+class LowLatencyMode:
+    """The low-latency mode: VQ keyframes + motion-compensated frames between them."""
+
+    name: str
+    keyint: int = 8
+    latency: int = 0
+    adaptive: bool = False  # keyframes at content changes (keyint is then the maximum)
+
+    def code(self, codec: Codec, frames: np.ndarray, fps: Fraction, quality: int):
+        from vqcodec.keyframes import AdaptiveKeyframes, FixedKeyframes
+        from vqcodec.lowlatency import LowLatencySettings, compress_lowlatency
+
+        t, h, w, _ = frames.shape
+        policy = AdaptiveKeyframes(self.keyint) if self.adaptive else FixedKeyframes(self.keyint)
+        buf = io.BytesIO()
+        start = time.perf_counter()
+        stats = compress_lowlatency(codec, iter(frames), buf, w, h, fps, quality, policy,
+                                    LowLatencySettings(latency=self.latency))
+        encode_s = time.perf_counter() - start
+        buf.seek(0)
+        start = time.perf_counter()
+        decoded = np.concatenate(list(codec.decompress(buf)), axis=0)
+        decode_s = time.perf_counter() - start
+        return buf.getvalue(), stats, decoded, encode_s, decode_s
+
+
+# Modes `vqcodec bench --modes` accepts: the full mode, and the low-latency mode with
+# keyframes every 8 frames predicted forward (latency 0, the camera setting), interpolated
+# (latency 7), or content-adaptive (at most every 32 frames, latency 0).
+MODES = {m.name: m for m in (
+    FullMode(),
+    LowLatencyMode("lowlatency"),
+    LowLatencyMode("lowlatency-l7", latency=7),
+    LowLatencyMode("lowlatency-adaptive", keyint=32, adaptive=True),
+)}
 
 
 def measure_vqcodec(codec: Codec, mode: str, frames: np.ndarray, fps: Fraction, quality: int,
