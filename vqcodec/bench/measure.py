@@ -132,15 +132,21 @@ class FullMode:
     def code(self, codec: Codec, frames: np.ndarray, fps: Fraction, quality: int):
         """-> (stream bytes, CompressStats, decoded (T, H, W, 3) uint8, encode s, decode s)."""
         t, h, w, _ = frames.shape
-        buf = io.BytesIO()
-        start = time.perf_counter()
-        stats = codec.compress(iter(frames), buf, w, h, fps, quality)
-        encode_s = time.perf_counter() - start
-        buf.seek(0)
-        start = time.perf_counter()
-        decoded = np.concatenate(list(codec.decompress(buf)), axis=0)
-        decode_s = time.perf_counter() - start
-        return buf.getvalue(), stats, decoded, encode_s, decode_s
+        return _round_trip(codec, lambda buf: codec.compress(iter(frames), buf, w, h, fps, quality))
+
+
+def _round_trip(codec: Codec, encode):
+    """encode(buf) -> CompressStats; then decode buf. -> (stream bytes, stats,
+    decoded (T, H, W, 3) uint8, encode seconds, decode seconds)."""
+    buf = io.BytesIO()
+    start = time.perf_counter()
+    stats = encode(buf)
+    encode_s = time.perf_counter() - start
+    buf.seek(0)
+    start = time.perf_counter()
+    decoded = np.concatenate(list(codec.decompress(buf)), axis=0)
+    decode_s = time.perf_counter() - start
+    return buf.getvalue(), stats, decoded, encode_s, decode_s
 
 
 @dataclass(frozen=True)
@@ -158,16 +164,9 @@ class LowLatencyMode:
 
         t, h, w, _ = frames.shape
         policy = AdaptiveKeyframes(self.keyint) if self.adaptive else FixedKeyframes(self.keyint)
-        buf = io.BytesIO()
-        start = time.perf_counter()
-        stats = compress_lowlatency(codec, iter(frames), buf, w, h, fps, quality, policy,
-                                    LowLatencySettings(latency=self.latency))
-        encode_s = time.perf_counter() - start
-        buf.seek(0)
-        start = time.perf_counter()
-        decoded = np.concatenate(list(codec.decompress(buf)), axis=0)
-        decode_s = time.perf_counter() - start
-        return buf.getvalue(), stats, decoded, encode_s, decode_s
+        settings = LowLatencySettings(latency=self.latency)
+        return _round_trip(codec, lambda buf: compress_lowlatency(codec, iter(frames), buf, w, h, fps,
+                                                                   quality, policy, settings))
 
 
 # Modes `vqcodec bench --modes` accepts: the full mode, and the low-latency mode with
