@@ -110,10 +110,10 @@ def compress(input, output, quality, model, device, force, stats_path, mode, key
     """
     with _Errors():
         if mode == "full":
-            for name, value, default in (("--keyint", keyint, 8), ("--keyframes", keyframes, "fixed"),
-                                         ("--latency", latency, 0)):
-                if value != default:
-                    raise ValueError(f"{name} applies to --mode lowlatency only")
+            ctx = click.get_current_context()
+            for name in ("keyint", "keyframes", "latency"):
+                if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
+                    raise ValueError(f"--{name} applies to --mode lowlatency only")
         check_output(output, force)
         if stats_path:
             check_output(stats_path, force)

@@ -70,7 +70,13 @@ def frequencies(logits: np.ndarray) -> np.ndarray:
     M, K = logits.shape
     if K * MIN_FREQ >= TOTAL // 2:
         raise ValueError(f"alphabet of {K} symbols is too large for {PRECISION}-bit precision")
-    w = EXP2_TABLE[-quantize_logits(logits)]  # (M, K), each <= 2^32
+    return _to_total(EXP2_TABLE[-quantize_logits(logits)])  # weights (M, K), each <= 2^32
+
+
+def _to_total(w: np.ndarray) -> np.ndarray:
+    """Step 3: int64 weights (M, K), each in 1..2^32 -> frequencies (M, K), each
+    >= MIN_FREQ, rows summing to TOTAL; the remainder goes to the first maximum."""
+    M, K = w.shape
     budget = TOTAL - K * MIN_FREQ
     # w * budget < 2^32 * 2^24 = 2^56: fits in int64 exactly
     freq = (w * budget) // w.sum(axis=1, keepdims=True) + MIN_FREQ
@@ -97,11 +103,7 @@ def coded_bits(freq: np.ndarray, symbols: np.ndarray) -> float:
 
 
 def frequencies_from_counts(counts: np.ndarray) -> np.ndarray:
-    """int counts (K,) > 0 of an adaptive model -> int64 frequencies (K,), each
-    >= MIN_FREQ, summing to exactly TOTAL (the same recipe as step 3 above;
-    integers in, integers out)."""
-    c = np.asarray(counts, dtype=np.int64)
-    K = c.shape[0]
-    freq = (c * (TOTAL - K * MIN_FREQ)) // c.sum() + MIN_FREQ
-    freq[int(np.argmax(c))] += TOTAL - int(freq.sum())
-    return freq
+    """int counts (K,), each in 1..2^32, of an adaptive model -> int64
+    frequencies (K,), each >= MIN_FREQ, summing to exactly TOTAL: step 3 above,
+    integers in, integers out."""
+    return _to_total(np.asarray(counts, dtype=np.int64)[None])[0]

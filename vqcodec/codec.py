@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from typing import BinaryIO, Callable, Iterable, Iterator
 
@@ -76,6 +76,22 @@ class CompressStats:
 def tokens_crc(tokens: np.ndarray) -> int:
     """CRC32 of a token array (T', L, h, w) as little-endian uint16."""
     return zlib.crc32(np.ascontiguousarray(tokens, dtype="<u2").tobytes())
+
+
+def finish_stream(out: BinaryIO, origin: int | None, header: StreamHeader, frame_count: int | None,
+                  done: int) -> int:
+    """Write the END packet after `done` frames (any mode); a seekable output whose
+    header said "count unknown" gets the real count (same header size, new CRC).
+    -> bytes written at the end."""
+    if frame_count is not None and frame_count != done:
+        raise CodecError(f"expected {frame_count} frames, got {done}")
+    nbytes = out.write(Packet(PacketType.END, done, 0, b"", 0).to_bytes())
+    if frame_count is None and origin is not None:
+        end = out.tell()
+        out.seek(origin)
+        out.write(replace(header, frame_count=done).to_bytes())
+        out.seek(end)
+    return nbytes
 
 
 # Callback of the coding loop: (freq (P, K), logits (P, K), level, positions
@@ -246,15 +262,7 @@ class Codec:
             done += len(gop)
             if progress:
                 progress(len(gop))
-        if frame_count is not None and frame_count != done:
-            raise CodecError(f"expected {frame_count} frames, got {done}")
-        nbytes += out.write(Packet(PacketType.END, done, 0, b"", 0).to_bytes())
-        if frame_count is None and origin is not None:
-            # a seekable output gets the real count (same header size, new CRC)
-            end = out.tell()
-            out.seek(origin)
-            out.write(self.make_header(width, height, fps, done, quality).to_bytes())
-            out.seek(end)
+        nbytes += finish_stream(out, origin, header, frame_count, done)
         K = self.config.quantizer.codebook_size
         return CompressStats(
             frames=done, width=width, height=height, quality=quality, bytes=nbytes,

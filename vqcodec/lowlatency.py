@@ -158,7 +158,7 @@ class LowLatencyEncoder:
         err = decoded.astype(np.float64) - frame
         self._lambda = self.settings.lambda_scale * max(float(np.mean(err * err)), 1.0)
         side = SideWriter()
-        side._check(_tokens_check(tokens))
+        side.check(_tokens_check(tokens))
         new = _Key(t, decoded, motion.luma(decoded), nxt)
         for j, f in self._pending:
             self._code_between(side, f, self._key, new, j)
@@ -243,8 +243,8 @@ class LowLatencyDecoder:
             frames = [self._between(side, self._key, None, packet.first_frame + i)
                       for i in range(packet.frame_count)]
             return frames, side.crc
-        (n,) = _KEYLEN.unpack_from(packet.payload) if len(packet.payload) >= 4 else (None,)
-        if n is None or 4 + n > len(packet.payload):
+        n = _KEYLEN.unpack_from(packet.payload)[0] if len(packet.payload) >= _KEYLEN.size else None
+        if n is None or _KEYLEN.size + n > len(packet.payload):
             raise ValueError(f"keyframe section of the packet at frame {packet.first_frame} is cut short")
         if packet.kind == PacketType.INTRA:
             context = self.keys.empty_context()
@@ -254,7 +254,7 @@ class LowLatencyDecoder:
             context = self._key.context
         tokens, nxt = self.keys.decode(packet.payload[4: 4 + n], context)
         side = SideReader(packet.payload[4 + n:])
-        side._check(_tokens_check(tokens))
+        side.check(_tokens_check(tokens))
         k = packet.first_frame + packet.frame_count - 1
         decoded = self.keys.reconstruct(tokens)
         new = _Key(k, decoded, motion.luma(decoded), nxt)
@@ -292,7 +292,7 @@ def compress_lowlatency(codec, frames, out, width: int, height: int, fps: Fracti
                         frame_count: int | None = None, progress=None):
     """Code frames ((H, W, 3) uint8 each) into `out` as a low-latency .vqv stream.
     -> CompressStats (ideal/raw bits count keyframe tokens only)."""
-    from .codec import CodecError, CompressStats
+    from .codec import CodecError, CompressStats, finish_stream
 
     if quality not in codec.qualities:
         raise CodecError(f"quality {quality} is not offered by model {codec.model_id.name!r} "
@@ -318,14 +318,7 @@ def compress_lowlatency(codec, frames, out, width: int, height: int, fps: Fracti
             raise CodecError(f"frame of shape {f.shape} {f.dtype}; expected ({height}, {width}, 3) uint8")
         emit(enc.push(f))
     emit(enc.flush())
-    if frame_count is not None and frame_count != done:
-        raise CodecError(f"expected {frame_count} frames, got {done}")
-    nbytes += out.write(Packet(PacketType.END, done, 0, b"", 0).to_bytes())
-    if frame_count is None and origin is not None:
-        end = out.tell()
-        out.seek(origin)
-        out.write(header_for(codec, width, height, fps, done, quality, policy, settings).to_bytes())
-        out.seek(end)
+    nbytes += finish_stream(out, origin, header, frame_count, done)
     K = codec.config.quantizer.codebook_size
     return CompressStats(
         frames=done, width=width, height=height, quality=quality, bytes=nbytes,

@@ -158,9 +158,8 @@ def bilateral(ref0: np.ndarray, ref1: np.ndarray, num: int, den: int,
     q0, q1 = np.pad(p0[2], span, mode="edge"), np.pad(p1[2], span, mode="edge")
     vs = _offsets(span)[: (2 * radius + 1) ** 2]  # the smallest total motions
     costs = np.stack([
-        _block_sums(np.abs(_shifted(q0, span, *_split(v, num, den)[0])
-                           - _shifted(q1, span, *_split(v, num, den)[1])), BLOCK // 4)
-        for v in vs]) + _bias(vs, np.zeros(2, np.int32))[:, None, None]
+        _block_sums(np.abs(_shifted(q0, span, *u0) - _shifted(q1, span, *u1)), BLOCK // 4)
+        for u0, u1 in zip(*_split(vs, num, den))]) + _bias(vs, np.zeros(2, np.int32))[:, None, None]
     v = 2 * vs[np.argmin(costs, axis=0)]  # (by, bx, 2) at half resolution
     cands = v[None] + _offsets(1)[:, None, None, :]  # (9, by, bx, 2)
     hb = BLOCK // 2

@@ -72,6 +72,15 @@ def _field_rows(field: np.ndarray) -> list[np.ndarray]:
     return rows
 
 
+def _rows_bits(model: AdaptiveModel, rows: list[np.ndarray]) -> float:
+    """Bits of coding `rows` one after the other, on a copy of `model`."""
+    probe, bits = model.copy(), 0.0
+    for row in rows:
+        bits += probe.bits(row)
+        probe.update(row)
+    return bits
+
+
 class SideInfo:
     """The models of one packet, shared by its writer or reader."""
 
@@ -81,25 +90,16 @@ class SideInfo:
         self.weight_model = AdaptiveModel(WEIGHTS)
         self.crc = 0  # CRC32 of every value coded, in order: the packet's check
 
-    def _check(self, values: np.ndarray) -> None:
+    def check(self, values: np.ndarray) -> None:
+        """Fold values both sides know (coded or not) into the packet's CRC."""
         self.crc = zlib.crc32(np.ascontiguousarray(values, dtype="<i2").tobytes(), self.crc)
 
     def field_bits(self, field: np.ndarray) -> float:
         """What coding `field` now would cost, in bits (the models are not changed)."""
-        probe = self.vector_model.copy()
-        bits = 0.0
-        for row in _field_rows(field):
-            bits += probe.bits(row)
-            probe.update(row)
-        return bits
+        return _rows_bits(self.vector_model, _field_rows(field))
 
     def weights_bits(self, weights: np.ndarray) -> float:
-        probe = self.weight_model.copy()
-        bits = 0.0
-        for row in weights:
-            bits += probe.bits(row)
-            probe.update(row)
-        return bits
+        return _rows_bits(self.weight_model, list(weights))
 
     def mode_bits(self, mode: int) -> float:
         return self.mode_model.bits(np.array([mode]))
@@ -116,19 +116,19 @@ class SideWriter(SideInfo):
 
     def mode(self, mode: int) -> None:
         self._put(self.mode_model, np.array([mode]))
-        self._check(np.array([mode]))
+        self.check(np.array([mode]))
 
     def field(self, field: np.ndarray) -> None:
         if np.abs(field).max(initial=0) > MAX_VECTOR:
             raise ValueError(f"motion vector beyond +-{MAX_VECTOR}")
         for row in _field_rows(field):
             self._put(self.vector_model, row)
-        self._check(field)
+        self.check(field)
 
     def weights(self, weights: np.ndarray) -> None:
         for row in weights:
             self._put(self.weight_model, row)
-        self._check(weights)
+        self.check(weights)
 
     def finish(self) -> bytes:
         return self.enc.finish()
@@ -146,7 +146,7 @@ class SideReader(SideInfo):
 
     def mode(self) -> int:
         mode = int(self._get(self.mode_model, 1)[0])
-        self._check(np.array([mode]))
+        self.check(np.array([mode]))
         return mode
 
     def field(self, by: int, bx: int) -> np.ndarray:
@@ -159,10 +159,10 @@ class SideReader(SideInfo):
                 field[r] = _predict_row(field[r - 1]) + res
             # a damaged stream could wander off; a valid one never needs this clip
             field[r] = np.clip(field[r], -MAX_VECTOR, MAX_VECTOR)
-        self._check(field)
+        self.check(field)
         return field
 
     def weights(self, by: int, bx: int) -> np.ndarray:
         w = np.stack([self._get(self.weight_model, bx) for _ in range(by)]).astype(np.int32)
-        self._check(w)
+        self.check(w)
         return w

@@ -154,16 +154,16 @@ class LowLatencyMode:
     """The low-latency mode: VQ keyframes + motion-compensated frames between them."""
 
     name: str
-    keyint: int = 8
+    keyint: int = 8  # the interval, or the maximum one for AdaptiveKeyframes
     latency: int = 0
-    adaptive: bool = False  # keyframes at content changes (keyint is then the maximum)
+    policy: str = "FixedKeyframes"  # a KeyframePolicy class of vqcodec.keyframes
 
     def code(self, codec: Codec, frames: np.ndarray, fps: Fraction, quality: int):
-        from vqcodec.keyframes import AdaptiveKeyframes, FixedKeyframes
+        from vqcodec import keyframes
         from vqcodec.lowlatency import LowLatencySettings, compress_lowlatency
 
         t, h, w, _ = frames.shape
-        policy = AdaptiveKeyframes(self.keyint) if self.adaptive else FixedKeyframes(self.keyint)
+        policy = getattr(keyframes, self.policy)(self.keyint)  # a fresh one: policies keep state
         settings = LowLatencySettings(latency=self.latency)
         return _round_trip(codec, lambda buf: compress_lowlatency(codec, iter(frames), buf, w, h, fps,
                                                                    quality, policy, settings))
@@ -176,7 +176,7 @@ MODES = {m.name: m for m in (
     FullMode(),
     LowLatencyMode("lowlatency"),
     LowLatencyMode("lowlatency-l7", latency=7),
-    LowLatencyMode("lowlatency-adaptive", keyint=32, adaptive=True),
+    LowLatencyMode("lowlatency-adaptive", keyint=32, policy="AdaptiveKeyframes"),
 )}
 
 
