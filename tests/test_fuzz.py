@@ -45,6 +45,9 @@ ROOT = Path(__file__).resolve().parents[1]
 LIBRARY_ERRORS = (ContainerError, CodecError, EntropyCodingError)
 SEEDS = {p.name: p.read_bytes() for p in sorted(EXPECTED.glob("*.vqv"))}
 TINY_SEEDS = [name for name in SEEDS if name.startswith("tiny")]  # the ones the tiny model decodes
+# One of each mode, picked by the header's mode byte (offset 8), not by file name.
+FULL_SEED = next(name for name in TINY_SEEDS if SEEDS[name][8] == 0)
+LOW_SEED = next(name for name in TINY_SEEDS if SEEDS[name][8] == 1)
 # Examples per property: the default suite's budget, and the slow marker's.
 BUDGET = [pytest.param(100, id="short"), pytest.param(1500, id="long", marks=pytest.mark.slow)]
 
@@ -246,11 +249,11 @@ def test_reordered_and_dropped_packets(examples, tiny_codec):
 
 # ------------------------------------------------------------------------ CLI
 def _corrupted() -> dict[str, bytes]:
-    good = SEEDS["tiny_q2_v2.vqv"]
+    good = SEEDS[FULL_SEED]
     head, packets = split(good)
     flipped = [list(p) for p in packets]
     flipped[1][3] = bytes([flipped[1][3][0] ^ 0x10]) + flipped[1][3][1:]  # CRCs rewritten below
-    low_head, low = split(SEEDS["tiny_lowlatency_q2_v2.vqv"])
+    low_head, low = split(SEEDS[LOW_SEED])
     low = [list(p) for p in low]
     low[0][3] = low[0][3][:4] + bytes(len(low[0][3]) - 4)  # keyframe tokens zeroed, CRCs right
     return {
