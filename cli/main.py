@@ -17,7 +17,8 @@ import click
 from .output_file import OutputError, atomic_output, check_output
 
 EXIT_ERROR = 1  # bad input, missing file, wrong model, existing output
-EXIT_CORRUPT = 3  # the stream itself is damaged (CRC, truncation, mismatch)
+EXIT_CORRUPT = 3  # the stream itself is damaged (CRC, truncation, mismatch): nothing written
+EXIT_DAMAGED = 4  # damaged, but the frames before the damage were written
 
 
 def _fail(message: str, code: int = EXIT_ERROR) -> None:
@@ -118,24 +119,17 @@ def compress(input, output, quality, model, device, force, stats_path, mode, key
         if stats_path:
             check_output(stats_path, force)
         from vqcodec import load_codec
+        from vqcodec.stream import StreamEncoder
         from vqcodec.video_io import VideoReader
 
         codec = load_codec(model, _device(device))
-        q = quality if quality is not None else codec.qualities[len(codec.qualities) // 2]
         with VideoReader(input) as reader:
             info = reader.info
+            enc = StreamEncoder(info.width, info.height, info.fps, quality, mode=mode, model=codec,
+                                keyint=keyint, keyframes=keyframes, latency=latency)
+            q = enc.quality
             with atomic_output(output, force) as out, _progress(info.frame_count, "compress") as bar:
-                if mode == "lowlatency":
-                    from vqcodec.keyframes import AdaptiveKeyframes, FixedKeyframes
-                    from vqcodec.lowlatency import LowLatencySettings, compress_lowlatency
-
-                    policy = AdaptiveKeyframes(keyint) if keyframes == "adaptive" else FixedKeyframes(keyint)
-                    stats = compress_lowlatency(codec, iter(reader), out, info.width, info.height, info.fps,
-                                                q, policy, LowLatencySettings(latency=latency),
-                                                progress=bar.update)
-                else:
-                    stats = codec.compress(iter(reader), out, info.width, info.height, info.fps, q,
-                                           progress=bar.update)
+                stats = enc.write(iter(reader), out, bar.update)
                 if stats.frames == 0:  # inside: the output is then discarded, not committed
                     raise ValueError(f"{input} holds no frames")
         click.echo(
@@ -159,33 +153,78 @@ def compress(input, output, quality, model, device, force, stats_path, mode, key
 @click.option("--model", default=None, help="Model to decode with (default: the one named in the stream).")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("-f", "--force", is_flag=True, help="Overwrite OUT if it exists.")
-def decompress(input, output, model, device, force):
+@click.option("--follow", is_flag=True,
+              help="IN is still being written: wait for its packets until the END packet "
+                   "(or until it stops growing for --follow-wait seconds).")
+@click.option("--follow-wait", type=click.FloatRange(0, 3600), default=10.0, show_default=True,
+              help="--follow: seconds without new bytes after which the stream counts as cut short.")
+@click.option("--strict", is_flag=True,
+              help="Refuse a damaged stream (exit 3, no OUT) instead of writing the frames before the damage.")
+def decompress(input, output, model, device, force, follow, follow_wait, strict):
     """Decompress IN (.vqv; - = stdin) into OUT: .y4m, .mkv (lossless FFV1), .mp4 (H.264, lossy) or - (y4m on stdout).
+
+    A damaged or truncated stream: the frames before the damage are written, a warning
+    says what was lost, and the exit code is 4 (--strict: nothing is written, exit 3).
 
     \b
     Examples:
       vqcodec decompress clip.vqv out.y4m
       vqcodec decompress clip.vqv out.mkv --force
       vqcodec decompress clip.vqv - | ffplay -
+      vqcodec decompress live.vqv - --follow | ffplay -
     """
     with _Errors():
         check_output(output, force)
         _check_video_output(output)
+        if follow and input == "-":
+            raise ValueError("--follow reads a file that is being written; stdin already waits for data")
         from vqcodec import load_codec
         from vqcodec.container import StreamHeader
         from vqcodec.video_io import VideoWriter
 
+        from .follow_input import GrowingFile
+
         inp = sys.stdin.buffer if input == "-" else _open_input(input)
+        if follow:
+            inp = GrowingFile(inp, follow_wait)
         with inp:
             header = StreamHeader.read(inp)
             codec = load_codec(model or header.model_name, _device(device))
             codec.check_header(header)
             with VideoWriter(output, header.width, header.height, header.fps, force=force) as writer, \
                     _progress(header.frame_count, "decompress") as bar:
-                for gop in codec.decompress(inp, header):
-                    for frame in gop:
-                        writer.write(frame)
-                    bar.update(len(gop))
+                done = 0
+                try:
+                    for gop in codec.decompress(inp, header):
+                        for frame in gop:
+                            writer.write(frame)
+                        done += len(gop)
+                        bar.update(len(gop))
+                except _damage_types() as e:
+                    if strict or done == 0:
+                        raise
+                    damaged = e
+                else:
+                    return
+        _warn_damage(damaged, done, header.frame_count, follow and getattr(inp, "stalled", False))
+        sys.exit(EXIT_DAMAGED)
+
+
+def _damage_types() -> tuple[type[Exception], ...]:
+    from vqcodec.codec import TokenMismatchError
+    from vqcodec.container import ContainerError
+    from vqcodec.entropy_coder import EntropyCodingError
+
+    return ContainerError, EntropyCodingError, TokenMismatchError
+
+
+def _warn_damage(error: Exception, done: int, total: int | None, stalled: bool) -> None:
+    at = getattr(error, "offset", None)
+    lost = f"frames {done}..{total - 1} ({total - done})" if total else f"every frame from frame {done} on"
+    where = f" at byte {at}" if at is not None else ""
+    why = " (the file stopped growing: --follow-wait)" if stalled else ""
+    click.echo(f"warning: stream damaged{where}: {' '.join(str(error).split())}{why}; "
+               f"wrote frames 0..{done - 1}, lost {lost}", err=True)
 
 
 def _check_video_output(path: str) -> None:

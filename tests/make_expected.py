@@ -8,8 +8,9 @@ review the diff: a change here is a format or model change).
 - tiny_q2.vqv: the golden stream of the `tiny_frames` fixture at quality 2;
 - tiny_lowlatency_q2.vqv: the same frames in the low-latency mode (keyframes
   every 4 frames, latency 1: forward-predicted and interpolated frames both).
-Older goldens (tiny_q2_v1.vqv: format version 1) are never regenerated: they
-pin that old streams keep decoding. The model is rewritten only with --model.
+Older goldens (tiny_q2_v1.vqv: format version 1; tiny_q2_v2.vqv and
+tiny_lowlatency_q2_v2.vqv: version 2) are never regenerated: they pin that old
+streams keep decoding. The model is rewritten only with --model.
 """
 from __future__ import annotations
 

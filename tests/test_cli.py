@@ -306,15 +306,43 @@ def test_payload_crc_mismatch(tmp_path, tiny_model):
     assert_folder_holds(tmp_path, "crc.vqv")
 
 
-def test_truncated_stream(tmp_path, tiny_model):
+def test_truncated_stream_writes_what_it_recovered(tmp_path, tiny_model, tiny_codec):
     data = GOLDEN.read_bytes()
     cut = tmp_path / "cut.vqv"
     cut.write_bytes(data[: len(data) // 2])
     result = cli("decompress", cut, tmp_path / "a.mkv", "--model", tiny_model)
+    assert result.exit_code == 4, result.output  # EXIT_DAMAGED: written, but damaged
+    assert "Traceback" not in result.output
+    line, = result.stderr.strip().splitlines()
+    assert re.fullmatch(r"warning: stream damaged at byte \d+: stream truncated at byte \d+ \(frame 4\); "
+                        r"wrote frames 0\.\.3, lost frames 4\.\.11 \(8\)", line), line
+    recovered = read_video(str(tmp_path / "a.mkv"))[0]
+    assert np.array_equal(recovered, np.concatenate(list(tiny_codec.decompress(io.BytesIO(data))))[:4])
+    # --strict refuses it: exit 3, nothing written
+    result = cli("decompress", cut, tmp_path / "b.mkv", "--model", tiny_model, "--strict")
     assert_one_line_error(result, "truncated")
     assert result.exit_code == 3
     assert_one_line_error(cli("info", cut), "truncated")
-    assert_folder_holds(tmp_path, "cut.vqv")
+    assert_folder_holds(tmp_path, "a.mkv", "cut.vqv")
+
+
+def test_corrupt_packet_in_the_middle(tmp_path, tiny_model):
+    data = bytearray(GOLDEN.read_bytes())
+    data[-60] ^= 0xFF  # inside the last GOP's payload
+    bad = tmp_path / "bad.vqv"
+    bad.write_bytes(bytes(data))
+    result = cli("decompress", bad, tmp_path / "a.y4m", "--model", tiny_model)
+    assert result.exit_code == 4 and "payload CRC mismatch at frame 8" in result.stderr
+    assert "lost frames 8..11 (4)" in result.stderr
+    assert read_video(str(tmp_path / "a.y4m"))[0].shape[0] == 8
+    # damage before the first frame: nothing to recover, so an error like --strict
+    data = bytearray(GOLDEN.read_bytes())
+    data[StreamHeader.read(io.BytesIO(bytes(data))).size + 30] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    result = cli("decompress", bad, tmp_path / "b.y4m", "--model", tiny_model)
+    assert_one_line_error(result, "payload CRC mismatch at frame 0")
+    assert result.exit_code == 3
+    assert_folder_holds(tmp_path, "a.y4m", "bad.vqv")
 
 
 def test_absurd_dimensions(tmp_path, tiny_model):
@@ -392,7 +420,7 @@ def test_lowlatency_compress_info_decompress(tmp_path, tiny_video_file, tiny_mod
     result = cli("info", out, "--json")
     assert_ok(result)
     doc = json.loads(result.output)
-    assert (doc["mode"], doc["format_version"], doc["keyframes"], doc["held_back_frames"]) == ("lowlatency", 2, 4, 3)
+    assert (doc["mode"], doc["format_version"], doc["keyframes"], doc["held_back_frames"]) == ("lowlatency", 3, 4, 3)
     y4m = tmp_path / "ll.y4m"
     assert_ok(cli("decompress", out, y4m, "--model", tiny_model))
     assert read_video(str(y4m))[0].shape == tiny_frames.shape

@@ -12,12 +12,14 @@ from hypothesis import strategies as st
 from vqcodec.container import (
     DEFAULT_LIMITS, ContainerError, CorruptHeader, CorruptPacket, LimitExceeded, Limits, Mode,
     NotAVqvFile, Packet, PacketCrcError, PacketReader, PacketType, StreamHeader, TruncatedStream,
-    UnsupportedVersion, iter_packets,
+    UnsupportedVersion, iter_packets, same_stream,
 )
 
 GOLDEN = Path(__file__).parent / "expected" / "container_v1.vqv"
 GOLDEN_V2 = Path(__file__).parent / "expected" / "container_v2.vqv"
+GOLDEN_V3 = Path(__file__).parent / "expected" / "container_v3.vqv"
 INTRA, INTER, END = PacketType.INTRA, PacketType.INTER, PacketType.END
+HEADER = PacketType.HEADER
 PREDICTED = PacketType.PREDICTED
 
 
@@ -173,12 +175,12 @@ def test_wrong_magic():
             read_all(data)
 
 
-def test_version_3():
-    data = patch_header(golden_stream(), "<H", 4, 3)
+def test_version_4():
+    data = patch_header(golden_stream(), "<H", 4, 4)
     with pytest.raises(UnsupportedVersion,
-                       match=r"^unsupported \.vqv version 3 \(this build reads versions 1 and 2\)$") as e:
+                       match=r"^unsupported \.vqv version 4 \(this build reads versions 1 and 2 and 3\)$") as e:
         read_all(data)
-    assert (e.value.found, e.value.supported) == (3, (1, 2))
+    assert (e.value.found, e.value.supported) == (4, (1, 2, 3))
 
 
 # --- version 2: the low-latency mode ------------------------------------------------------------
@@ -196,9 +198,9 @@ def lowlatency_packets() -> list[Packet]:
             end(12)]
 
 
-def test_new_headers_are_version_2():
+def test_new_headers_are_version_3():
     h = StreamHeader(**{**make_header().__dict__, "version": 2})
-    assert StreamHeader(**{k: v for k, v in make_header().__dict__.items() if k != "version"}).version == 2
+    assert StreamHeader(**{k: v for k, v in make_header().__dict__.items() if k != "version"}).version == 3
     assert h.to_bytes()[4:6] == b"\x02\x00"
     assert h.to_bytes()[6:] == make_header().to_bytes()[6:-4] + h.to_bytes()[-4:]  # same layout
 
@@ -226,14 +228,99 @@ def test_v1_cannot_carry_the_lowlatency_mode():
 
 
 @pytest.mark.parametrize("packets,message", [
-    ([Packet(PREDICTED, 0, 1, b"", 0)], "low-latency stream starts with a PREDICTED packet"),
-    ([Packet(INTER, 0, 1, b"", 0)], "low-latency stream starts with a INTER packet"),
+    ([Packet(PREDICTED, 0, 1, b"", 0)], "stream starts with a PREDICTED packet at frame 0"),
+    ([Packet(INTER, 0, 1, b"", 0)], "stream starts with a INTER packet at frame 0"),
     ([Packet(INTRA, 0, 9, b"", 0)], r"segment of 9 frames at frame 0 \(gop is 8\)"),
     ([Packet(INTRA, 0, 1, b"", 0), Packet(PREDICTED, 2, 1, b"", 0)], "PREDICTED packet starts at frame 2, expected 1"),
 ])
 def test_lowlatency_order_is_checked(packets, message):
     with pytest.raises(CorruptPacket, match=message):
         read_all(stream(lowlatency_header(), packets))
+
+
+# --- version 3: HEADER packets, where a late decoder can join ---------------------------------
+
+def v3_header(**changes) -> StreamHeader:
+    return make_header(**({"version": 3, "frame_count": None} | changes))
+
+
+def v3_packets(h: StreamHeader) -> list[Packet]:
+    # the v1 golden's GOPs, and a copy of the header before the second INTRA packet
+    p = golden_packets()
+    return p[:2] + [Packet.header_copy(h, 16)] + p[2:]
+
+
+def test_golden_v3_bytes():
+    """The bytes pinned in tests/expected/container_v3.vqv (written once, never regenerated)."""
+    h = v3_header()
+    data = stream(h, v3_packets(h))
+    assert GOLDEN_V3.read_bytes() == data
+    assert read_all(data) == (h, golden_packets())  # iteration skips the HEADER packet
+    f = io.BytesIO(data)
+    reader = PacketReader(f, StreamHeader.read(f))
+    kinds = [p.kind for p in iter(reader.read_packet, None)]  # read_packet returns it
+    assert kinds == [INTRA, INTER, HEADER, INTRA, END]
+
+
+def test_header_copy_knows_no_frame_count():
+    h = v3_header(frame_count=20)
+    copy = Packet.header_copy(h, 16)
+    assert (copy.kind, copy.first_frame, copy.frame_count, copy.tokens_crc) == (HEADER, 16, 0, 0)
+    assert StreamHeader.from_bytes(copy.payload) == v3_header() and same_stream(h, v3_header())
+    assert read_all(stream(h, v3_packets(h)))[1] == golden_packets()  # the header's count rules
+    with pytest.raises(CorruptPacket, match="^HEADER packet must have no frames and tokens_crc 0$"):
+        Packet(HEADER, 16, 1, copy.payload, 0)
+
+
+@pytest.mark.parametrize("copy,message", [
+    (Packet.header_copy(v3_header(quality=3), 16), "HEADER packet does not repeat the stream header"),
+    (Packet(HEADER, 16, 0, b"not a header", 0), r"HEADER packet: not a \.vqv file"),
+    (Packet(HEADER, 16, 0, b"", 0), "HEADER packet must have no frames"),
+    (Packet.header_copy(v3_header(), 8), "HEADER packet starts at frame 8, expected 16"),
+])
+def test_header_packets_are_checked(copy, message):
+    p = golden_packets()
+    with pytest.raises(CorruptPacket, match=message):
+        read_all(stream(v3_header(), p[:2] + [copy] + p[2:]))
+
+
+def test_header_packet_must_precede_an_intra_packet():
+    h = v3_header()
+    packets = [Packet(INTRA, 0, 8, b"x", 0), Packet.header_copy(h, 8), Packet(INTER, 8, 8, b"x", 0)]
+    with pytest.raises(CorruptPacket, match=r"INTER packet after a HEADER packet \(expected INTRA\)"):
+        read_all(stream(h, packets))
+    cut = stream(h, packets[:2])  # a stream may not stop between the copy and its INTRA packet
+    with pytest.raises(TruncatedStream):
+        read_all(cut)
+
+
+def test_header_packets_need_version_3():
+    h = make_header(version=2)
+    p = golden_packets()
+    with pytest.raises(CorruptPacket, match="HEADER packet in a version 2 stream"):
+        read_all(stream(h, p[:2] + [Packet.header_copy(v3_header(), 16)] + p[2:]))
+
+
+def test_a_late_reader_starts_at_a_header_packet():
+    h = v3_header()
+    data = stream(h, v3_packets(h))
+    at = data.index(Packet.header_copy(h, 16).to_bytes())
+    reader = PacketReader(io.BytesIO(data[at:]), h)
+    reader.join(at, 16)
+    assert [p.kind for p in iter(reader.read_packet, None)] == [HEADER, INTRA, END]
+    reader = PacketReader(io.BytesIO(data[at + len(Packet.header_copy(h, 16).to_bytes()):]), h)
+    reader.join(at, 16)
+    assert [p.kind for p in iter(reader.read_packet, None)] == [INTRA, END]
+
+
+def test_check_head_consumes_nothing_and_refuses_a_lying_length():
+    h = v3_header()
+    reader = PacketReader(None, h)
+    head = Packet(INTRA, 0, 8, b"abc", 0).to_bytes()[:25]
+    assert reader.check_head(head) == 3 and (reader.offset, reader.next_frame) == (h.size, 0)
+    lying = patch_packet(head, "<I", 9, 1 << 30)
+    with pytest.raises(LimitExceeded, match="payload_len 1073741824 exceeds the limit"):
+        reader.check_head(lying)
 
 
 def test_predicted_packets_are_refused_in_full_mode():
@@ -361,7 +448,7 @@ def test_unknown_packet_type():
 
 
 @pytest.mark.parametrize("packets,message", [
-    ([Packet(INTER, 0, 8, b"x", 0)], r"INTER packet at frame 0 \(intra_period is 16\)"),
+    ([Packet(INTER, 0, 8, b"x", 0)], r"stream starts with a INTER packet at frame 0"),
     ([Packet(INTRA, 1, 8, b"x", 0)], "INTRA packet starts at frame 1, expected 0"),
     ([Packet(INTRA, 0, 9, b"x", 0)], r"GOP of 9 frames at frame 0 \(gop is 8\)"),
     ([Packet(INTRA, 0, 4, b"x", 0), Packet(INTER, 4, 8, b"x", 0)],

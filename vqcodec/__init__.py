@@ -3,7 +3,9 @@
 Public API:
     load_codec(name_or_path="default", device="cpu") -> Codec
     Codec.compress(frames, out, width, height, fps, quality) -> CompressStats
-    Codec.decompress(inp) -> iterator of decoded GOPs (n, H, W, 3) uint8
+    Codec.decompress(inp) -> iterator of decoded frames (n, H, W, 3) uint8, one array per packet
+    StreamEncoder(width, height, fps, quality, mode, model).push(frame) -> list[bytes]; .flush()
+    StreamDecoder(model).push(data) -> list[frame (H, W, 3) uint8]; .flush()
 
 The names are imported on first use (PEP 562), so `import vqcodec.bench.anchors`
 or the container parser does not pay for importing torch (~4 s).
@@ -18,6 +20,8 @@ _LAZY = {
     "Codec": "codec",
     "CodecError": "codec",
     "CompressStats": "codec",
+    "StreamDecoder": "stream",
+    "StreamEncoder": "stream",
     "available_models": "zoo",
     "load_codec": "zoo",
 }

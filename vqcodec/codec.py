@@ -15,9 +15,8 @@ frame) carries across GOPs inside an intra period and resets at its start.
 """
 from __future__ import annotations
 
-import time
 import zlib
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from fractions import Fraction
 from typing import BinaryIO, Callable, Iterable, Iterator
 
@@ -76,22 +75,6 @@ class CompressStats:
 def tokens_crc(tokens: np.ndarray) -> int:
     """CRC32 of a token array (T', L, h, w) as little-endian uint16."""
     return zlib.crc32(np.ascontiguousarray(tokens, dtype="<u2").tobytes())
-
-
-def finish_stream(out: BinaryIO, origin: int | None, header: StreamHeader, frame_count: int | None,
-                  done: int) -> int:
-    """Write the END packet after `done` frames (any mode); a seekable output whose
-    header said "count unknown" gets the real count (same header size, new CRC).
-    -> bytes written at the end."""
-    if frame_count is not None and frame_count != done:
-        raise CodecError(f"expected {frame_count} frames, got {done}")
-    nbytes = out.write(Packet(PacketType.END, done, 0, b"", 0).to_bytes())
-    if frame_count is None and origin is not None:
-        end = out.tell()
-        out.seek(origin)
-        out.write(replace(header, frame_count=done).to_bytes())
-        out.seek(end)
-    return nbytes
 
 
 # Callback of the coding loop: (freq (P, K), logits (P, K), level, positions
@@ -236,53 +219,11 @@ class Codec:
         frame_count: int | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> CompressStats:
-        """Code frames ((H, W, 3) uint8 each) into `out` as a .vqv stream."""
-        if quality not in self.qualities:
-            raise CodecError(f"quality {quality} is not offered by model {self.model_id.name!r} "
-                             f"(choose {self.qualities[0]}..{self.qualities[-1]})")
-        start = time.perf_counter()
-        header = self.make_header(width, height, fps, frame_count, quality)
-        origin = out.tell() if out.seekable() else None
-        nbytes = out.write(header.to_bytes())
-        payload_bits, ideal, ntok, done = 0, 0.0, 0, 0
-        prev = None
-        for gop in self._gops(frames, width, height):
-            padded = self._padded(gop)
-            tokens = self.encode_tokens(padded, quality)  # (T', L, h, w)
-            intra = done % self.config.intra_period == 0
-            if intra or prev is None:
-                prev = self._empty_context(tokens.shape[2], tokens.shape[3])
-            payload, bits, prev = self.encode_payload(tokens, prev)
-            kind = PacketType.INTRA if intra else PacketType.INTER
-            packet = Packet(kind, done, len(gop), payload, tokens_crc(tokens))
-            nbytes += out.write(packet.to_bytes())
-            payload_bits += 8 * len(payload)
-            ideal += bits
-            ntok += tokens.size
-            done += len(gop)
-            if progress:
-                progress(len(gop))
-        nbytes += finish_stream(out, origin, header, frame_count, done)
-        K = self.config.quantizer.codebook_size
-        return CompressStats(
-            frames=done, width=width, height=height, quality=quality, bytes=nbytes,
-            bits_per_pixel=8 * nbytes / max(1, done * width * height),
-            payload_bits=payload_bits, ideal_bits=ideal,
-            raw_index_bits=ntok * float(np.log2(K)), tokens=ntok,
-            seconds=time.perf_counter() - start,
-        )
+        """Code frames ((H, W, 3) uint8 each) into `out` as a full-mode .vqv stream."""
+        from .stream import StreamEncoder
 
-    def _gops(self, frames: Iterable[np.ndarray], width: int, height: int) -> Iterator[np.ndarray]:
-        buf: list[np.ndarray] = []
-        for f in frames:
-            if f.shape != (height, width, 3) or f.dtype != np.uint8:
-                raise CodecError(f"frame of shape {f.shape} {f.dtype}; expected ({height}, {width}, 3) uint8")
-            buf.append(f)
-            if len(buf) == self.config.gop:
-                yield np.stack(buf)
-                buf = []
-        if buf:
-            yield np.stack(buf)
+        enc = StreamEncoder(width, height, fps, quality, mode="full", model=self, frame_count=frame_count)
+        return enc.write(frames, out, progress)
 
     def check_header(self, header: StreamHeader) -> None:
         if header.model_name != self.model_id.name or header.weights_sha256 != self.model_id.sha256:
@@ -296,39 +237,91 @@ class Codec:
             raise CodecError(f"stream GOP {header.gop} does not match the model's {self.config.gop}")
 
     def decompress(self, inp: BinaryIO, header: StreamHeader | None = None) -> Iterator[np.ndarray]:
-        """Yield decoded GOPs (n, H, W, 3) uint8 from a .vqv stream. Read the
-        header first with StreamHeader.read to check it, or let this do it."""
+        """Yield decoded frames (n, H, W, 3) uint8, one array per packet, from a .vqv
+        stream. Read the header first with StreamHeader.read to check it, or let this do it."""
         if header is None:
             header = StreamHeader.read(inp)
         self.check_header(header)
-        if header.mode == Mode.LOWLATENCY:
-            from .lowlatency import decompress_lowlatency
-
-            yield from decompress_lowlatency(self, inp, header)
-            return
-        t, s = self.factor_t, self.factor_s
-        h, w = -(-header.height // s), -(-header.width // s)
-        prev, expected = None, 0
+        decoder = self.packet_decoder(header)
+        expected = 0
         for packet in iter_packets(inp, header):
             if packet.kind == PacketType.END:
                 break
-            if packet.first_frame != expected:
-                raise CodecError(f"packet for frame {packet.first_frame} where frame {expected} was expected")
-            if packet.kind == PacketType.INTRA:
-                prev = self._empty_context(h, w)
-            elif prev is None:
-                raise CodecError(f"stream starts with an inter packet at frame {packet.first_frame}")
-            latent = -(-packet.frame_count // t)
-            tokens, prev = self.decode_payload(packet.payload, latent, header.quality, prev)
-            if tokens_crc(tokens) != packet.tokens_crc:
-                raise TokenMismatchError(
-                    f"decoded tokens of frames {packet.first_frame}-{packet.first_frame + packet.frame_count - 1} "
-                    f"do not match their CRC: the prior's probabilities differ from the encoder's"
-                )
-            frames = self.decode_tokens(tokens)[: packet.frame_count, : header.height, : header.width]
+            frames = decoder.push(packet)
             expected += packet.frame_count
             yield frames
         else:
             raise ContainerError(f"stream ends without an end packet after frame {expected}")
         if header.frame_count is not None and expected != header.frame_count:
             raise CodecError(f"stream holds {expected} frames; its header says {header.frame_count}")
+
+    def packet_encoder(self, width: int, height: int, quality: int) -> FullEncoder:
+        return FullEncoder(self, width, height, quality)
+
+    def packet_decoder(self, header: StreamHeader):
+        """The decoder of header's mode: .push(packet) -> frames (n, H, W, 3) uint8."""
+        if header.mode == Mode.LOWLATENCY:
+            from .lowlatency import LowLatencyDecoder
+
+            return LowLatencyDecoder(self, header)
+        return FullDecoder(self, header)
+
+
+class FullEncoder:
+    """The full mode, frame by frame: every config.gop frames make one packet (a GOP);
+    the prior's context carries across GOPs and resets at each intra period."""
+
+    def __init__(self, codec: Codec, width: int, height: int, quality: int):
+        self.codec, self.quality = codec, quality
+        self._gop: list[np.ndarray] = []  # frames (H, W, 3) of the GOP being filled
+        self._prev: torch.Tensor | None = None  # (N, h, w) prior context
+        self._done = 0  # frames already in packets
+        self.ideal_bits, self.tokens = 0.0, 0
+
+    def push(self, frame: np.ndarray) -> list[Packet]:
+        self._gop.append(frame)
+        return [self._packet()] if len(self._gop) == self.codec.config.gop else []
+
+    def flush(self) -> list[Packet]:
+        return [self._packet()] if self._gop else []
+
+    def _packet(self) -> Packet:
+        codec, gop = self.codec, np.stack(self._gop)
+        self._gop = []
+        tokens = codec.encode_tokens(codec._padded(gop), self.quality)  # (T', L, h, w)
+        intra = self._done % codec.config.intra_period == 0
+        if intra or self._prev is None:
+            self._prev = codec._empty_context(tokens.shape[2], tokens.shape[3])
+        payload, bits, self._prev = codec.encode_payload(tokens, self._prev)
+        packet = Packet(PacketType.INTRA if intra else PacketType.INTER, self._done, len(gop), payload,
+                        tokens_crc(tokens))
+        self.ideal_bits += bits
+        self.tokens += tokens.size
+        self._done += len(gop)
+        return packet
+
+
+class FullDecoder:
+    """Packets of a full-mode stream in, frames out."""
+
+    def __init__(self, codec: Codec, header: StreamHeader):
+        self.codec, self.header = codec, header
+        s = codec.factor_s
+        self.h, self.w = -(-header.height // s), -(-header.width // s)  # latent grid
+        self._prev: torch.Tensor | None = None
+
+    def push(self, packet: Packet) -> np.ndarray:
+        """-> frames (n, H, W, 3) uint8 of the packet."""
+        h = self.header
+        if packet.kind == PacketType.INTRA:
+            self._prev = self.codec._empty_context(self.h, self.w)
+        elif self._prev is None:
+            raise CodecError(f"stream starts with an inter packet at frame {packet.first_frame}")
+        latent = -(-packet.frame_count // self.codec.factor_t)
+        tokens, self._prev = self.codec.decode_payload(packet.payload, latent, h.quality, self._prev)
+        if tokens_crc(tokens) != packet.tokens_crc:
+            raise TokenMismatchError(
+                f"decoded tokens of frames {packet.first_frame}-{packet.first_frame + packet.frame_count - 1} "
+                f"do not match their CRC: the prior's probabilities differ from the encoder's"
+            )
+        return self.codec.decode_tokens(tokens)[: packet.frame_count, : h.height, : h.width]

@@ -1,12 +1,14 @@
-"""The .vqv container, format v2: a self-describing stream header, then packets.
+"""The .vqv container, format v3: a self-describing stream header, then packets.
 
 It frames opaque payloads and knows nothing of models. It is strict: malformed input
 raises one specific, one-line ContainerError, and sizes read from the wire are checked
-against Limits before anything is allocated. tests/expected/container_v1.vqv and container_v2.vqv pin it.
+against Limits before anything is allocated. tests/expected/container_v{1,2,3}.vqv pin it.
 
 Versions: v2 has v1's byte layout and adds the low-latency mode (header mode 1) with its
-PREDICTED packets and variable-length segments. This build writes v2 and reads v1 and v2
-(a v1 stream is full mode only).
+PREDICTED packets and variable-length segments. v3 adds HEADER packets: a copy of the stream
+header (frame count unknown) just before each INTRA packet but the first, so a decoder that
+joins a live stream mid-way (or resynchronises after damage) can start there. This build
+writes v3 and reads v1, v2 and v3 (a v1 stream is full mode only).
 
 Little-endian. Header: 0 magic "VQVC", 4 u16 version, 6 u16 header_len, 8 u8 mode, 9 u8 pix_fmt,
 10 u16 width, 12 u16 height, 14 u32 fps_num, 18 u32 fps_den, 22 u32 frame_count,
@@ -23,14 +25,14 @@ import io
 import math
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import BinaryIO, Iterator
 
 MAGIC = b"VQVC"
 SYNC = b"PK"
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 UNKNOWN_FRAMES = 0xFFFFFFFF  # frame_count on the wire when it is unknown (live streams)
 _U8, _U16, _U32 = 0xFF, 0xFFFF, 0xFFFFFFFF
 _MAX_NAME = 64
@@ -41,6 +43,8 @@ _PACKET = struct.Struct("<2sBIHIII")  # the 21 bytes of a packet header its own 
 _PACKET_SIZE = _PACKET.size + 4  # ... followed by that crc32, then the payload
 _CRC = struct.Struct("<I")
 _END_RULE = "END packet must have no frames, no payload and tokens_crc 0"  # said twice below
+_HEADER_RULE = "HEADER packet must have no frames and tokens_crc 0"
+MAX_HEADER_SIZE = 64 + _MAX_NAME + 4  # bytes of the longest stream header (a HEADER packet's payload)
 _CHUNK = 1 << 20  # read in pieces: a lying length costs only the bytes that exist
 
 
@@ -62,6 +66,7 @@ class PacketType(enum.IntEnum):
     INTER = 2  # a GOP (segment) that continues the intra period
     END = 3  # end of stream: no frames, empty payload, first_frame = total frames
     PREDICTED = 4  # low-latency mode: frames predicted from the last keyframe (no keyframe)
+    HEADER = 5  # v3: the stream header again (payload), first_frame = the INTRA packet's that follows
 
 
 class ContainerError(ValueError):
@@ -278,6 +283,9 @@ class Packet:
         if self.kind is PacketType.END:
             if self.frame_count != 0 or self.payload or self.tokens_crc:
                 raise CorruptPacket(_END_RULE)
+        elif self.kind is PacketType.HEADER:
+            if self.frame_count != 0 or self.tokens_crc:
+                raise CorruptPacket(_HEADER_RULE)
         else:
             _check("frame_count", self.frame_count, 1, _U16, CorruptPacket)
 
@@ -286,72 +294,132 @@ class Packet:
                             crc32(self.payload), self.tokens_crc)
         return head + _CRC.pack(crc32(head)) + self.payload
 
+    @classmethod
+    def header_copy(cls, header: StreamHeader, first_frame: int) -> Packet:
+        """The HEADER packet placed before the INTRA packet at `first_frame` (v3 streams)."""
+        return cls(PacketType.HEADER, first_frame, 0, replace(header, frame_count=None).to_bytes(), 0)
+
+
+def same_stream(a: StreamHeader, b: StreamHeader) -> bool:
+    """True if a and b describe the same stream; a HEADER copy does not know the frame count."""
+    return replace(a, frame_count=None) == replace(b, frame_count=None)
+
+
+def parse_packet_head(raw: bytes, offset: int, frame: int) -> tuple[PacketType, int, int, int, int, int]:
+    """Check the first 25 bytes of a packet at byte `offset` (sync, head CRC, type) ->
+    (type, first_frame, frame_count, payload_len, payload_crc, tokens_crc).
+    `frame` is the frame expected there, for the error message."""
+    if len(raw) < _PACKET_SIZE:
+        raise TruncatedStream(offset + len(raw), frame)
+    sync, kind, first, count, payload_len, payload_crc, tokens_crc = _PACKET.unpack_from(raw)
+    if sync != SYNC:
+        raise CorruptPacket(f"bad sync 0x{sync.hex()} (expected PK)", offset, frame)
+    if crc32(raw[:_PACKET.size]) != _CRC.unpack_from(raw, _PACKET.size)[0]:
+        raise CorruptPacket("packet header CRC mismatch", offset, frame)
+    kind = _enum(PacketType, kind, "packet type", functools.partial(CorruptPacket, offset=offset, frame=frame))
+    return kind, first, count, payload_len, payload_crc, tokens_crc
+
+
+PACKET_HEAD_SIZE = _PACKET_SIZE  # bytes parse_packet_head needs
+
 
 class PacketReader:
     """Reads and checks the packets after a header (f positioned just after it).
 
-    Offsets count from the header's first byte. Iteration ends after END (nothing beyond
-    is read: a pipe may carry more) or at EOF on a packet boundary if the header's frame
-    count is unknown or reached; a stream cut short raises TruncatedStream after yielding
-    every complete packet.
+    Offsets count from the header's first byte. Iteration skips HEADER packets (after
+    checking that they repeat the header) and ends after END (nothing beyond is read: a
+    pipe may carry more) or at EOF on a packet boundary if the header's frame count is
+    unknown or reached; a stream cut short raises TruncatedStream after yielding every
+    complete packet. read_packet returns HEADER packets too.
     """
 
-    def __init__(self, f: BinaryIO, header: StreamHeader, limits: Limits = DEFAULT_LIMITS):
+    def __init__(self, f: BinaryIO | None, header: StreamHeader, limits: Limits = DEFAULT_LIMITS):
         self.header, self.limits, self._f = header, limits, f
         self.offset, self.next_frame = header.size, 0  # where the next packet starts: byte, frame
         self.ended = False
+        self._started = False  # an INTRA packet was read: the packets from here on decode
+        self._need_intra = False  # a HEADER packet was read: an INTRA packet must follow
+
+    def join(self, offset: int, frame: int) -> None:
+        """Start mid-stream at the packet at byte `offset` for `frame` (a late join: the
+        next packet read must be a HEADER or INTRA packet)."""
+        self.offset, self.next_frame, self._started = offset, frame, False
 
     def __iter__(self) -> Iterator[Packet]:
-        return iter(self.read_packet, None)
+        return (p for p in iter(self.read_packet, None) if p.kind is not PacketType.HEADER)
 
-    def read_packet(self) -> Packet | None:
+    def read_packet(self, f: BinaryIO | None = None) -> Packet | None:
+        """The next packet from f (default: the reader's file), or None at its end."""
+        f = self._f if f is None else f
         if self.ended:
             return None
         start, frame, h = self.offset, self.next_frame, self.header
-        raw = _read(self._f, _PACKET_SIZE)
-        if not raw and (h.frame_count is None or frame == h.frame_count):
+        raw = _read(f, _PACKET_SIZE)
+        if not raw and (h.frame_count is None or frame == h.frame_count) and not self._need_intra:
             self.ended = True
             return None
-        if len(raw) < _PACKET_SIZE:
-            raise TruncatedStream(start + len(raw), frame)
-        sync, kind, first, count, payload_len, payload_crc, tokens_crc = _PACKET.unpack_from(raw)
-        if sync != SYNC:
-            raise CorruptPacket(f"bad sync 0x{sync.hex()} (expected PK)", start, frame)
-        if crc32(raw[:_PACKET.size]) != _CRC.unpack_from(raw, _PACKET.size)[0]:
-            raise CorruptPacket("packet header CRC mismatch", start, frame)
+        payload_len = self.check_head(raw)
+        kind, first, count, _, payload_crc, tokens_crc = parse_packet_head(raw, start, frame)
         bad = functools.partial(CorruptPacket, offset=start, frame=frame)
-        kind = _enum(PacketType, kind, "packet type", bad)
-        self._check_order(kind, first, count, bool(payload_len or tokens_crc), bad)
-        cap = self.limits.payload_limit(h, count)
-        if payload_len > cap:  # before reading: the length is not trusted yet
-            raise LimitExceeded("payload_len", payload_len, cap,
-                                f" (packet at byte {start}, frame {first})")
-        payload = _read(self._f, payload_len)
+        payload = _read(f, payload_len)
         if len(payload) < payload_len:
             raise TruncatedStream(start + _PACKET_SIZE + len(payload), first)
         if crc32(payload) != payload_crc:
             raise PacketCrcError(start, first)
+        if kind is PacketType.HEADER:
+            self._check_copy(payload, bad)
         self.offset = start + _PACKET_SIZE + payload_len
         self.next_frame = first + count
         self.ended = kind is PacketType.END
+        self._need_intra = kind is PacketType.HEADER
+        self._started |= kind is PacketType.INTRA
         return Packet(kind, first, count, payload, tokens_crc)
+
+    def check_head(self, raw: bytes) -> int:
+        """Check the 25-byte head of the next packet against the stream so far (its order,
+        and its length against the limits, before anything is allocated) -> payload length.
+        Nothing is consumed."""
+        start, frame = self.offset, self.next_frame
+        kind, first, count, payload_len, _, tokens_crc = parse_packet_head(raw, start, frame)
+        bad = functools.partial(CorruptPacket, offset=start, frame=frame)
+        self._check_order(kind, first, count, bool(payload_len or tokens_crc), bad)
+        cap = MAX_HEADER_SIZE if kind is PacketType.HEADER else self.limits.payload_limit(self.header, count)
+        if payload_len > cap:  # before reading: the length is not trusted yet
+            raise LimitExceeded("payload_len", payload_len, cap, f" (packet at byte {start}, frame {first})")
+        return payload_len
+
+    def _check_copy(self, payload: bytes, bad) -> None:
+        try:
+            copy = StreamHeader.from_bytes(payload, self.limits)
+        except ContainerError as e:
+            raise bad(f"HEADER packet: {e}") from None
+        if not same_stream(copy, self.header):
+            raise bad("HEADER packet does not repeat the stream header")
 
     def _check_order(self, kind: PacketType, first: int, count: int, filled: bool, bad) -> None:
         h = self.header
         if first != self.next_frame:
             raise bad(f"{kind.name} packet starts at frame {first}, expected {self.next_frame}")
+        if self._need_intra and kind is not PacketType.INTRA:
+            raise bad(f"{kind.name} packet after a HEADER packet (expected INTRA)")
+        if kind is PacketType.HEADER:
+            if h.version < 3:
+                raise bad(f"HEADER packet in a version {h.version} stream")
+            if count or not filled:  # a HEADER packet has a payload
+                raise bad(_HEADER_RULE)
+            return
         if kind is PacketType.END:
             if count or filled:
                 raise bad(_END_RULE)
             if h.frame_count is not None and first != h.frame_count:
                 raise bad(f"stream ends at frame {first}, the header says {h.frame_count} frames")
             return
+        if not self._started and kind is not PacketType.INTRA:
+            raise bad(f"stream starts with a {kind.name} packet at frame {first}")
         if h.mode is Mode.LOWLATENCY:
-            # Segments of 1..gop frames; the stream starts with an INTRA keyframe.
+            # Segments of 1..gop frames.
             if not 1 <= count <= h.gop:
                 raise bad(f"segment of {count} frames at frame {first} (gop is {h.gop})")
-            if first == 0 and kind is not PacketType.INTRA:
-                raise bad(f"low-latency stream starts with a {kind.name} packet")
         else:
             # Contiguous GOPs of 1..gop frames that start on multiples of gop: only the last is short.
             if kind is PacketType.PREDICTED:

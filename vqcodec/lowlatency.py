@@ -31,7 +31,6 @@ autoencoder's temporal factor and the decoded copies are averaged.
 from __future__ import annotations
 
 import struct
-import time
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -39,7 +38,7 @@ import numpy as np
 import torch
 
 from . import motion
-from .container import ContainerError, Mode, Packet, PacketType, StreamHeader, iter_packets
+from .container import Mode, Packet, PacketType, StreamHeader
 from .keyframes import KeyframePolicy
 from .motion_coding import SideReader, SideWriter
 
@@ -233,14 +232,35 @@ class LowLatencyDecoder:
         self.keys = _KeyframeCoder(codec, header.width, header.height, header.quality)
         self.grid = motion.grid_shape(header.height, header.width)
         self._key: _Key | None = None
+        self._joining = False
 
-    def push(self, packet: Packet) -> tuple[list[np.ndarray], int]:
+    def join(self) -> None:
+        """The stream is joined mid-way: the first INTRA packet's leading frames (which
+        need the keyframe before it) are read and checked, but not returned."""
+        self._joining = True
+
+    def push(self, packet: Packet) -> np.ndarray:
+        """-> the packet's decoded frames (n, H, W, 3) uint8, in order; after join(), the
+        first packet gives its keyframe only (its last frame)."""
+        from .codec import CodecError, TokenMismatchError
+
+        try:
+            frames, crc = self._decode(packet)
+        except ValueError as e:
+            raise e if isinstance(e, CodecError) else CodecError(str(e)) from None
+        if crc & 0xFFFFFFFF != packet.tokens_crc:
+            last = packet.first_frame + packet.frame_count - 1
+            raise TokenMismatchError(f"decoded tokens and motion of frames {packet.first_frame}-{last} "
+                                     f"do not match their CRC")
+        return np.stack(frames)
+
+    def _decode(self, packet: Packet) -> tuple[list[np.ndarray], int]:
         """-> (decoded frames in order, CRC of the side information read)."""
         if packet.kind == PacketType.PREDICTED:
             if self._key is None:
                 raise ValueError(f"predicted frames at frame {packet.first_frame} before any keyframe")
             side = SideReader(packet.payload)
-            frames = [self._between(side, self._key, None, packet.first_frame + i)
+            frames = [self._render(self._read(side, False), self._key, None, packet.first_frame + i)
                       for i in range(packet.frame_count)]
             return frames, side.crc
         n = _KEYLEN.unpack_from(packet.payload)[0] if len(packet.payload) >= _KEYLEN.size else None
@@ -258,33 +278,42 @@ class LowLatencyDecoder:
         k = packet.first_frame + packet.frame_count - 1
         decoded = self.keys.reconstruct(tokens)
         new = _Key(k, decoded, motion.luma(decoded), nxt)
-        frames = []
-        if packet.frame_count > 1:
-            if self._key is None:
-                raise ValueError(f"frames {packet.first_frame}-{k - 1} need a keyframe before them")
-            frames = [self._between(side, self._key, new, j) for j in range(packet.first_frame, k)]
-        self._key = new
+        between = [self._read(side, True) for _ in range(packet.first_frame, k)]
+        if self._key is None and between and not self._joining:
+            raise ValueError(f"frames {packet.first_frame}-{k - 1} need a keyframe before them")
+        frames = [] if self._key is None else [
+            self._render(b, self._key, new, j) for j, b in zip(range(packet.first_frame, k), between)]
+        self._key, self._joining = new, False
         return frames + [decoded], side.crc
 
-    def _between(self, side: SideReader, k0: _Key, k1: _Key | None, j: int) -> np.ndarray:
+    def _read(self, side: SideReader, two_keys: bool) -> tuple:
+        """One in-between frame's side information -> (mode, fields...)."""
         mode = side.mode()
         by, bx = self.grid
-        if k1 is None:
-            if mode == COPY:
-                return k0.frame.copy()
-            if mode == FORWARD:
-                return motion.warp(k0.frame, side.field(by, bx))
-            raise ValueError(f"frame {j}: mode {mode} needs a later keyframe")
+        if mode == FORWARD and not two_keys:
+            return mode, side.field(by, bx)
+        if mode == BIDIRECTIONAL and two_keys:
+            f0, f1 = side.field(by, bx), side.field(by, bx)
+            return mode, f0, f1, np.clip(side.weights(by, bx), 0, motion.WEIGHT_ONE)
+        if (mode == COPY and not two_keys) or (mode == BILATERAL and two_keys):
+            return (mode,)
+        need = "a later keyframe" if not two_keys else "no later keyframe"
+        raise ValueError(f"mode {mode} needs {need}")
+
+    def _render(self, data: tuple, k0: _Key, k1: _Key | None, j: int) -> np.ndarray:
+        mode = data[0]
+        if mode == COPY:
+            return k0.frame.copy()
+        if mode == FORWARD:
+            return motion.warp(k0.frame, data[1])
         num, den = j - k0.index, k1.index - k0.index
         if mode == BILATERAL:
+            by, bx = self.grid
             u0, u1 = motion.bilateral(k0.luma, k1.luma, num, den)
             tw = np.full((by, bx), motion.time_weight(num, den), np.int32)
             return motion.blend(motion.warp(k0.frame, u0), motion.warp(k1.frame, u1), tw)
-        if mode == BIDIRECTIONAL:
-            f0, f1 = side.field(by, bx), side.field(by, bx)
-            weights = np.clip(side.weights(by, bx), 0, motion.WEIGHT_ONE)
-            return motion.blend(motion.warp(k0.frame, f0), motion.warp(k1.frame, f1), weights)
-        raise ValueError(f"frame {j}: mode {mode} is not an interpolation mode")
+        _, f0, f1, weights = data
+        return motion.blend(motion.warp(k0.frame, f0), motion.warp(k1.frame, f1), weights)
 
 
 def compress_lowlatency(codec, frames, out, width: int, height: int, fps: Fraction, quality: int,
@@ -292,65 +321,8 @@ def compress_lowlatency(codec, frames, out, width: int, height: int, fps: Fracti
                         frame_count: int | None = None, progress=None):
     """Code frames ((H, W, 3) uint8 each) into `out` as a low-latency .vqv stream.
     -> CompressStats (ideal/raw bits count keyframe tokens only)."""
-    from .codec import CodecError, CompressStats, finish_stream
+    from .stream import StreamEncoder
 
-    if quality not in codec.qualities:
-        raise CodecError(f"quality {quality} is not offered by model {codec.model_id.name!r} "
-                         f"(choose {codec.qualities[0]}..{codec.qualities[-1]})")
-    start = time.perf_counter()
-    header = header_for(codec, width, height, fps, frame_count, quality, policy, settings)
-    origin = out.tell() if out.seekable() else None
-    nbytes = out.write(header.to_bytes())
-    enc = LowLatencyEncoder(codec, width, height, quality, policy, settings)
-    payload_bits, done = 0, 0
-
-    def emit(packets):
-        nonlocal nbytes, payload_bits, done
-        for p in packets:
-            nbytes += out.write(p.to_bytes())
-            payload_bits += 8 * len(p.payload)
-            done += p.frame_count
-            if progress:
-                progress(p.frame_count)
-
-    for f in frames:
-        if f.shape != (height, width, 3) or f.dtype != np.uint8:
-            raise CodecError(f"frame of shape {f.shape} {f.dtype}; expected ({height}, {width}, 3) uint8")
-        emit(enc.push(f))
-    emit(enc.flush())
-    nbytes += finish_stream(out, origin, header, frame_count, done)
-    K = codec.config.quantizer.codebook_size
-    return CompressStats(
-        frames=done, width=width, height=height, quality=quality, bytes=nbytes,
-        bits_per_pixel=8 * nbytes / max(1, done * width * height),
-        payload_bits=payload_bits, ideal_bits=enc.ideal_bits,
-        raw_index_bits=enc.tokens * float(np.log2(K)), tokens=enc.tokens,
-        seconds=time.perf_counter() - start,
-    )
-
-
-def decompress_lowlatency(codec, inp, header: StreamHeader):
-    """Yield decoded frames of a low-latency stream, one array (n, H, W, 3) per packet."""
-    from .codec import CodecError, TokenMismatchError
-
-    dec = LowLatencyDecoder(codec, header)
-    expected = 0
-    for packet in iter_packets(inp, header):
-        if packet.kind == PacketType.END:
-            break
-        try:
-            frames, crc = dec.push(packet)
-        except ValueError as e:
-            if isinstance(e, CodecError):
-                raise
-            raise CodecError(str(e)) from None
-        last = packet.first_frame + packet.frame_count - 1
-        if crc & 0xFFFFFFFF != packet.tokens_crc:
-            raise TokenMismatchError(f"decoded tokens and motion of frames {packet.first_frame}-{last} "
-                                     f"do not match their CRC")
-        expected += packet.frame_count
-        yield np.stack(frames)
-    else:
-        raise ContainerError(f"stream ends without an end packet after frame {expected}")
-    if header.frame_count is not None and expected != header.frame_count:
-        raise CodecError(f"stream holds {expected} frames; its header says {header.frame_count}")
+    enc = StreamEncoder(width, height, fps, quality, mode="lowlatency", model=codec, keyframes=policy,
+                        settings=settings, frame_count=frame_count)
+    return enc.write(frames, out, progress)

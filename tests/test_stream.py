@@ -1,0 +1,237 @@
+"""stream.py: StreamEncoder packets are the bytes `vqcodec compress` writes, a StreamDecoder
+fed any split of them (one byte at a time included) gives the same frames, a late joiner
+starts at an intra period, memory stays bounded, and bad input fails cleanly."""
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import textwrap
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import _tiny_pattern
+from vqcodec.codec import CodecError
+from vqcodec.container import (
+    ContainerError, PacketReader, PacketType, StreamHeader, TruncatedStream, UnsupportedVersion,
+)
+from vqcodec.lowlatency import LowLatencySettings
+from vqcodec.stream import StreamDecoder, StreamEncoder
+from vqcodec.video_io import read_video, write_video
+from vqcodec_cli.main import main
+
+FPS = Fraction(25)
+MODES = {  # name -> StreamEncoder options; CLI options that make the same stream
+    "full": ({"mode": "full"}, ["--mode", "full"]),
+    "lowlatency": ({"mode": "lowlatency", "keyint": 4, "latency": 2},
+                   ["--mode", "lowlatency", "--keyint", "4", "--latency", "2"]),
+}
+
+
+def encode(codec, frames, **options) -> list[bytes]:
+    enc = StreamEncoder(frames.shape[2], frames.shape[1], FPS, 2, model=codec, **options)
+    packets = [p for f in frames for p in enc.push(f)]
+    return packets + enc.flush()
+
+
+def decode(codec, data: bytes, chunk: int) -> tuple[np.ndarray, StreamDecoder]:
+    dec = StreamDecoder(codec)
+    frames = [f for i in range(0, len(data), chunk) for f in dec.push(data[i:i + chunk])]
+    dec.flush()
+    return np.stack(frames), dec
+
+
+def whole(codec, data: bytes) -> np.ndarray:
+    return np.concatenate(list(codec.decompress(io.BytesIO(data))))
+
+
+@pytest.fixture(scope="module")
+def streams(tiny_codec):
+    frames = _tiny_pattern(20)
+    return frames, {name: encode(tiny_codec, frames, **opts) for name, (opts, _) in MODES.items()}
+
+
+# ------------------------------------------------------------------- encoder
+@pytest.mark.parametrize("mode", MODES)
+def test_packets_are_the_bytes_vqcodec_compress_writes(tmp_path, tiny_model, tiny_codec, mode):
+    frames = _tiny_pattern(20)
+    src = tmp_path / "in.mkv"
+    write_video(str(src), frames, FPS)
+    frames = read_video(str(src))[0]  # what the CLI reads
+    opts, args = MODES[mode]
+    packets = encode(tiny_codec, frames, **opts)
+    # to a pipe: byte for byte; to a file: the same but for the header's frame count
+    piped = subprocess.run([sys.executable, "-m", "vqcodec_cli.main", "compress", str(src), "-",
+                            "--model", tiny_model, "-q", "2", *args], capture_output=True, timeout=300)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout == b"".join(packets)
+    result = CliRunner().invoke(main, ["compress", str(src), str(tmp_path / "o.vqv"), "--model", tiny_model,
+                                       "-q", "2", *args])
+    assert result.exit_code == 0, result.output
+    on_disk = (tmp_path / "o.vqv").read_bytes()
+    header = StreamHeader.read(io.BytesIO(packets[0]))
+    assert header.frame_count is None and StreamHeader.read(io.BytesIO(on_disk)).frame_count == 20
+    assert on_disk[header.size:] == b"".join(packets)[header.size:]
+
+
+def test_packets_are_self_delimiting(streams):
+    frames, by_mode = streams
+    for packets in by_mode.values():
+        header = StreamHeader.read(io.BytesIO(packets[0]))
+        assert len(packets[0]) == header.size
+        reader = PacketReader(None, header)
+        for p in packets[1:]:  # each element is exactly one packet
+            f = io.BytesIO(p)
+            assert reader.read_packet(f) is not None and f.tell() == len(p)
+        assert reader.ended
+
+
+def test_push_returns_packets_as_soon_as_they_are_complete(tiny_codec):
+    frames = _tiny_pattern(9)
+    enc = StreamEncoder(64, 48, FPS, 2, mode="full", model=tiny_codec)  # gop 4
+    counts = [len(enc.push(f)) for f in frames]
+    assert counts == [1, 0, 0, 1, 0, 0, 0, 1, 0]  # header first, then one packet per GOP
+    tail = enc.flush()  # frame 8 starts an intra period (8): a HEADER copy, its GOP, END
+    assert [p[:4] for p in tail] == [b"PK\x05\x08", b"PK\x01\x08", b"PK\x03\x09"]
+    assert enc.stats.frames == 9 and enc.stats.bytes == enc.bytes_out
+
+
+def test_bad_frames_and_misuse(tiny_codec):
+    enc = StreamEncoder(64, 48, FPS, 2, model=tiny_codec)
+    for bad in (np.zeros((48, 64), np.uint8), np.zeros((48, 64, 3), np.float32), [[0]]):
+        with pytest.raises(CodecError, match=r"^frame of shape .*; expected \(48, 64, 3\) uint8$"):
+            enc.push(bad)
+    enc.push(np.zeros((48, 64, 3), np.uint8))
+    enc.flush()
+    with pytest.raises(ValueError, match="push after flush"):
+        enc.push(np.zeros((48, 64, 3), np.uint8))
+    with pytest.raises(ValueError, match="unknown mode 'fast'"):
+        StreamEncoder(64, 48, FPS, 2, mode="fast", model=tiny_codec)
+    with pytest.raises(CodecError, match="quality 9 is not offered"):
+        StreamEncoder(64, 48, FPS, 9, model=tiny_codec)
+    with pytest.raises(ValueError, match="unknown keyframes 'often'"):
+        StreamEncoder(64, 48, FPS, 2, model=tiny_codec, keyframes="often")
+
+
+def test_an_empty_stream_is_a_header_and_an_end_packet(tiny_codec):
+    enc = StreamEncoder(64, 48, FPS, 2, model=tiny_codec)
+    packets = enc.flush()
+    assert len(packets) == 2
+    frames = list(tiny_codec.decompress(io.BytesIO(b"".join(packets))))
+    assert frames == []
+
+
+# ------------------------------------------------------------------- decoder
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 20])
+def test_decoder_gives_the_same_frames_for_any_split(tiny_codec, streams, mode, chunk):
+    frames, by_mode = streams
+    data = b"".join(by_mode[mode])
+    out, dec = decode(tiny_codec, data, chunk)
+    assert np.array_equal(out, whole(tiny_codec, data)) and out.shape == frames.shape
+    assert (dec.first_frame, dec.next_frame, dec.ended, dec.skipped_bytes) == (0, 20, True, 0)
+
+
+def test_decoder_fed_packet_by_packet(tiny_codec, streams):
+    _, by_mode = streams
+    dec = StreamDecoder(tiny_codec)
+    got = [len(dec.push(p)) for p in by_mode["full"]]
+    assert got[0] == 0 and sum(got) == 20 and max(got) == 4  # a GOP as soon as its packet is in
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_late_joiner_starts_at_an_intra_period(tiny_codec, streams, mode):
+    frames, by_mode = streams
+    if mode == "lowlatency":  # intra periods of 4 frames, so 20 frames hold several
+        packets = encode(tiny_codec, frames, mode="lowlatency", keyint=4,
+                         settings=LowLatencySettings(latency=2, intra_period=4))
+    else:
+        packets = by_mode[mode]
+    data = b"".join(packets)
+    reference = whole(tiny_codec, data)
+    reader_kinds = _kinds(packets)
+    intra_starts = [first for kind, first, count in reader_kinds if kind is PacketType.INTRA]
+    assert len(intra_starts) >= 3
+    for cut in (5, len(packets[0]) + 3, len(data) // 2):
+        out, dec = decode(tiny_codec, data[cut:], 3)
+        joined = dec.first_frame
+        # the first frame out is an intra period's first decodable frame: its keyframe
+        # (low latency) or its first frame (full mode)
+        keys = {first + count - 1 if mode == "lowlatency" else first
+                for kind, first, count in reader_kinds if kind is PacketType.INTRA}
+        assert joined in keys and joined > 0 and dec.skipped_bytes > 0
+        assert np.array_equal(out, reference[joined:])
+
+
+def _kinds(packets: list[bytes]):
+    header = StreamHeader.read(io.BytesIO(packets[0]))
+    reader = PacketReader(None, header)
+    return [(p.kind, p.first_frame, p.frame_count)
+            for p in (reader.read_packet(io.BytesIO(b)) for b in packets[1:])]
+
+
+def test_a_truncated_stream_raises_on_flush(tiny_codec, streams):
+    _, by_mode = streams
+    data = b"".join(by_mode["full"])
+    dec = StreamDecoder(tiny_codec)
+    frames = dec.push(data[:-40])
+    assert len(frames) == 16  # every complete packet
+    with pytest.raises(TruncatedStream):
+        dec.flush()
+
+
+def test_decoder_refuses_bad_input(tiny_codec, streams):
+    _, by_mode = streams
+    data = b"".join(by_mode["full"])
+    dec = StreamDecoder(tiny_codec)
+    dec.push(data)
+    with pytest.raises(ContainerError, match="^3 bytes after the END packet$"):
+        dec.push(b"abc")
+    bad = bytearray(data)
+    bad[4] = 9  # version
+    with pytest.raises(UnsupportedVersion):
+        StreamDecoder(tiny_codec).push(bytes(bad[:8]))
+    garbage = StreamDecoder(tiny_codec)  # no header anywhere: skipped, then truncated
+    assert garbage.push(bytes(range(256)) * 4) == [] and garbage.header is None
+    with pytest.raises(TruncatedStream):
+        garbage.flush()
+    other = StreamDecoder("default")
+    with pytest.raises(CodecError, match="stream needs model 'tiny'"):
+        other.push(data)
+
+
+# -------------------------------------------------------------------- memory
+_MEMORY = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from vqcodec import load_codec
+    from vqcodec.stream import StreamDecoder, StreamEncoder
+
+    def rss():  # resident set, bytes
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096
+
+    codec = load_codec(sys.argv[1])
+    enc, dec = StreamEncoder(64, 48, 25, 1, model=codec, keyint=4), StreamDecoder(codec)
+    rng, marks = np.random.default_rng(0), {}
+    for t in range(int(sys.argv[2])):
+        frame = np.roll(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), t, axis=1)
+        for p in enc.push(frame):
+            dec.push(p)
+        assert len(dec._buf) < 1 << 16 and len(enc._core._pending) <= 1
+        if t + 1 in (100, int(sys.argv[2])):
+            marks[t + 1] = rss()
+    print(marks[100], marks[int(sys.argv[2])])
+""")
+
+
+def test_memory_does_not_grow_with_the_stream(tiny_model, tmp_path):
+    """Scaled down from benchmarks/stream_memory.py: 64x48, RSS at frame 100 vs 400."""
+    done = subprocess.run([sys.executable, "-c", _MEMORY, tiny_model, "400"], capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    at100, at_end = map(int, done.stdout.split())
+    assert at_end - at100 < 8 << 20, (at100, at_end)  # < 8 MiB over 300 frames
