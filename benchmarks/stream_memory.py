@@ -132,7 +132,9 @@ def write(doc: dict, out: Path) -> None:
     text = [f"# Streaming memory: {doc['mode']} q{doc['quality']}, {doc['width']}x{doc['height']}", "",
             f"`python benchmarks/{doc['command']}` ({doc['date']}, model {doc['model']} "
             f"{doc['model_sha256'][:12]}, {doc['torch_threads']} torch thread(s)). Encoder and decoder in one "
-            "process; frames generated on demand, packets only counted.", "", *rows, "",
+            "process; frames generated on demand, packets only counted. frames/s is wall-clock "
+            "throughput with whatever else ran on the machine: a sanity figure, not a speed measurement "
+            "(benchmarks/lowlatency.py measures speed).", "", *rows, "",
             f"Peak RSS {doc['peak_rss_mib']} MiB (target < {PEAK_LIMIT_MIB:.0f}); RSS growth from frame 1,000 "
             f"to the last: {'n/a' if growth is None else f'{100 * growth:+.2f} %'} (target < 5 %)."
             + ("" if doc["complete"] else " Run incomplete.")]

@@ -178,9 +178,9 @@ def decompress(input, output, model, device, force, follow, follow_wait, strict)
         _check_video_output(output)
         if follow and input == "-":
             raise ValueError("--follow reads a file that is being written; stdin already waits for data")
-        from vqcodec import load_codec
         from vqcodec.container import StreamHeader
         from vqcodec.video_io import VideoWriter
+        from vqcodec.zoo import codec_for
 
         from .follow_input import GrowingFile
 
@@ -189,8 +189,7 @@ def decompress(input, output, model, device, force, follow, follow_wait, strict)
             inp = GrowingFile(inp, follow_wait)
         with inp:
             header = StreamHeader.read(inp)
-            codec = load_codec(model or header.model_name, _device(device))
-            codec.check_header(header)
+            codec = codec_for(header, model, _device(device))
             with VideoWriter(output, header.width, header.height, header.fps, force=force) as writer, \
                     _progress(header.frame_count, "decompress") as bar:
                 done = 0

@@ -436,3 +436,17 @@ def test_lowlatency_options_need_the_mode(tmp_path, tiny_video_file, tiny_model)
     assert not (tmp_path / "x.vqv").exists()
     help_text = cli("compress", "--help").output
     assert "--mode [full|lowlatency]" in help_text and "--keyframes" in help_text
+
+
+def test_a_stream_whose_model_is_not_installed_names_it(tmp_path):
+    from dataclasses import replace
+
+    data = GOLDEN.read_bytes()
+    header = StreamHeader.read(io.BytesIO(data))
+    other = replace(header, model_name="camera-7")
+    path = tmp_path / "cam.vqv"
+    path.write_bytes(other.to_bytes() + data[header.size:])
+    line = assert_one_line_error(cli("decompress", path, tmp_path / "o.mkv"),
+                                 "needs model 'camera-7'", header.weights_sha256.hex()[:16], "--model")
+    assert "not installed" in line
+    assert_folder_holds(tmp_path, "cam.vqv")

@@ -1,5 +1,5 @@
 """codec.py: whole-stream round trips, golden bytes, padding, and decoding
-that does not depend on the torch thread count."""
+that does not depend on the torch thread count or the prior's tile batch."""
 import io
 import subprocess
 import sys
@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import _tiny_pattern
 from vqcodec.codec import CodecError
 from vqcodec.container import ContainerError, StreamHeader
 
@@ -142,3 +143,34 @@ def test_thread_count_does_not_change_streams_or_frames(tmp_path):
     _run(1, "decode", s2, tmp_path / "d1.npy")
     _run(2, "decode", s1, tmp_path / "d2.npy")
     assert np.array_equal(np.load(tmp_path / "d1.npy"), np.load(tmp_path / "d2.npy"))
+
+
+def test_decompress_honours_the_callers_limits(tiny_codec):
+    from vqcodec.container import LimitExceeded, Limits
+
+    golden = (EXPECTED / "tiny_q2.vqv").read_bytes()
+    with pytest.raises(LimitExceeded, match="frame area 3072 exceeds the limit of 2000"):
+        list(tiny_codec.decompress(io.BytesIO(golden), limits=Limits(max_pixels=2000)))
+    header = StreamHeader.read(io.BytesIO(golden))  # a header read with looser limits is rechecked
+    with pytest.raises(LimitExceeded, match="frame area"):
+        list(tiny_codec.decompress(io.BytesIO(golden[header.size:]), header, Limits(max_pixels=2000)))
+
+
+def test_tile_batch_does_not_change_streams_or_frames():
+    """The prior's tiles go through in batches of any size: same bytes, same frames.
+    Shipped model at 176x144 (9 tiles of 8x8 latents), quality 2."""
+    from vqcodec import load_codec
+
+    codec = load_codec("default")
+    rng = np.random.default_rng(1)
+    frames = _tiny_pattern(8, 144, 176)
+    frames = np.clip(frames + rng.integers(0, 12, frames.shape), 0, 255).astype(np.uint8)
+    runs = {}
+    for batch in (None, 1, 4):
+        codec.tile_batch = batch
+        data, _ = _compress(codec, frames, 2)
+        runs[batch] = data, _decompress(codec, runs[None][0] if None in runs else data)
+    assert runs[1][0] == runs[4][0] == runs[None][0]
+    assert np.array_equal(runs[1][1], runs[None][1]) and np.array_equal(runs[4][1], runs[None][1])
+    with pytest.raises(ValueError, match="tile_batch must be at least 1"):
+        type(codec)(codec.config, codec.autoencoder, codec.quantizer, codec.prior, codec.model_id, "cpu", 0)

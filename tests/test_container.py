@@ -568,3 +568,13 @@ def test_any_valid_header_round_trips(name, width, height, num, den, frames, gop
     except CorruptHeader:  # names that are not UTF-8 encodable (lone surrogates)
         return
     assert StreamHeader.from_bytes(h.to_bytes()) == h
+
+
+def test_frame_area_is_limited_before_decoding():
+    # a few bytes must not be able to ask the decoder for gigabytes (4096x4096 GOPs)
+    data = stream(make_header(width=4096, height=4096), golden_packets())
+    with pytest.raises(LimitExceeded, match=r"^frame area 16777216 exceeds the limit of 8294400$"):
+        read_all(data)
+    assert read_all(data, Limits(max_pixels=4096 * 4096))[0].width == 4096
+    with pytest.raises(LimitExceeded, match="frame area 3072 exceeds the limit of 3000"):
+        read_all(golden_stream(), Limits(max_pixels=3000))

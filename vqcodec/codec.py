@@ -27,6 +27,8 @@ from . import cdf
 from .autoencoder import Autoencoder, frames_to_tensor, tensor_to_frames
 from .config import CodecConfig
 from .container import (
+    DEFAULT_LIMITS,
+    Limits,
     ContainerError,
     Mode,
     Packet,
@@ -91,8 +93,13 @@ class Codec:
         prior: Prior,
         model_id: ModelId,
         device: str = "cpu",
+        tile_batch: int | None = None,
     ):
-        self.config, self.model_id = config, model_id
+        """tile_batch: prior tiles per forward pass (None: all of a latent frame at once);
+        fewer bound the memory of large frames. Streams do not depend on it (tested)."""
+        if tile_batch is not None and tile_batch < 1:
+            raise ValueError(f"tile_batch must be at least 1, got {tile_batch}")
+        self.config, self.model_id, self.tile_batch = config, model_id, tile_batch
         self.device = torch.device(device)
         if self.device.type == "cuda":
             # TF32 would change the prior's arithmetic from the CPU's
@@ -147,7 +154,9 @@ class Codec:
         board = checkerboard(h, w, prev.device).reshape(-1)  # (h*w,)
         for level, parity in schedule(levels):
             group = torch.full((n,), 2 * level + parity, dtype=torch.long, device=prev.device)
-            logits = self.prior(to_tiles(cur, tile, mask), prev_tiles, group)  # (n, S, K)
+            cur_tiles, step_n = to_tiles(cur, tile, mask), self.tile_batch or n
+            logits = torch.cat([self.prior(cur_tiles[i:i + step_n], prev_tiles[i:i + step_n], group[i:i + step_n])
+                                for i in range(0, n, step_n)])  # (n, S, K)
             grid = from_tiles(logits.transpose(1, 2), h, w, tile)  # (K, h, w)
             pos = torch.nonzero(board == bool(parity)).reshape(-1)  # (P,)
             lg = grid.reshape(grid.shape[0], -1)[:, pos].t().float().cpu().numpy()  # (P, K)
@@ -236,15 +245,18 @@ class Codec:
         if header.mode == Mode.FULL and header.gop != self.config.gop:
             raise CodecError(f"stream GOP {header.gop} does not match the model's {self.config.gop}")
 
-    def decompress(self, inp: BinaryIO, header: StreamHeader | None = None) -> Iterator[np.ndarray]:
+    def decompress(self, inp: BinaryIO, header: StreamHeader | None = None,
+                   limits: Limits = DEFAULT_LIMITS) -> Iterator[np.ndarray]:
         """Yield decoded frames (n, H, W, 3) uint8, one array per packet, from a .vqv
-        stream. Read the header first with StreamHeader.read to check it, or let this do it."""
+        stream. Read the header first with StreamHeader.read to check it, or let this do
+        it; `limits` bound what the stream may ask for (lower them for untrusted input)."""
         if header is None:
-            header = StreamHeader.read(inp)
+            header = StreamHeader.read(inp, limits)
+        limits.check_header(header)
         self.check_header(header)
         decoder = self.packet_decoder(header)
         expected = 0
-        for packet in iter_packets(inp, header):
+        for packet in iter_packets(inp, header, limits):
             if packet.kind == PacketType.END:
                 break
             frames = decoder.push(packet)

@@ -145,10 +145,15 @@ class Limits:
     max_gop: int = 256
     max_frames: int = 100_000_000
     max_payload: int = 256 << 20  # absolute cap on one packet's payload
+    # Decoding memory grows with the frame area (a GOP's activations: ~1.4 GB at 1280x720 on
+    # the shipped model), so a 100 kB stream claiming 8192x8192 could ask for tens of GB:
+    # the default admits 4K UHD; lower it for untrusted input.
+    max_pixels: int = 3840 * 2160
 
     def check_header(self, h: StreamHeader) -> None:
         for field, value, limit in (
                 ("width", h.width, self.max_width), ("height", h.height, self.max_height),
+                ("frame area", h.width * h.height, self.max_pixels),
                 ("gop", h.gop, self.max_gop), ("frame_count", h.frame_count or 0, self.max_frames)):
             if value > limit:
                 raise LimitExceeded(field, value, limit)

@@ -303,8 +303,13 @@ class StreamDecoder:
         self.skipped_bytes += n
 
     def _start(self, header: StreamHeader, offset: int, frame: int) -> None:
-        codec = _codec(self.model or header.model_name, self.device)
-        codec.check_header(header)
+        if isinstance(self.model, Codec):
+            codec = self.model
+            codec.check_header(header)
+        else:
+            from .zoo import codec_for
+
+            codec = codec_for(header, self.model, self.device)
         self.header, self.next_frame = header, frame
         self._reader = PacketReader(None, header, self.limits)
         self._core = codec.packet_decoder(header)

@@ -129,3 +129,18 @@ def save_model(folder: Path, cfg: CodecConfig, ae: Autoencoder, vq: ResidualVQ, 
     os.replace(tmp_w, weights)
     os.replace(tmp_c, config)
     return ModelEntry(cfg.name, config, weights)
+
+
+def codec_for(header, model: str | None = None, device: str = "cpu") -> Codec:
+    """The codec that decodes the stream `header` describes: `model` if given, else the
+    installed model the stream names. Its weights' sha256 must be the stream's."""
+    try:
+        codec = load_codec(model or header.model_name, device)
+    except ModelNotFound as e:
+        if model:
+            raise
+        raise ModelNotFound(
+            f"the stream needs model {header.model_name!r} (weights sha256 {header.weights_sha256.hex()[:16]}...), "
+            f"which is not installed: {e}; install it, or pass --model PATH") from None
+    codec.check_header(header)
+    return codec
