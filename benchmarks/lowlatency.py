@@ -3,6 +3,7 @@ with the same keyframe interval and against vqcodec's full mode, and speed at
 352x288 (CIF) on this CPU.
 
     python benchmarks/lowlatency.py [--model default] [--out benchmarks/results/lowlatency] [--quick]
+                                    [--speed-only]
 
 RD (same machinery as `vqcodec bench`): carphone (all 120 frames, never
 trained on) and a synthetic static-camera scene at 352x288 (48 frames); modes
@@ -85,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="default")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--quick", action="store_true", help="smoke run: 8 frames, q1-2 (needs --out)")
+    parser.add_argument("--speed-only", action="store_true",
+                        help="only the speed part (run it on an idle machine); the RD files are kept")
     args = parser.parse_args(argv)
     if args.quick and args.out.resolve() == DEFAULT_OUT:
         parser.error("--quick results must not replace the committed ones; give --out")
@@ -100,19 +103,21 @@ def main(argv: list[str] | None = None) -> int:
     codec = vqcodec.load_codec(args.model)
     header = report_header(["python", "benchmarks/lowlatency.py", *(sys.argv[1:] if argv is None else argv)])
     results = []
-    for spec, frames, size in CLIPS:
+    for spec, frames, size in () if args.speed_only else CLIPS:
         clip = load_clip(spec, 8 if args.quick else frames, size)
         log(f"{clip.name}: {clip.width}x{clip.height}, {clip.count} frames")
         result = compare_clip(clip, codec, cfg, log=log)
         write_clip_report(result, args.out, header)
         results.append(result)
-    write_summary(results, args.out, header)
-    write_atomic(args.out / "vs_full.md", vs_full(results).encode())
+    if results:
+        write_summary(results, args.out, header)
+        write_atomic(args.out / "vs_full.md", vs_full(results).encode())
     rows = speed(codec, 8 if args.quick else 48, (1,) if args.quick else SPEED_QUALITIES)
     write_atomic(args.out / "speed.json", (json.dumps(header | {"rows": rows}, indent=2) + "\n").encode())
     write_atomic(args.out / "speed.md", speed_markdown(rows, header).encode())
-    print((args.out / "summary.md").read_text())
-    print((args.out / "vs_full.md").read_text())
+    if results:
+        print((args.out / "summary.md").read_text())
+        print((args.out / "vs_full.md").read_text())
     print(speed_markdown(rows, header))
     return 0
 
