@@ -235,3 +235,41 @@ def test_memory_does_not_grow_with_the_stream(tiny_model, tmp_path):
     assert done.returncode == 0, done.stderr
     at100, at_end = map(int, done.stdout.split())
     assert at_end - at100 < 8 << 20, (at100, at_end)  # < 8 MiB over 300 frames
+
+
+# --------------------------------------------------------------------- fuzz
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from vqcodec.entropy_coder import EntropyCodingError  # noqa: E402
+
+_GOLDEN_STREAMS = {}
+
+
+def _golden(name: str) -> bytes:
+    if name not in _GOLDEN_STREAMS:
+        from conftest import EXPECTED
+
+        _GOLDEN_STREAMS[name] = (EXPECTED / name).read_bytes()
+    return _GOLDEN_STREAMS[name]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), name=st.sampled_from(["tiny_q2.vqv", "tiny_lowlatency_q2.vqv"]))
+def test_damaged_bytes_in_any_split_raise_only_library_errors(tiny_codec, data, name):
+    raw = bytearray(_golden(name))
+    start = data.draw(st.integers(0, len(raw) - 1))  # joining anywhere, late or not
+    for _ in range(data.draw(st.integers(0, 3))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] ^= data.draw(st.integers(1, 255))
+    raw = bytes(raw[start:data.draw(st.integers(start, len(raw)))])
+    dec = StreamDecoder(tiny_codec)
+    try:
+        i = 0
+        while i < len(raw):
+            n = data.draw(st.integers(1, 64))
+            for frame in dec.push(raw[i:i + n]):
+                assert frame.shape == (48, 64, 3) and frame.dtype == np.uint8
+            i += n
+        dec.flush()
+    except (ContainerError, CodecError, EntropyCodingError):
+        pass
