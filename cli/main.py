@@ -190,6 +190,9 @@ def decompress(input, output, model, device, force, follow, follow_wait, strict)
         with inp:
             header = StreamHeader.read(inp)
             codec = codec_for(header, model, _device(device))
+            if not (strict or follow or input == "-"):  # a file: decode past damage
+                _decompress_recovering(codec, inp, header, output, force)
+                return
             with VideoWriter(output, header.width, header.height, header.fps, force=force) as writer, \
                     _progress(header.frame_count, "decompress") as bar:
                 done = 0
@@ -206,6 +209,39 @@ def decompress(input, output, model, device, force, follow, follow_wait, strict)
                 else:
                     return
         _warn_damage(damaged, done, header.frame_count, follow and getattr(inp, "stalled", False))
+        sys.exit(EXIT_DAMAGED)
+
+
+def _decompress_recovering(codec, inp, header, output: str, force: bool) -> None:
+    """Decode a seekable stream past damage (vqcodec.recovery): the frames lost inside
+    the stream are concealed by repeating the frame before them, so the output keeps
+    the stream's timing; every damage is one warning line; exit 4 if there was any."""
+    from vqcodec.container import ContainerError
+    from vqcodec.recovery import RecoveringDecoder
+    from vqcodec.video_io import VideoWriter
+
+    inp.seek(0)
+    rec = RecoveringDecoder(codec, inp)
+    position = written = concealed = 0  # next frame index; frames written; of them repeats
+    last = None
+    with VideoWriter(output, header.width, header.height, header.fps, force=force) as writer, \
+            _progress(header.frame_count, "decompress") as bar:
+        for index, frame in rec:
+            while last is not None and position < index:  # a gap inside the stream
+                writer.write(last)
+                position, written, concealed = position + 1, written + 1, concealed + 1
+            writer.write(frame)
+            position, written, last = index + 1, written + 1, frame
+            bar.update(1)
+        if last is None and rec.damages:  # nothing recovered: an error, and no output
+            raise ContainerError(rec.damages[0].reason)
+    total = header.frame_count if header.frame_count is not None else (
+        rec.header.frame_count if rec.header else None)
+    for damage in rec.damages:
+        click.echo(f"warning: stream {damage.describe(total)}", err=True)
+    if rec.damages:
+        click.echo(f"warning: wrote {written} frames, {concealed} of them concealed (the frame before "
+                   f"repeated); use --strict to refuse damaged streams", err=True)
         sys.exit(EXIT_DAMAGED)
 
 

@@ -299,9 +299,9 @@ def test_payload_crc_mismatch(tmp_path, tiny_model):
     data[start + 1] ^= 0x40
     bad = tmp_path / "crc.vqv"
     bad.write_bytes(bytes(data))
-    result = cli("decompress", bad, tmp_path / "a.mkv", "--model", tiny_model)
+    result = cli("decompress", bad, tmp_path / "a.mkv", "--model", tiny_model, "--strict")
     assert_one_line_error(result, "CRC", "frame 0")
-    assert result.exit_code == 3  # EXIT_CORRUPT
+    assert result.exit_code == 3  # EXIT_CORRUPT (without --strict: frames 8.. recovered, exit 4)
     assert_one_line_error(cli("info", bad), "CRC")
     assert_folder_holds(tmp_path, "crc.vqv")
 
@@ -313,9 +313,10 @@ def test_truncated_stream_writes_what_it_recovered(tmp_path, tiny_model, tiny_co
     result = cli("decompress", cut, tmp_path / "a.mkv", "--model", tiny_model)
     assert result.exit_code == 4, result.output  # EXIT_DAMAGED: written, but damaged
     assert "Traceback" not in result.output
-    line, = result.stderr.strip().splitlines()
-    assert re.fullmatch(r"warning: stream damaged at byte \d+: stream truncated at byte \d+ \(frame 4\); "
-                        r"wrote frames 0\.\.3, lost frames 4\.\.11 \(8\)", line), line
+    damage, summary = result.stderr.strip().splitlines()
+    assert re.fullmatch(r"warning: stream damage at byte \d+: stream truncated at byte \d+ \(frame 4\); "
+                        r"lost frames 4\.\.11 \(8\)", damage), damage
+    assert summary.startswith("warning: wrote 4 frames, 0 of them concealed")
     recovered = read_video(str(tmp_path / "a.mkv"))[0]
     assert np.array_equal(recovered, np.concatenate(list(tiny_codec.decompress(io.BytesIO(data))))[:4])
     # --strict refuses it: exit 3, nothing written
@@ -326,23 +327,30 @@ def test_truncated_stream_writes_what_it_recovered(tmp_path, tiny_model, tiny_co
     assert_folder_holds(tmp_path, "a.mkv", "cut.vqv")
 
 
-def test_corrupt_packet_in_the_middle(tmp_path, tiny_model):
+def test_corrupt_packet_in_the_middle(tmp_path, tiny_model, tiny_codec):
+    reference = np.concatenate(list(tiny_codec.decompress(io.BytesIO(GOLDEN.read_bytes()))))
     data = bytearray(GOLDEN.read_bytes())
-    data[-60] ^= 0xFF  # inside the last GOP's payload
+    data[-60] ^= 0xFF  # inside the last GOP's payload: nothing after it to resume at
     bad = tmp_path / "bad.vqv"
     bad.write_bytes(bytes(data))
-    result = cli("decompress", bad, tmp_path / "a.y4m", "--model", tiny_model)
+    result = cli("decompress", bad, tmp_path / "a.mkv", "--model", tiny_model)
     assert result.exit_code == 4 and "payload CRC mismatch at frame 8" in result.stderr
     assert "lost frames 8..11 (4)" in result.stderr
-    assert read_video(str(tmp_path / "a.y4m"))[0].shape[0] == 8
-    # damage before the first frame: nothing to recover, so an error like --strict
+    assert np.array_equal(read_video(str(tmp_path / "a.mkv"))[0], reference[:8])
+    # damage in the first intra period: decoding resumes at the next one (frame 8)
     data = bytearray(GOLDEN.read_bytes())
     data[StreamHeader.read(io.BytesIO(bytes(data))).size + 30] ^= 0xFF
     bad.write_bytes(bytes(data))
-    result = cli("decompress", bad, tmp_path / "b.y4m", "--model", tiny_model)
+    result = cli("decompress", bad, tmp_path / "b.mkv", "--model", tiny_model)
+    assert result.exit_code == 4, result.output
+    assert "payload CRC mismatch at frame 0" in result.stderr
+    assert "lost frames 0..7 (8); resumed at frame 8" in result.stderr
+    assert np.array_equal(read_video(str(tmp_path / "b.mkv"))[0], reference[8:])
+    # with --strict: refused, nothing written
+    result = cli("decompress", bad, tmp_path / "c.mkv", "--model", tiny_model, "--strict")
     assert_one_line_error(result, "payload CRC mismatch at frame 0")
     assert result.exit_code == 3
-    assert_folder_holds(tmp_path, "a.y4m", "bad.vqv")
+    assert_folder_holds(tmp_path, "a.mkv", "b.mkv", "bad.vqv")
 
 
 def test_absurd_dimensions(tmp_path, tiny_model):

@@ -35,7 +35,7 @@ import io
 import time
 from dataclasses import replace
 from fractions import Fraction
-from typing import BinaryIO, Callable, Iterable
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -198,29 +198,38 @@ class StreamDecoder:
     """
 
     def __init__(self, model: str | Codec | None = None, *, device: str = "cpu",
-                 limits: Limits = DEFAULT_LIMITS):
+                 limits: Limits = DEFAULT_LIMITS, join: bool | None = None):
+        """join: True = start by scanning for a HEADER packet even if the bytes begin
+        with a stream header; None = decide from the first bytes."""
         self.model, self.device, self.limits = model, device, limits
         self.header: StreamHeader | None = None
         self.first_frame: int | None = None  # index of the first frame returned
         self.next_frame = 0  # index of the next frame to be returned
         self.skipped_bytes = 0  # bytes passed over before the stream (late join)
         self.ended = False
+        self.packet_offset = 0  # byte (from the first one pushed) where the packet being read starts
         self._buf = bytearray()
-        self._late = None  # None: undecided; False: starts at the header; True: joins late
+        self._late = join  # None: undecided; False: starts at the header; True: joins late
         self._reader: PacketReader | None = None
         self._core = None
 
     def push(self, data: bytes) -> list[np.ndarray]:
         """Feed bytes -> the frames (H, W, 3) uint8 they complete, in order."""
+        return [frame for _, frame in self.indexed_frames(data)]
+
+    def indexed_frames(self, data: bytes) -> Iterator[tuple[int, np.ndarray]]:
+        """Like push, but yields (frame index, frame) as each packet is decoded, so
+        the frames before an error are out before it is raised."""
         if self.ended:
             if data:
                 raise ContainerError(f"{len(data)} bytes after the END packet")
-            return []
+            return
         self._buf += data
         frames: list[np.ndarray] = []
         while self._step(frames):
-            pass
-        return frames
+            start = self.next_frame - len(frames)
+            yield from enumerate(frames, start)
+            frames = []
 
     def flush(self) -> list[np.ndarray]:
         """End of input. Raises TruncatedStream if the stream stopped before its END packet."""
@@ -243,6 +252,7 @@ class StreamDecoder:
         if len(self._buf) < PACKET_HEAD_SIZE:
             return False
         # The head is checked (order, length within the limits) before its payload is awaited.
+        self.packet_offset = self._reader.offset
         size = PACKET_HEAD_SIZE + self._reader.check_head(bytes(self._buf[:PACKET_HEAD_SIZE]))
         if len(self._buf) < size:
             return False
@@ -295,6 +305,7 @@ class StreamDecoder:
             except ContainerError:
                 self._skip(1)
                 continue
+            self.packet_offset = self.skipped_bytes  # where the HEADER packet starts
             self._start(header, self.skipped_bytes, first)
             return True
 
