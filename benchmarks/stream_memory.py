@@ -28,7 +28,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "stream_memory"
 LOOP = 96  # frames of the scene; played as a ping-pong loop

@@ -363,8 +363,7 @@ class PacketReader:
         if not raw and (h.frame_count is None or frame == h.frame_count) and not self._need_intra:
             self.ended = True
             return None
-        payload_len = self.check_head(raw)
-        kind, first, count, _, payload_crc, tokens_crc = parse_packet_head(raw, start, frame)
+        kind, first, count, payload_len, payload_crc, tokens_crc = self._checked_head(raw)
         bad = functools.partial(CorruptPacket, offset=start, frame=frame)
         payload = _read(f, payload_len)
         if len(payload) < payload_len:
@@ -384,14 +383,19 @@ class PacketReader:
         """Check the 25-byte head of the next packet against the stream so far (its order,
         and its length against the limits, before anything is allocated) -> payload length.
         Nothing is consumed."""
+        return self._checked_head(raw)[3]
+
+    def _checked_head(self, raw: bytes) -> tuple[PacketType, int, int, int, int, int]:
+        """parse_packet_head, then the order and length checks -> its fields."""
         start, frame = self.offset, self.next_frame
-        kind, first, count, payload_len, _, tokens_crc = parse_packet_head(raw, start, frame)
+        fields = parse_packet_head(raw, start, frame)
+        kind, first, count, payload_len, _, tokens_crc = fields
         bad = functools.partial(CorruptPacket, offset=start, frame=frame)
         self._check_order(kind, first, count, bool(payload_len or tokens_crc), bad)
         cap = MAX_HEADER_SIZE if kind is PacketType.HEADER else self.limits.payload_limit(self.header, count)
         if payload_len > cap:  # before reading: the length is not trusted yet
             raise LimitExceeded("payload_len", payload_len, cap, f" (packet at byte {start}, frame {first})")
-        return payload_len
+        return fields
 
     def _check_copy(self, payload: bytes, bad) -> None:
         try:
