@@ -127,7 +127,7 @@ def fix_token_crcs(codec, data: bytes) -> bytes:
             continue
         try:
             latent = -(-packet.frame_count // codec.factor_t)
-            tokens, prev = codec.decode_payload(packet.payload, latent, header.quality, prev)
+            tokens, prev = codec.decode_payload(packet.payload, latent, header.quality, prev, header.version)
         except Exception:  # noqa: BLE001
             break
         rp.fields["tokens_crc"] = tokens_crc(tokens) & 0xFFFFFFFF

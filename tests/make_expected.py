@@ -9,8 +9,9 @@ review the diff: a change here is a format or model change).
 - tiny_lowlatency_q2.vqv: the same frames in the low-latency mode (keyframes
   every 4 frames, latency 1: forward-predicted and interpolated frames both).
 Older goldens (tiny_q2_v1.vqv: format version 1; tiny_q2_v2.vqv and
-tiny_lowlatency_q2_v2.vqv: version 2) are never regenerated: they pin that old
-streams keep decoding. The model is rewritten only with --model.
+tiny_lowlatency_q2_v2.vqv: version 2; tiny_q2_v3.vqv and
+tiny_lowlatency_q2_v3.vqv: version 3, the last coded with the float prior) are
+never regenerated: they pin that old streams keep decoding. The model is rewritten only with --model.
 """
 from __future__ import annotations
 

@@ -428,7 +428,7 @@ def test_lowlatency_compress_info_decompress(tmp_path, tiny_video_file, tiny_mod
     result = cli("info", out, "--json")
     assert_ok(result)
     doc = json.loads(result.output)
-    assert (doc["mode"], doc["format_version"], doc["keyframes"], doc["held_back_frames"]) == ("lowlatency", 3, 4, 3)
+    assert (doc["mode"], doc["format_version"], doc["keyframes"], doc["held_back_frames"]) == ("lowlatency", 4, 4, 3)
     y4m = tmp_path / "ll.y4m"
     assert_ok(cli("decompress", out, y4m, "--model", tiny_model))
     assert read_video(str(y4m))[0].shape == tiny_frames.shape

@@ -86,6 +86,41 @@ def _to_total(w: np.ndarray) -> np.ndarray:
     return freq
 
 
+def _log2e_steps() -> int:
+    """round(LOG2_STEPS / ln 2 * 2^24): nats -> 1/LOG2_STEPS-bit steps, in fixed point."""
+    ctx = decimal.Context(prec=40, rounding=decimal.ROUND_HALF_EVEN)
+    v = ctx.multiply(ctx.divide(LOG2_STEPS, ctx.ln(decimal.Decimal(2))), 1 << 24)
+    return int(v.to_integral_value(rounding=decimal.ROUND_HALF_EVEN))
+
+
+_LOG2E_STEPS = _log2e_steps()
+
+
+def steps_from_fixed(logits: np.ndarray, frac: int) -> np.ndarray:
+    """int64 logits (M, K) * 2^frac (the integer prior's output) -> int64 (M, K)
+    log2-probability steps in [-MAX_DEPTH, 0], as quantize_logits gives for
+    floats but with integer operations only (halves round up)."""
+    if not 0 <= frac <= 20:
+        raise ValueError(f"fixed-point logits need 0..20 fractional bits, got {frac}")
+    lg = np.asarray(logits, dtype=np.int64)
+    # beyond 20 nats (28.9 bits > MAX_DEPTH) every weight is the minimum: clamp
+    # first so the product stays below 2^20 * 2^(frac) * 2^31 < 2^63
+    rel = np.minimum(lg.max(axis=1, keepdims=True) - lg, 20 << frac)  # >= 0
+    shift = frac + 24
+    q = (rel * _LOG2E_STEPS + (1 << (shift - 1))) >> shift
+    return -np.minimum(q, MAX_DEPTH)
+
+
+def frequencies_from_fixed(logits: np.ndarray, frac: int) -> np.ndarray:
+    """int64 fixed-point logits (M, K) -> int64 frequencies (M, K): integers in,
+    integers out, the tables of format version 4."""
+    if logits.ndim != 2 or logits.shape[1] < 2:
+        raise ValueError(f"expected logits of shape (M, K>=2), got {logits.shape}")
+    if logits.shape[1] * MIN_FREQ >= TOTAL // 2:
+        raise ValueError(f"alphabet of {logits.shape[1]} symbols is too large for {PRECISION}-bit precision")
+    return _to_total(EXP2_TABLE[-steps_from_fixed(logits, frac)])
+
+
 def ideal_bits(logits: np.ndarray, symbols: np.ndarray) -> float:
     """Sum of -log2 p(symbol) under the float softmax of `logits` (M, K): what
     a perfect coder with the model's own probabilities would spend."""

@@ -12,6 +12,11 @@ cannot reproduce (no teacher-forced pass).
 
 A GOP (config.gop frames) is one packet. Prior context (the previous latent
 frame) carries across GOPs inside an intra period and resets at its start.
+
+Which arithmetic turns the prior into tables is part of the format version:
+streams of versions 1-3 were coded with the float prior (FloatTables, kept so
+they still decode on the machine kind that wrote them); version 4 streams use
+the integer prior (IntegerTables), the same on every machine.
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ from .autoencoder import Autoencoder, frames_to_tensor, tensor_to_frames
 from .config import CodecConfig
 from .container import (
     DEFAULT_LIMITS,
+    FORMAT_VERSION,
     Limits,
     ContainerError,
     Mode,
@@ -37,6 +43,7 @@ from .container import (
     iter_packets,
 )
 from .entropy_coder import RangeDecoder, RangeEncoder
+from .integer_prior import IntegerPrior
 from .prior import Prior, checkerboard, from_tiles, schedule, to_tiles
 from .quantizer import ResidualVQ
 
@@ -84,6 +91,34 @@ def tokens_crc(tokens: np.ndarray) -> int:
 CoderStep = Callable[[np.ndarray, np.ndarray, int, np.ndarray], np.ndarray]
 
 
+class FloatTables:
+    """Versions 1-3: float32 prior -> cdf.frequencies. Bit-exact only where the
+    float arithmetic is identical (same kind of machine and library)."""
+
+    def __init__(self, prior: Prior):
+        self.prior = prior
+
+    def logits(self, cur: torch.Tensor, prev: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
+        return self.prior(cur, prev, group)  # (B, S, K) float32
+
+    def tables(self, lg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """logits (P, K) -> (frequencies (P, K), float logits for the ideal-bits report)."""
+        return cdf.frequencies(lg), lg
+
+
+class IntegerTables:
+    """Version 4: integer prior -> cdf.frequencies_from_fixed, integers end to end."""
+
+    def __init__(self, prior: IntegerPrior):
+        self.prior = prior
+
+    def logits(self, cur: torch.Tensor, prev: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
+        return self.prior(cur, prev, group)  # (B, S, K) int64, FRAC fractional bits
+
+    def tables(self, lg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return cdf.frequencies_from_fixed(lg, self.prior.frac), lg / float(1 << self.prior.frac)
+
+
 class Codec:
     def __init__(
         self,
@@ -108,6 +143,15 @@ class Codec:
         self.autoencoder = autoencoder.to(self.device).eval()
         self.quantizer = quantizer.to(self.device).eval()
         self.prior = prior.to(self.device).eval()
+        self._integer: IntegerTables | None = None
+
+    def tables_for(self, version: int = FORMAT_VERSION) -> FloatTables | IntegerTables:
+        """The probability arithmetic of a stream of format `version`."""
+        if version < 4:
+            return FloatTables(self.prior)
+        if self._integer is None:  # converted once, on first use (milliseconds)
+            self._integer = IntegerTables(IntegerPrior(self.prior).to(self.device))
+        return self._integer
 
     # ------------------------------------------------------------ properties
     @property
@@ -141,7 +185,8 @@ class Codec:
 
     # --------------------------------------------- tokens <-> bits (the prior)
     @torch.inference_mode()
-    def _code_latent_frame(self, prev: torch.Tensor, levels: int, step: CoderStep) -> torch.Tensor:
+    def _code_latent_frame(self, prev: torch.Tensor, levels: int, step: CoderStep,
+                           arith: FloatTables | IntegerTables) -> torch.Tensor:
         """Run the group schedule over one latent frame.
 
         prev: (N, h, w) int64 tokens of the previous latent frame, MASK where
@@ -155,12 +200,12 @@ class Codec:
         for level, parity in schedule(levels):
             group = torch.full((n,), 2 * level + parity, dtype=torch.long, device=prev.device)
             cur_tiles, step_n = to_tiles(cur, tile, mask), self.tile_batch or n
-            logits = torch.cat([self.prior(cur_tiles[i:i + step_n], prev_tiles[i:i + step_n], group[i:i + step_n])
+            logits = torch.cat([arith.logits(cur_tiles[i:i + step_n], prev_tiles[i:i + step_n], group[i:i + step_n])
                                 for i in range(0, n, step_n)])  # (n, S, K)
             grid = from_tiles(logits.transpose(1, 2), h, w, tile)  # (K, h, w)
             pos = torch.nonzero(board == bool(parity)).reshape(-1)  # (P,)
-            lg = grid.reshape(grid.shape[0], -1)[:, pos].t().float().cpu().numpy()  # (P, K)
-            sym = step(cdf.frequencies(lg), lg, level, pos.cpu().numpy())
+            freq, lg = arith.tables(grid.reshape(grid.shape[0], -1)[:, pos].t().cpu().numpy())  # (P, K) each
+            sym = step(freq, lg, level, pos.cpu().numpy())
             cur[level].view(-1)[pos] = torch.from_numpy(sym).to(cur.device)
         return cur
 
@@ -168,10 +213,11 @@ class Codec:
         N = self.config.quantizer.levels
         return torch.full((N, h, w), self.prior.mask_index, dtype=torch.long, device=self.device)
 
-    def encode_payload(self, tokens: np.ndarray, prev: torch.Tensor) -> tuple[bytes, float, torch.Tensor]:
+    def encode_payload(self, tokens: np.ndarray, prev: torch.Tensor,
+                       version: int = FORMAT_VERSION) -> tuple[bytes, float, torch.Tensor]:
         """tokens (T', L, h, w); prev (N, h, w) context. Returns (payload,
         ideal bits, context for the next GOP)."""
-        enc, ideal = RangeEncoder(), 0.0
+        enc, ideal, arith = RangeEncoder(), 0.0, self.tables_for(version)
         for frame in tokens:  # (L, h, w)
             flat = frame.reshape(frame.shape[0], -1)
 
@@ -182,17 +228,18 @@ class Codec:
                 ideal += cdf.ideal_bits(lg, sym)
                 return sym
 
-            prev = self._code_latent_frame(prev, frame.shape[0], step)
+            prev = self._code_latent_frame(prev, frame.shape[0], step, arith)
         return enc.finish(), ideal, prev
 
     def decode_payload(
-        self, payload: bytes, latent_frames: int, levels: int, prev: torch.Tensor
+        self, payload: bytes, latent_frames: int, levels: int, prev: torch.Tensor,
+        version: int = FORMAT_VERSION,
     ) -> tuple[np.ndarray, torch.Tensor]:
         """Inverse of encode_payload: -> (tokens (T', L, h, w), next context)."""
-        dec = RangeDecoder(payload)
+        dec, arith = RangeDecoder(payload), self.tables_for(version)
         out = []
         for _ in range(latent_frames):
-            prev = self._code_latent_frame(prev, levels, lambda freq, lg, level, pos: dec.decode(freq))
+            prev = self._code_latent_frame(prev, levels, lambda freq, lg, level, pos: dec.decode(freq), arith)
             out.append(prev[:levels].cpu().numpy())
         return np.stack(out), prev
 
@@ -330,7 +377,7 @@ class FullDecoder:
         elif self._prev is None:
             raise CodecError(f"stream starts with an inter packet at frame {packet.first_frame}")
         latent = -(-packet.frame_count // self.codec.factor_t)
-        tokens, self._prev = self.codec.decode_payload(packet.payload, latent, h.quality, self._prev)
+        tokens, self._prev = self.codec.decode_payload(packet.payload, latent, h.quality, self._prev, h.version)
         if tokens_crc(tokens) != packet.tokens_crc:
             raise TokenMismatchError(
                 f"decoded tokens of frames {packet.first_frame}-{packet.first_frame + packet.frame_count - 1} "

@@ -1,4 +1,4 @@
-"""The .vqv container, format v3: a self-describing stream header, then packets.
+"""The .vqv container, format v4: a self-describing stream header, then packets.
 
 It frames opaque payloads and knows nothing of models. It is strict: malformed input
 raises one specific, one-line ContainerError, and sizes read from the wire are checked
@@ -7,8 +7,10 @@ against Limits before anything is allocated. tests/expected/container_v{1,2,3}.v
 Versions: v2 has v1's byte layout and adds the low-latency mode (header mode 1) with its
 PREDICTED packets and variable-length segments. v3 adds HEADER packets: a copy of the stream
 header (frame count unknown) just before each INTRA packet but the first, so a decoder that
-joins a live stream mid-way (or resynchronises after damage) can start there. This build
-writes v3 and reads v1, v2 and v3 (a v1 stream is full mode only).
+joins a live stream mid-way (or resynchronises after damage) can start there. v4 has v3's
+byte layout; what changes is the payload: its tokens are coded with the integer prior
+(integer_prior.py), whose tables are the same on every machine, where v1-v3 used the float
+prior. This build writes v4 and reads v1 to v4 (a v1 stream is full mode only).
 
 Little-endian. Header: 0 magic "VQVC", 4 u16 version, 6 u16 header_len, 8 u8 mode, 9 u8 pix_fmt,
 10 u16 width, 12 u16 height, 14 u32 fps_num, 18 u32 fps_den, 22 u32 frame_count,
@@ -31,8 +33,8 @@ from typing import BinaryIO, Iterator
 
 MAGIC = b"VQVC"
 SYNC = b"PK"
-FORMAT_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+FORMAT_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 UNKNOWN_FRAMES = 0xFFFFFFFF  # frame_count on the wire when it is unknown (live streams)
 _U8, _U16, _U32 = 0xFF, 0xFFFF, 0xFFFFFFFF
 _MAX_NAME = 64
@@ -84,7 +86,8 @@ class CorruptHeader(ContainerError):
 class UnsupportedVersion(ContainerError):
     def __init__(self, found: int, supported: tuple[int, ...] = READABLE_VERSIONS):
         self.found, self.supported = found, supported
-        names = " and ".join(str(v) for v in supported)
+        names = ", ".join(str(v) for v in supported[:-1]) + f" and {supported[-1]}" if len(supported) > 1 \
+            else str(supported[0])
         super().__init__(f"unsupported .vqv version {found} (this build reads versions {names})")
 
 

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from . import motion
-from .container import Mode, Packet, PacketType, StreamHeader
+from .container import FORMAT_VERSION, Mode, Packet, PacketType, StreamHeader
 from .keyframes import KeyframePolicy
 from .motion_coding import SideReader, SideWriter
 
@@ -81,8 +81,9 @@ def header_for(codec, width: int, height: int, fps: Fraction, frame_count: int |
 class _KeyframeCoder:
     """The VQ path for single frames, shared by encoder and decoder."""
 
-    def __init__(self, codec, width: int, height: int, quality: int):
+    def __init__(self, codec, width: int, height: int, quality: int, version: int = FORMAT_VERSION):
         self.codec, self.width, self.height, self.quality = codec, width, height, quality
+        self.version = version  # of the stream: picks the prior's arithmetic
         s = codec.factor_s
         self.h, self.w = -(-height // s), -(-width // s)
 
@@ -97,12 +98,12 @@ class _KeyframeCoder:
     def encode(self, frame: np.ndarray, context: torch.Tensor):
         """-> (payload, ideal bits, tokens (1, L, h, w), next context)."""
         tokens = self.codec.encode_tokens(self.codec._padded(frame[None]), self.quality)
-        payload, ideal, nxt = self.codec.encode_payload(tokens, context)
+        payload, ideal, nxt = self.codec.encode_payload(tokens, context, self.version)
         return payload, ideal, tokens, nxt
 
     def decode(self, payload: bytes, context: torch.Tensor):
         """-> (tokens (1, L, h, w), next context)."""
-        return self.codec.decode_payload(payload, 1, self.quality, context)
+        return self.codec.decode_payload(payload, 1, self.quality, context, self.version)
 
 
 def _tokens_check(tokens: np.ndarray) -> np.ndarray:
@@ -229,7 +230,7 @@ class LowLatencyDecoder:
 
     def __init__(self, codec, header: StreamHeader):
         self.header = header
-        self.keys = _KeyframeCoder(codec, header.width, header.height, header.quality)
+        self.keys = _KeyframeCoder(codec, header.width, header.height, header.quality, header.version)
         self.grid = motion.grid_shape(header.height, header.width)
         self._key: _Key | None = None
         self._joining = False

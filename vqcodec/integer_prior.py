@@ -1,0 +1,149 @@
+"""The prior in integer arithmetic: the probability path of format version 4.
+
+A float transformer cannot promise that two machines compute the same
+probabilities: a one-ulp difference in a logit (another BLAS, another GPU,
+another summation order) moves the coded tables, and everything after is
+noise (benchmarks/prior_float_sensitivity.py measured that on our own prior).
+`IntegerPrior` is the same network, converted after training:
+
+- weights: each matrix to 15-bit integers with one power-of-two scale,
+  biases, embeddings and LayerNorm offsets to 16 fractional bits (multiplying
+  by a power of two and rounding are exact float operations, so the
+  conversion itself is the same everywhere);
+- activations: int64 fixed point with 16 fractional bits, rescaled per row to
+  15 bits before each matrix product (fixed_point.to_operand);
+- matrix products: exact (fixed_point.exact_matmul);
+- LayerNorm, softmax and GELU: integer algorithms and decimal-built tables
+  (fixed_point.layer_norm / softmax / gelu).
+
+It returns logits in fixed point; cdf.frequencies_from_fixed turns them into
+tables with integer operations only. Nothing between the token grid and the
+range coder depends on float rounding, so a stream encoded on one machine
+decodes on any other (tests/test_integer_prior.py swaps the summation engine
+and the thread count and checks the integers do not move).
+
+Its forward mirrors Prior.forward line for line; the rate it costs against
+the float prior is measured by benchmarks/integer_prior.py.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from . import fixed_point as fx
+from .prior import Block, Prior
+
+_SCORE_BITS = 20  # precision of the 1/sqrt(head_dim) attention scale
+
+
+class IntLinear:
+    """nn.Linear on values: y = x W^T + b, exact integer product, FRAC bits out."""
+
+    def __init__(self, lin: nn.Linear):
+        self.w, self.e = fx.quantize_tensor(lin.weight)  # (out, in), W ~= w * 2^-e
+        self.wt = self.w.t().contiguous()  # (in, out)
+        self.b = fx.quantize_value(lin.bias)  # (out,)
+
+    def to(self, device) -> "IntLinear":
+        self.wt, self.b = self.wt.to(device), self.b.to(device)
+        return self
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        a, s = fx.to_operand(x, (-1,))  # (..., in) 15-bit operand, (..., 1) shift
+        acc = fx.exact_matmul(a, self.wt)  # (..., out) = sum a * w, value * 2^(FRAC - s + e)
+        return fx.round_shift(acc, self.e - s) + self.b
+
+
+class IntLayerNorm:
+    def __init__(self, ln: nn.LayerNorm):
+        self.g, self.ge = fx.quantize_tensor(ln.weight)
+        self.b = fx.quantize_value(ln.bias)
+        self.eps = float(ln.eps)
+
+    def to(self, device) -> "IntLayerNorm":
+        self.g, self.b = self.g.to(device), self.b.to(device)
+        return self
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return fx.layer_norm(x, self.g, self.ge, self.b, self.eps)
+
+
+class IntBlock:
+    """prior.Block in integers: pre-norm attention and MLP, residual in values."""
+
+    def __init__(self, blk: Block):
+        self.heads = blk.heads
+        self.ln1, self.ln2 = IntLayerNorm(blk.ln1), IntLayerNorm(blk.ln2)
+        self.qkv, self.proj = IntLinear(blk.qkv), IntLinear(blk.proj)
+        self.fc1, self.fc2 = IntLinear(blk.fc1), IntLinear(blk.fc2)
+        hd = blk.qkv.in_features // blk.heads
+        # round(2^20 / sqrt(hd)), exactly: isqrt of 2^40 / hd would floor, so use decimal
+        self.scale = fx.fixed_constant(fx._DEC.divide(1, fx._DEC.sqrt(fx.decimal.Decimal(hd))), _SCORE_BITS)
+
+    def to(self, device) -> "IntBlock":
+        for part in (self.ln1, self.ln2, self.qkv, self.proj, self.fc1, self.fc2):
+            part.to(device)
+        return self
+
+    def attention(self, x: torch.Tensor) -> torch.Tensor:
+        B, S, C = x.shape
+        hd = C // self.heads
+        q, k, v = self.qkv(x).view(B, S, 3, self.heads, hd).permute(2, 0, 3, 1, 4)  # (B, H, S, hd) each
+        qa, sq = fx.to_operand(q, (-1,))  # (B, H, S, hd), (B, H, S, 1)
+        ka, sk = fx.to_operand(k, (-1,))
+        acc = fx.exact_matmul(qa, ka.transpose(-1, -2))  # (B, H, S, S), <= 2^30 * hd
+        # score = q.k / sqrt(hd) = acc * 2^(sq + sk - 2 FRAC) * scale * 2^-20, to FRAC bits
+        z = fx.round_shift(acc * self.scale, fx.FRAC + _SCORE_BITS - sq - sk.transpose(-1, -2))
+        p = fx.softmax(z)  # (B, H, S, S), multiples of 2^-15
+        va, sv = fx.to_operand(v, (-2, -1))  # one shift per (batch, head): the product sums over positions
+        y = fx.round_shift(fx.exact_matmul(p, va), fx.PROB_BITS - sv)  # (B, H, S, hd) values
+        return y.transpose(1, 2).reshape(B, S, C)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.proj(self.attention(self.ln1(x)))
+        return x + self.fc2(fx.gelu(self.fc1(self.ln2(x))))
+
+
+class IntegerPrior:
+    """Prior converted to integers; `forward` has Prior.forward's inputs and returns
+    int64 logits with fx.FRAC fractional bits."""
+
+    def __init__(self, prior: Prior):
+        self.levels, self.K, self.frac = prior.levels, prior.K, fx.FRAC
+        self.cur_emb = fx.quantize_value(prior.cur_emb.weight)  # (levels * V, d)
+        self.prev_emb = fx.quantize_value(prior.prev_emb.weight)
+        self.pos_emb = fx.quantize_value(prior.pos_emb)  # (S, d)
+        self.group_emb = fx.quantize_value(prior.group_emb.weight)  # (2 * levels, d)
+        self.blocks = [IntBlock(b) for b in prior.blocks]
+        self.ln_f = IntLayerNorm(prior.ln_f)
+        self.head_w, self.head_e = fx.quantize_tensor(prior.head_w)  # (levels, K, d)
+        self.head_b = fx.quantize_value(prior.head_b)  # (levels, K)
+        self.level_offset = prior.level_offset.detach().cpu()  # (1, levels, 1)
+        self.device = torch.device("cpu")
+
+    def to(self, device) -> "IntegerPrior":
+        device = torch.device(device)
+        for name in ("cur_emb", "prev_emb", "pos_emb", "group_emb", "head_w", "head_b", "level_offset"):
+            setattr(self, name, getattr(self, name).to(device))
+        for part in (*self.blocks, self.ln_f):
+            part.to(device)
+        self.device = device
+        return self
+
+    @property
+    def mask_index(self) -> int:
+        return self.K
+
+    @torch.inference_mode()
+    def __call__(self, cur: torch.Tensor, prev: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
+        """cur, prev: (B, N, S) int64 with MASK where unknown; group: (B,) in
+        [0, 2N). Returns int64 logits (B, S, K) * 2^FRAC for level group // 2."""
+        h = self.cur_emb[cur + self.level_offset].sum(1)  # (B, S, d)
+        h = h + self.prev_emb[prev + self.level_offset].sum(1)
+        h = h + self.pos_emb[None] + self.group_emb[group][:, None, :]
+        for blk in self.blocks:
+            h = blk(h)
+        a, s = fx.to_operand(self.ln_f(h), (-1,))  # (B, S, d), (B, S, 1)
+        level = torch.div(group, 2, rounding_mode="floor")
+        acc = fx.exact_matmul(a, self.head_w[level].transpose(1, 2))  # (B, S, K)
+        return fx.round_shift(acc, self.head_e - s) + self.head_b[level][:, None, :]
