@@ -48,7 +48,7 @@ def collect_rows(codec, frames: np.ndarray, quality: int) -> list[list[np.ndarra
             return flat[level, pos]
 
         with torch.inference_mode():
-            prev = codec._code_latent_frame(prev, frame.shape[0], step)
+            prev = codec._code_latent_frame(prev, frame.shape[0], step, codec.tables_for(3))
         per_frame.append(rows)
     return per_frame
 

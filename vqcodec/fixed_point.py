@@ -39,7 +39,8 @@ EXP_RANGE = 16  # ... down to e^-16 (below 2^-23 of the row's maximum)
 EXP_BITS = 30  # EXP_TABLE[0] = 2^30
 PROB_BITS = 15  # attention probabilities are multiples of 2^-15 (matmul operands)
 GELU_RANGE = 8  # GELU tabulated on [-8, 8]; x above is x, below is 0
-GELU_STEPS = 64  # ... every 1/64, linearly interpolated in between
+GELU_STEPS = 64  # ... every 1/64 in decimal, ...
+GELU_FINE = 4096  # ... then every 1/4096 by linear interpolation in integers
 _DEC = decimal.Context(prec=50, rounding=decimal.ROUND_HALF_EVEN)
 
 
@@ -68,7 +69,9 @@ def to_operand(x: torch.Tensor, dims: tuple[int, ...]) -> tuple[torch.Tensor, to
     """Block floating point: x (int64) -> (x', s) with x' = round_shift(x, s),
     |x'| <= 2^OPERAND_BITS, one shift s >= 0 per block (the max over `dims`,
     kept as size-1 dimensions). x ~= x' * 2^s."""
-    m = torch.maximum(x.amax(dim=dims, keepdim=True), -x.amin(dim=dims, keepdim=True))
+    lo, hi = torch.aminmax(x, dim=dims[0], keepdim=True) if len(dims) == 1 else \
+        (x.amin(dim=dims, keepdim=True), x.amax(dim=dims, keepdim=True))
+    m = torch.maximum(hi, -lo)
     s = (bit_length(m) - OPERAND_BITS).clamp(min=0)
     if not bool(s.any()):
         return x, s
@@ -200,26 +203,45 @@ def ln2() -> decimal.Decimal:
 
 
 # ---------------------------------------------------------- nonlinearities
+@functools.lru_cache(maxsize=None)
+def gelu_fine_table() -> torch.Tensor:
+    """gelu_table linearly interpolated to steps of 1/GELU_FINE (integer
+    arithmetic, halves up): 2 * GELU_RANGE * GELU_FINE + 1 entries."""
+    coarse, per = gelu_table(), GELU_FINE // GELU_STEPS
+    r = torch.arange(per, dtype=torch.int64)  # (per,) position inside a coarse step
+    lo, hi = coarse[:-2, None], coarse[1:-1, None]  # (2 R S, 1)
+    shift = per.bit_length() - 1
+    fine = lo + (((hi - lo) * r + (1 << (shift - 1))) >> shift)  # (2 R S, per)
+    return torch.cat([fine.reshape(-1), coarse[-2:-1]])
+
+
 def gelu(u: torch.Tensor) -> torch.Tensor:
-    """Values (FRAC bits) -> GELU values, from the table, linearly interpolated."""
-    table = gelu_table().to(u.device)
-    span = GELU_RANGE << FRAC
-    sub = FRAC - GELU_STEPS.bit_length() + 1  # fractional bits below the table step
-    pos = (u.clamp(-span, span) + span)  # 0 .. 2*span
-    i, frac = pos >> sub, pos & ((1 << sub) - 1)
-    lo, hi = table[i], table[i + 1]
-    g = lo + round_shift((hi - lo) * frac, sub)
-    return torch.where(u >= span, u, torch.where(u <= -span, torch.zeros_like(u), g))
+    """Values (FRAC bits) -> GELU values: one lookup at the nearest 1/4096."""
+    table = gelu_fine_table().to(u.device)
+    span, sub = GELU_RANGE << FRAC, FRAC - (GELU_FINE.bit_length() - 1)
+    i = ((u + (span + (1 << (sub - 1)))) >> sub).clamp_(0, table.shape[0] - 1)  # nearest entry
+    return torch.where(u >= span, u, table[i])  # beyond the table: gelu(x) = x (above), 0 (below)
 
 
 def softmax(z: torch.Tensor) -> torch.Tensor:
     """Values (FRAC bits, natural-log units) (..., S) -> probabilities (..., S)
     in units of 2^-PROB_BITS, from the exp table."""
-    table = exp_table().to(z.device)
-    depth = round_shift(z.amax(dim=-1, keepdim=True) - z, FRAC - EXP_STEPS.bit_length() + 1)
-    e = table[depth.clamp(max=EXP_RANGE * EXP_STEPS)]  # (..., S), e <= 2^30
-    total = e.sum(dim=-1, keepdim=True)  # <= S * 2^30
-    return torch.div((e << PROB_BITS) + (total >> 1), total, rounding_mode="floor")
+    return softmax_depths(round_shift(z.amax(dim=-1, keepdim=True) - z, FRAC - EXP_SHIFT))
+
+
+EXP_SHIFT = EXP_STEPS.bit_length() - 1  # log2(EXP_STEPS)
+
+
+def softmax_depths(depth: torch.Tensor) -> torch.Tensor:
+    """int64 depths >= 0 below each row's maximum, in 1/EXP_STEPS nat (..., S) ->
+    probabilities (..., S) in units of 2^-PROB_BITS."""
+    table = exp_table().to(depth.device)
+    e = table[depth.clamp_(max=EXP_RANGE * EXP_STEPS)]  # (..., S), e <= 2^30
+    total = e.sum(dim=-1, keepdim=True)  # (..., 1), 2^30 <= total <= S * 2^30
+    # one division per row, then a multiply: e * inv <= 2^52, p <= 2^15
+    inv = torch.div(torch.full_like(total, 1 << 52), total, rounding_mode="floor")
+    shift = 52 - PROB_BITS
+    return (e * inv + (1 << (shift - 1))) >> shift
 
 
 def layer_norm(x: torch.Tensor, gamma_q: torch.Tensor, gamma_e: int, beta_q: torch.Tensor,

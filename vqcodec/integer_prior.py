@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from . import fixed_point as fx
 from .prior import Block, Prior
@@ -89,12 +90,14 @@ class IntBlock:
         B, S, C = x.shape
         hd = C // self.heads
         q, k, v = self.qkv(x).view(B, S, 3, self.heads, hd).permute(2, 0, 3, 1, 4)  # (B, H, S, hd) each
-        qa, sq = fx.to_operand(q, (-1,))  # (B, H, S, hd), (B, H, S, 1)
-        ka, sk = fx.to_operand(k, (-1,))
+        qa, sq = fx.to_operand(q, (-1,))  # (B, H, S, hd), (B, H, S, 1): a shift per query
+        ka, sk = fx.to_operand(k, (-2, -1))  # (B, H, S, hd), (B, H, 1, 1): one for all keys
         acc = fx.exact_matmul(qa, ka.transpose(-1, -2))  # (B, H, S, S), <= 2^30 * hd
-        # score = q.k / sqrt(hd) = acc * 2^(sq + sk - 2 FRAC) * scale * 2^-20, to FRAC bits
-        z = fx.round_shift(acc * self.scale, fx.FRAC + _SCORE_BITS - sq - sk.transpose(-1, -2))
-        p = fx.softmax(z)  # (B, H, S, S), multiples of 2^-15
+        # score = q.k / sqrt(hd) = acc * 2^(sq + sk - 2 FRAC) * scale * 2^-20; one scale per
+        # row, so the softmax's depth below the row maximum comes straight from acc, in
+        # 1/EXP_STEPS nat: rel * scale * 2^(sq + sk - 2 FRAC - 20 + EXP_SHIFT)
+        rel = (acc.amax(dim=-1, keepdim=True) - acc) * self.scale  # >= 0, <= 2^36 * 2^18
+        p = fx.softmax_depths(fx.round_shift(rel, 2 * fx.FRAC + _SCORE_BITS - fx.EXP_SHIFT - sq - sk))
         va, sv = fx.to_operand(v, (-2, -1))  # one shift per (batch, head): the product sums over positions
         y = fx.round_shift(fx.exact_matmul(p, va), fx.PROB_BITS - sv)  # (B, H, S, hd) values
         return y.transpose(1, 2).reshape(B, S, C)
@@ -110,8 +113,12 @@ class IntegerPrior:
 
     def __init__(self, prior: Prior):
         self.levels, self.K, self.frac = prior.levels, prior.K, fx.FRAC
-        self.cur_emb = fx.quantize_value(prior.cur_emb.weight)  # (levels * V, d)
-        self.prev_emb = fx.quantize_value(prior.prev_emb.weight)
+        cur_emb = fx.quantize_value(prior.cur_emb.weight)  # (levels * V, d)
+        prev_emb = fx.quantize_value(prior.prev_emb.weight)
+        if max(int(cur_emb.abs().max()), int(prev_emb.abs().max())) >= 1 << 40:
+            raise ValueError("prior embeddings too large for the integer prior")
+        self.emb_table = torch.cat([cur_emb, prev_emb]).to(torch.float64)  # (2 * levels * V, d), integers
+        self.prev_base = cur_emb.shape[0]  # prev tokens index the second half
         self.pos_emb = fx.quantize_value(prior.pos_emb)  # (S, d)
         self.group_emb = fx.quantize_value(prior.group_emb.weight)  # (2 * levels, d)
         self.blocks = [IntBlock(b) for b in prior.blocks]
@@ -123,7 +130,7 @@ class IntegerPrior:
 
     def to(self, device) -> "IntegerPrior":
         device = torch.device(device)
-        for name in ("cur_emb", "prev_emb", "pos_emb", "group_emb", "head_w", "head_b", "level_offset"):
+        for name in ("emb_table", "pos_emb", "group_emb", "head_w", "head_b", "level_offset"):
             setattr(self, name, getattr(self, name).to(device))
         for part in (*self.blocks, self.ln_f):
             part.to(device)
@@ -138,8 +145,12 @@ class IntegerPrior:
     def __call__(self, cur: torch.Tensor, prev: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
         """cur, prev: (B, N, S) int64 with MASK where unknown; group: (B,) in
         [0, 2N). Returns int64 logits (B, S, K) * 2^FRAC for level group // 2."""
-        h = self.cur_emb[cur + self.level_offset].sum(1)  # (B, S, d)
-        h = h + self.prev_emb[prev + self.level_offset].sum(1)
+        B, N, S = cur.shape
+        # one table row per level summed per position: float64 holds these integer
+        # sums (N rows below 2^40 each) exactly, in any order
+        idx = torch.cat([cur, prev + self.prev_base], 1) + self.level_offset.repeat(1, 2, 1)  # (B, 2N, S)
+        h = F.embedding_bag(idx.transpose(1, 2).reshape(B * S, 2 * N), self.emb_table, mode="sum")
+        h = h.to(torch.int64).view(B, S, -1)  # (B, S, d)
         h = h + self.pos_emb[None] + self.group_emb[group][:, None, :]
         for blk in self.blocks:
             h = blk(h)
