@@ -97,7 +97,12 @@ def main() -> None:
 @click.option("--latency", type=click.IntRange(0, 255), default=0, show_default=True,
               help="lowlatency: frames the encoder may hold back. 0 = predict forward from the last "
                    "keyframe only; >= keyint-1 = interpolate every frame between two keyframes.")
-def compress(input, output, quality, model, device, force, stats_path, mode, keyint, keyframes, latency):
+@click.option("--arithmetic", type=click.Choice(["integer", "float"]), default="integer", show_default=True,
+              help="The prior's arithmetic. integer: tables computed in integers, decoded identically on "
+                   "any CPU or GPU (format v4). float: several times faster to code, but bit-exact only "
+                   "on a decoder with the encoder's float arithmetic (format v3).")
+def compress(input, output, quality, model, device, force, stats_path, mode, keyint, keyframes, latency,
+             arithmetic):
     """Compress the video IN (any format FFmpeg reads; - = y4m on stdin) into OUT (.vqv).
 
     \b
@@ -106,6 +111,7 @@ def compress(input, output, quality, model, device, force, stats_path, mode, key
       vqcodec compress clip.mp4 clip.vqv --quality 8 --stats stats.json
       vqcodec compress cam.mp4 cam.vqv --mode lowlatency --keyint 8 --latency 0
       vqcodec compress cam.mp4 cam.vqv --mode lowlatency --keyframes adaptive --keyint 32 --latency 7
+      vqcodec compress cam.mp4 cam.vqv --mode lowlatency --arithmetic float   # same-machine pipelines
       ffmpeg -i in.mkv -f yuv4mpegpipe - | vqcodec compress - out.vqv
     """
     with _Errors():
@@ -125,7 +131,7 @@ def compress(input, output, quality, model, device, force, stats_path, mode, key
         with VideoReader(input) as reader:
             info = reader.info
             enc = StreamEncoder(info.width, info.height, info.fps, quality, mode=mode, model=codec,
-                                keyint=keyint, keyframes=keyframes, latency=latency)
+                                keyint=keyint, keyframes=keyframes, latency=latency, arithmetic=arithmetic)
             q = enc.quality
             with atomic_output(output, force) as out, _progress(info.frame_count, "compress") as bar:
                 stats = enc.write(iter(reader), out, bar.update)
@@ -297,6 +303,7 @@ def info(file, as_json):
         doc = {
             "file": file,
             "format_version": header.version,
+            "prior_arithmetic": "integer" if header.version >= 4 else "float",
             "model": header.model_name,
             "weights_sha256": header.weights_sha256.hex(),
             "mode": header.mode.name.lower(),

@@ -72,3 +72,25 @@ def test_nan_and_huge_logits_are_defined():
     lg = np.array([[np.nan, 0.0, 1e38, -1e38], [np.inf, 0.0, 1.0, 2.0]], np.float32)
     f = cdf.frequencies(lg[:1])
     assert f.sum() == cdf.TOTAL and f.min() >= 1 and f[0, 2] == f.max()
+
+
+def test_steps_from_fixed_match_the_float_steps():
+    """The integer prior's logits (fixed point) give the steps quantize_logits gives
+    the same logits as floats, within the one step a different rounding can move."""
+    rng = np.random.default_rng(5)
+    lg = (rng.standard_normal((200, 33)) * 6).astype(np.float32)
+    fixed = np.round(lg.astype(np.float64) * 2 ** 16).astype(np.int64)
+    got, want = cdf.steps_from_fixed(fixed, 16), cdf.quantize_logits(lg)
+    assert np.abs(got - want).max() <= 1 and (got == want).mean() > 0.99
+    assert (got.max(axis=1) == 0).all() and got.min() >= -cdf.MAX_DEPTH
+    f = cdf.frequencies_from_fixed(fixed, 16)
+    assert (f.sum(1) == cdf.TOTAL).all() and f.min() >= cdf.MIN_FREQ
+
+
+def test_steps_from_fixed_clamp_huge_gaps_and_refuse_bad_precision():
+    fixed = np.array([[0, -(1 << 60), 1 << 40]], dtype=np.int64)  # no overflow
+    assert cdf.steps_from_fixed(fixed, 16).tolist() == [[-cdf.MAX_DEPTH, -cdf.MAX_DEPTH, 0]]
+    with pytest.raises(ValueError, match="0..20 fractional bits"):
+        cdf.steps_from_fixed(fixed, 30)
+    with pytest.raises(ValueError, match="shape"):
+        cdf.frequencies_from_fixed(np.zeros((3, 1), np.int64), 16)

@@ -438,6 +438,22 @@ def test_lowlatency_compress_info_decompress(tmp_path, tiny_video_file, tiny_mod
     assert json.loads(cli("info", adaptive, "--json").output)["mode"] == "lowlatency"
 
 
+def test_arithmetic_choice_is_in_the_stream(tmp_path, tiny_video_file, tiny_model, tiny_frames):
+    """--arithmetic float writes format v3 (float prior); the default integer v4."""
+    for arithmetic, version in (("float", 3), ("integer", 4)):
+        out = tmp_path / f"{arithmetic}.vqv"
+        assert_ok(cli("compress", tiny_video_file, out, "--model", tiny_model, "-q", "2",
+                      "--mode", "lowlatency", "--arithmetic", arithmetic))
+        doc = json.loads(cli("info", out, "--json").output)
+        assert (doc["format_version"], doc["prior_arithmetic"]) == (version, arithmetic)
+        y4m = tmp_path / f"{arithmetic}.y4m"
+        assert_ok(cli("decompress", out, y4m, "--model", tiny_model))
+        assert read_video(str(y4m))[0].shape == tiny_frames.shape
+    result = cli("compress", tiny_video_file, tmp_path / "x.vqv", "--model", tiny_model, "--arithmetic", "fast")
+    assert result.exit_code == 2 and "'fast' is not one of 'integer', 'float'" in result.output
+    assert not (tmp_path / "x.vqv").exists()
+
+
 def test_lowlatency_options_need_the_mode(tmp_path, tiny_video_file, tiny_model):
     result = cli("compress", tiny_video_file, tmp_path / "x.vqv", "--model", tiny_model, "--latency", "2")
     assert result.exit_code == 1 and "applies to --mode lowlatency only" in result.output

@@ -91,6 +91,16 @@ def tokens_crc(tokens: np.ndarray) -> int:
 CoderStep = Callable[[np.ndarray, np.ndarray, int, np.ndarray], np.ndarray]
 
 
+# The prior's arithmetic a stream is written with, and the format version that says so.
+ARITHMETIC_VERSIONS = {"integer": FORMAT_VERSION, "float": 3}
+
+
+def arithmetic_version(arithmetic: str) -> int:
+    if arithmetic not in ARITHMETIC_VERSIONS:
+        raise ValueError(f"unknown prior arithmetic {arithmetic!r} (choose integer or float)")
+    return ARITHMETIC_VERSIONS[arithmetic]
+
+
 class FloatTables:
     """Versions 1-3: float32 prior -> cdf.frequencies. Bit-exact only where the
     float arithmetic is identical (same kind of machine and library)."""
@@ -244,7 +254,8 @@ class Codec:
         return np.stack(out), prev
 
     # ---------------------------------------------------------- whole streams
-    def make_header(self, width: int, height: int, fps: Fraction, frame_count: int | None, quality: int) -> StreamHeader:
+    def make_header(self, width: int, height: int, fps: Fraction, frame_count: int | None, quality: int,
+                    version: int = FORMAT_VERSION) -> StreamHeader:
         return StreamHeader(
             model_name=self.model_id.name,
             weights_sha256=self.model_id.sha256,
@@ -256,6 +267,7 @@ class Codec:
             gop=self.config.gop,
             intra_period=self.config.intra_period,
             quality=quality,
+            version=version,
         )
 
     def _padded(self, gop: np.ndarray) -> np.ndarray:
@@ -314,8 +326,8 @@ class Codec:
         if header.frame_count is not None and expected != header.frame_count:
             raise CodecError(f"stream holds {expected} frames; its header says {header.frame_count}")
 
-    def packet_encoder(self, width: int, height: int, quality: int) -> FullEncoder:
-        return FullEncoder(self, width, height, quality)
+    def packet_encoder(self, width: int, height: int, quality: int, version: int = FORMAT_VERSION) -> FullEncoder:
+        return FullEncoder(self, width, height, quality, version)
 
     def packet_decoder(self, header: StreamHeader):
         """The decoder of header's mode: .push(packet) -> frames (n, H, W, 3) uint8."""
@@ -330,8 +342,8 @@ class FullEncoder:
     """The full mode, frame by frame: every config.gop frames make one packet (a GOP);
     the prior's context carries across GOPs and resets at each intra period."""
 
-    def __init__(self, codec: Codec, width: int, height: int, quality: int):
-        self.codec, self.quality = codec, quality
+    def __init__(self, codec: Codec, width: int, height: int, quality: int, version: int = FORMAT_VERSION):
+        self.codec, self.quality, self.version = codec, quality, version
         self._gop: list[np.ndarray] = []  # frames (H, W, 3) of the GOP being filled
         self._prev: torch.Tensor | None = None  # (N, h, w) prior context
         self._done = 0  # frames already in packets
@@ -351,7 +363,7 @@ class FullEncoder:
         intra = self._done % codec.config.intra_period == 0
         if intra or self._prev is None:
             self._prev = codec._empty_context(tokens.shape[2], tokens.shape[3])
-        payload, bits, self._prev = codec.encode_payload(tokens, self._prev)
+        payload, bits, self._prev = codec.encode_payload(tokens, self._prev, self.version)
         packet = Packet(PacketType.INTRA if intra else PacketType.INTER, self._done, len(gop), payload,
                         tokens_crc(tokens))
         self.ideal_bits += bits

@@ -103,7 +103,7 @@ def check_operand(a: torch.Tensor) -> None:
 
 
 def isqrt(v: torch.Tensor) -> torch.Tensor:
-    """floor(sqrt(v)) of int64 v >= 0, exactly: a float64 guess (off by at most
+    """floor(sqrt(v)) of int64 0 <= v < 2^62, exactly: a float64 guess (off by at most
     one even where v > 2^53 rounds), then integer corrections."""
     r = torch.sqrt(v.to(torch.float64)).floor().to(torch.int64)
     for _ in range(2):

@@ -69,13 +69,14 @@ class _Key:
 
 
 def header_for(codec, width: int, height: int, fps: Fraction, frame_count: int | None,
-               quality: int, policy: KeyframePolicy, settings: LowLatencySettings) -> StreamHeader:
+               quality: int, policy: KeyframePolicy, settings: LowLatencySettings,
+               version: int = FORMAT_VERSION) -> StreamHeader:
     gop = policy.max_interval
     return StreamHeader(
         model_name=codec.model_id.name, weights_sha256=codec.model_id.sha256,
         mode=Mode.LOWLATENCY, width=width, height=height, fps=Fraction(fps),
         frame_count=frame_count, gop=gop, intra_period=-(-settings.intra_period // gop) * gop,
-        quality=quality)
+        quality=quality, version=version)
 
 
 class _KeyframeCoder:
@@ -114,10 +115,10 @@ class LowLatencyEncoder:
     """Push frames, get packets; see the module docstring for the layout."""
 
     def __init__(self, codec, width: int, height: int, quality: int, policy: KeyframePolicy,
-                 settings: LowLatencySettings = LowLatencySettings()):
+                 settings: LowLatencySettings = LowLatencySettings(), version: int = FORMAT_VERSION):
         self.policy, self.settings = policy, settings
         self.width, self.height = width, height
-        self.keys = _KeyframeCoder(codec, width, height, quality)
+        self.keys = _KeyframeCoder(codec, width, height, quality, version)
         self.grid = motion.grid_shape(height, width)
         self._key: _Key | None = None
         self._last_intra = None

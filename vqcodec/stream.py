@@ -39,7 +39,7 @@ from typing import BinaryIO, Callable, Iterable, Iterator
 
 import numpy as np
 
-from .codec import Codec, CodecError, CompressStats
+from .codec import Codec, CodecError, CompressStats, arithmetic_version
 from .container import (
     DEFAULT_LIMITS,
     MAGIC,
@@ -78,14 +78,20 @@ class StreamEncoder:
     (GOPs of the model's size: better rate, one GOP of delay). `model` is an installed
     model name, a path, or a loaded Codec. `quality` defaults to the model's middle one.
     `frame_count`, if known, goes into the header; left None, the header says unknown.
+    `arithmetic` "integer" (default, format v4): the prior's tables are computed in
+    integers and decode identically on any machine; "float" (format v3): the float
+    prior, several times faster, but bit-exact only where the decoder's float
+    arithmetic is the encoder's (benchmarks/results/integer_prior).
     """
 
     def __init__(self, width: int, height: int, fps: float | Fraction, quality: int | None = None,
                  mode: str = "lowlatency", model: str | Codec = "default", *, device: str = "cpu",
                  keyint: int = 8, keyframes: str | KeyframePolicy = "fixed", latency: int = 0,
-                 settings: LowLatencySettings | None = None, frame_count: int | None = None):
+                 settings: LowLatencySettings | None = None, frame_count: int | None = None,
+                 arithmetic: str = "integer"):
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r} (choose {' or '.join(MODES)})")
+        version = arithmetic_version(arithmetic)
         self.codec = codec = _codec(model, device)
         q = codec.qualities[len(codec.qualities) // 2] if quality is None else quality
         if q not in codec.qualities:
@@ -94,8 +100,8 @@ class StreamEncoder:
         fps = Fraction(fps).limit_denominator(1001 * 1000) if isinstance(fps, float) else Fraction(fps)
         self.width, self.height, self.quality, self.mode = width, height, q, mode
         if mode == "full":
-            self.header = codec.make_header(width, height, fps, frame_count, q)
-            self._core = codec.packet_encoder(width, height, q)
+            self.header = codec.make_header(width, height, fps, frame_count, q, version)
+            self._core = codec.packet_encoder(width, height, q, version)
         else:
             if isinstance(keyframes, str):
                 if keyframes not in _POLICIES:
@@ -105,8 +111,8 @@ class StreamEncoder:
                 settings = LowLatencySettings(latency=latency)
             elif latency != settings.latency and latency != 0:
                 raise ValueError(f"latency {latency} and settings.latency {settings.latency} disagree")
-            self.header = header_for(codec, width, height, fps, frame_count, q, keyframes, settings)
-            self._core = LowLatencyEncoder(codec, width, height, q, keyframes, settings)
+            self.header = header_for(codec, width, height, fps, frame_count, q, keyframes, settings, version)
+            self._core = LowLatencyEncoder(codec, width, height, q, keyframes, settings, version)
         self.frames_in = self.frames_out = self.bytes_out = self.payload_bits = 0
         self._started = self._ended = False
         self._seconds = 0.0
