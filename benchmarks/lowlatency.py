@@ -28,7 +28,7 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "lowlatency"
 MODES = ("full", "lowlatency", "lowlatency-l7", "lowlatency-adaptive")
 ANCHORS = ("x264:medium+zerolatency:g8", "x264:medium")
 CLIPS = (("carphone_pristine.mp4", None, None), ("synthetic:static", 48, (352, 288)))
-SPEED_MODES = ("lowlatency", "lowlatency-l7", "lowlatency-adaptive")
+SPEED_MODES = ("lowlatency", "lowlatency-float", "lowlatency-l7", "lowlatency-adaptive")
 SPEED_QUALITIES = (1, 2, 4)
 
 

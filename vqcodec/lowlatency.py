@@ -320,11 +320,11 @@ class LowLatencyDecoder:
 
 def compress_lowlatency(codec, frames, out, width: int, height: int, fps: Fraction, quality: int,
                         policy: KeyframePolicy, settings: LowLatencySettings = LowLatencySettings(),
-                        frame_count: int | None = None, progress=None):
+                        frame_count: int | None = None, progress=None, arithmetic: str = "integer"):
     """Code frames ((H, W, 3) uint8 each) into `out` as a low-latency .vqv stream.
     -> CompressStats (ideal/raw bits count keyframe tokens only)."""
     from .stream import StreamEncoder
 
     enc = StreamEncoder(width, height, fps, quality, mode="lowlatency", model=codec, keyframes=policy,
-                        settings=settings, frame_count=frame_count)
+                        settings=settings, frame_count=frame_count, arithmetic=arithmetic)
     return enc.write(frames, out, progress)

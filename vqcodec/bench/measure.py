@@ -157,6 +157,7 @@ class LowLatencyMode:
     keyint: int = 8  # the interval, or the maximum one for AdaptiveKeyframes
     latency: int = 0
     policy: str = "FixedKeyframes"  # a KeyframePolicy class of vqcodec.keyframes
+    arithmetic: str = "integer"  # the prior's: integer (format v4) or float (v3)
 
     def code(self, codec: Codec, frames: np.ndarray, fps: Fraction, quality: int):
         from vqcodec import keyframes
@@ -166,15 +167,18 @@ class LowLatencyMode:
         policy = getattr(keyframes, self.policy)(self.keyint)  # a fresh one: policies keep state
         settings = LowLatencySettings(latency=self.latency)
         return _round_trip(codec, lambda buf: compress_lowlatency(codec, iter(frames), buf, w, h, fps,
-                                                                   quality, policy, settings))
+                                                                   quality, policy, settings,
+                                                                   arithmetic=self.arithmetic))
 
 
 # Modes `vqcodec bench --modes` accepts: the full mode, and the low-latency mode with
 # keyframes every 8 frames predicted forward (latency 0, the camera setting), interpolated
-# (latency 7), or content-adaptive (at most every 32 frames, latency 0).
+# (latency 7), or content-adaptive (at most every 32 frames, latency 0); "lowlatency-float"
+# is "lowlatency" with the float prior (format v3: faster, same-machine decoding only).
 MODES = {m.name: m for m in (
     FullMode(),
     LowLatencyMode("lowlatency"),
+    LowLatencyMode("lowlatency-float", arithmetic="float"),
     LowLatencyMode("lowlatency-l7", latency=7),
     LowLatencyMode("lowlatency-adaptive", keyint=32, policy="AdaptiveKeyframes"),
 )}
