@@ -34,8 +34,8 @@ from .config import CodecConfig
 from .container import (
     DEFAULT_LIMITS,
     FORMAT_VERSION,
-    Limits,
     ContainerError,
+    Limits,
     Mode,
     Packet,
     PacketType,

@@ -137,7 +137,7 @@ def fixed_constant(value: Fraction | decimal.Decimal, bits: int) -> int:
 
 
 # ------------------------------------------------------------------- tables
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def exp_table() -> torch.Tensor:
     """EXP_TABLE[i] = round(2^EXP_BITS * e^(-i / EXP_STEPS)), i in 0..EXP_RANGE*EXP_STEPS."""
     step = _DEC.exp(decimal.Decimal(-1) / decimal.Decimal(EXP_STEPS))
@@ -164,7 +164,7 @@ def _erf(z: decimal.Decimal) -> decimal.Decimal:
     return _DEC.multiply(total, _two_over_root_pi())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _two_over_root_pi() -> decimal.Decimal:
     return _DEC.divide(2, _DEC.sqrt(_pi()))
 
@@ -181,7 +181,7 @@ def _pi() -> decimal.Decimal:
     return _DEC.subtract(_DEC.multiply(16, atan_inv(5)), _DEC.multiply(4, atan_inv(239)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def gelu_table() -> torch.Tensor:
     """GELU_TABLE[i] = round(2^FRAC * gelu(x_i)), x_i = -GELU_RANGE + i / GELU_STEPS,
     gelu(x) = x/2 (1 + erf(x / sqrt 2)); one extra entry past the end for interpolation."""
@@ -198,12 +198,8 @@ def gelu_table() -> torch.Tensor:
     return torch.tensor(out, dtype=torch.int64)
 
 
-def ln2() -> decimal.Decimal:
-    return _DEC.ln(decimal.Decimal(2))
-
-
 # ---------------------------------------------------------- nonlinearities
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def gelu_fine_table() -> torch.Tensor:
     """gelu_table linearly interpolated to steps of 1/GELU_FINE (integer
     arithmetic, halves up): 2 * GELU_RANGE * GELU_FINE + 1 entries."""

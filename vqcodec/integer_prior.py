@@ -45,7 +45,7 @@ class IntLinear:
         self.wt = self.w.t().contiguous()  # (in, out)
         self.b = fx.quantize_value(lin.bias)  # (out,)
 
-    def to(self, device) -> "IntLinear":
+    def to(self, device) -> IntLinear:
         self.wt, self.b = self.wt.to(device), self.b.to(device)
         return self
 
@@ -61,7 +61,7 @@ class IntLayerNorm:
         self.b = fx.quantize_value(ln.bias)
         self.eps = float(ln.eps)
 
-    def to(self, device) -> "IntLayerNorm":
+    def to(self, device) -> IntLayerNorm:
         self.g, self.b = self.g.to(device), self.b.to(device)
         return self
 
@@ -81,7 +81,7 @@ class IntBlock:
         # round(2^20 / sqrt(hd)), exactly: isqrt of 2^40 / hd would floor, so use decimal
         self.scale = fx.fixed_constant(fx._DEC.divide(1, fx._DEC.sqrt(fx.decimal.Decimal(hd))), _SCORE_BITS)
 
-    def to(self, device) -> "IntBlock":
+    def to(self, device) -> IntBlock:
         for part in (self.ln1, self.ln2, self.qkv, self.proj, self.fc1, self.fc2):
             part.to(device)
         return self
@@ -128,7 +128,7 @@ class IntegerPrior:
         self.level_offset = prior.level_offset.detach().cpu()  # (1, levels, 1)
         self.device = torch.device("cpu")
 
-    def to(self, device) -> "IntegerPrior":
+    def to(self, device) -> IntegerPrior:
         device = torch.device(device)
         for name in ("emb_table", "pos_emb", "group_emb", "head_w", "head_b", "level_offset"):
             setattr(self, name, getattr(self, name).to(device))
