@@ -198,6 +198,12 @@ def gelu_table() -> torch.Tensor:
     return torch.tensor(out, dtype=torch.int64)
 
 
+@functools.cache
+def _on_device(table, device: torch.device) -> torch.Tensor:
+    """A table (exp_table, gelu_fine_table) copied to `device` once, not on every call."""
+    return table().to(device)
+
+
 # ---------------------------------------------------------- nonlinearities
 @functools.cache
 def gelu_fine_table() -> torch.Tensor:
@@ -213,7 +219,7 @@ def gelu_fine_table() -> torch.Tensor:
 
 def gelu(u: torch.Tensor) -> torch.Tensor:
     """Values (FRAC bits) -> GELU values: one lookup at the nearest 1/4096."""
-    table = gelu_fine_table().to(u.device)
+    table = _on_device(gelu_fine_table, u.device)
     span, sub = GELU_RANGE << FRAC, FRAC - (GELU_FINE.bit_length() - 1)
     i = ((u + (span + (1 << (sub - 1)))) >> sub).clamp_(0, table.shape[0] - 1)  # nearest entry
     return torch.where(u >= span, u, table[i])  # beyond the table: gelu(x) = x (above), 0 (below)
@@ -231,13 +237,20 @@ EXP_SHIFT = EXP_STEPS.bit_length() - 1  # log2(EXP_STEPS)
 def softmax_depths(depth: torch.Tensor) -> torch.Tensor:
     """int64 depths >= 0 below each row's maximum, in 1/EXP_STEPS nat (..., S) ->
     probabilities (..., S) in units of 2^-PROB_BITS."""
-    table = exp_table().to(depth.device)
+    table = _on_device(exp_table, depth.device)
     e = table[depth.clamp_(max=EXP_RANGE * EXP_STEPS)]  # (..., S), e <= 2^30
     total = e.sum(dim=-1, keepdim=True)  # (..., 1), 2^30 <= total <= S * 2^30
     # one division per row, then a multiply: e * inv <= 2^52, p <= 2^15
     inv = torch.div(torch.full_like(total, 1 << 52), total, rounding_mode="floor")
     shift = 52 - PROB_BITS
     return (e * inv + (1 << (shift - 1))) >> shift
+
+
+@functools.cache
+def _eps_fixed(eps: float, C: int) -> int:
+    """eps * C^2 * 2^(2 FRAC): LayerNorm's eps in the units of layer_norm's C^2 * variance
+    (decimal arithmetic: computed once per (eps, C), not on every call)."""
+    return fixed_constant(Fraction(eps) * C * C, 2 * FRAC)
 
 
 def layer_norm(x: torch.Tensor, gamma_q: torch.Tensor, gamma_e: int, beta_q: torch.Tensor,
@@ -250,8 +263,7 @@ def layer_norm(x: torch.Tensor, gamma_q: torch.Tensor, gamma_e: int, beta_q: tor
         raise ValueError("integer LayerNorm supports at most 512 channels")
     x, s = to_operand(x, (-1,))  # (..., C), (..., 1)
     d = C * x - x.sum(dim=-1, keepdim=True)  # C * (x - mean), |d| <= 2^(15+10)
-    eps_q = round_shift(torch.full_like(s, fixed_constant(Fraction(eps) * C * C, 2 * FRAC)),
-                        (2 * s).clamp(max=62))
+    eps_q = round_shift(torch.full_like(s, _eps_fixed(eps, C)), (2 * s).clamp(max=62))
     r = isqrt(torch.div((d * d).sum(dim=-1, keepdim=True), C, rounding_mode="floor") + eps_q)
     n = torch.div(d << FRAC, r.clamp(min=1), rounding_mode="floor")  # (x - mean) / std, FRAC bits
     return round_shift(n * gamma_q, gamma_e) + beta_q

@@ -41,8 +41,8 @@ class IntLinear:
     """nn.Linear on values: y = x W^T + b, exact integer product, FRAC bits out."""
 
     def __init__(self, lin: nn.Linear):
-        self.w, self.e = fx.quantize_tensor(lin.weight)  # (out, in), W ~= w * 2^-e
-        self.wt = self.w.t().contiguous()  # (in, out)
+        w, self.e = fx.quantize_tensor(lin.weight)  # (out, in), W ~= w * 2^-e
+        self.wt = w.t().contiguous()  # (in, out)
         self.b = fx.quantize_value(lin.bias)  # (out,)
 
     def to(self, device) -> IntLinear:
