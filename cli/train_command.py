@@ -58,7 +58,7 @@ def train(data, synthetic, out, name, steps, prior_steps, batch, clip, eval_vide
             raise ValueError(f"{out_dir} already holds a run; use --resume or another --out")
         tcfg = TrainConfig(out=out_dir, name=name, ae_steps=steps, prior_steps=prior_steps, batch=batch,
                            clip=ClipShape.parse(clip), device=_device(device), seed=seed)
-        cfg = replace(CodecConfig(), name=name)
+        cfg = CodecConfig.recommended(name)
         with session(tcfg.device) as dist:  # a single process unless torchrun started this one
             trainer = run_training(replace(tcfg, device=dist.device), cfg, list(data), synthetic,
                                    eval_video=eval_video, init=init, resume=resume,

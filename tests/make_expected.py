@@ -8,6 +8,9 @@ review the diff: a change here is a format or model change).
 - tiny_q2.vqv: the golden stream of the `tiny_frames` fixture at quality 2;
 - tiny_lowlatency_q2.vqv: the same frames in the low-latency mode (keyframes
   every 4 frames, latency 1: forward-predicted and interpolated frames both).
+- models/tiny_predictive.* and tiny_predictive_q2.vqv: the same for a model
+  with the linear path and predictive (I/P) quantization, GOPs of 8 frames
+  (4 latent frames: I P P P).
 Older goldens (tiny_q2_v1.vqv: format version 1; tiny_q2_v2.vqv and
 tiny_lowlatency_q2_v2.vqv: version 2; tiny_q2_v3.vqv and
 tiny_lowlatency_q2_v3.vqv: version 3, the last coded with the float prior) are
@@ -40,13 +43,27 @@ TINY = CodecConfig(
     intra_period=8,
 )
 
+TINY_PREDICTIVE = replace(
+    TINY,
+    name="tiny_predictive",
+    autoencoder=replace(TINY.autoencoder, linear_path=True),
+    quantizer=replace(TINY.quantizer, predictive=True),
+    gop=8,
+    intra_period=16,
+)
+
 
 def make_tiny_model(folder: Path, cfg: CodecConfig = TINY, seed: int = 0) -> Path:
+    from vqcodec.autoencoder import fit_linear_path
+
     torch.manual_seed(seed)
     ae, vq, prior = build_modules(cfg)
+    clips = torch.rand(2, 3, cfg.gop, 32, 32) - 0.5
+    if cfg.autoencoder.linear_path:
+        fit_linear_path(ae, clips)
     vq.train()
     with torch.no_grad():  # seed the codebooks from encoder outputs of random clips
-        vq(ae.encoder(torch.rand(2, 3, 4, 32, 32) - 0.5))
+        vq(ae.encoder(clips))
     vq.eval()
     return save_model(folder, cfg, ae, vq, prior).config_path
 
@@ -66,6 +83,14 @@ def lowlatency_stream(codec, frames) -> bytes:
 
 def main() -> None:
     models = HERE / "expected" / "models"
+    pred_path = models / "tiny_predictive.json"
+    if "--model" in sys.argv or not pred_path.is_file():
+        make_tiny_model(models, TINY_PREDICTIVE)
+    pred = load_codec(str(pred_path))
+    frames = _tiny_pattern()
+    buf = io.BytesIO()
+    pred.compress(iter(frames), buf, frames.shape[2], frames.shape[1], Fraction(25), 2)
+    (HERE / "expected" / "tiny_predictive_q2.vqv").write_bytes(buf.getvalue())
     cfg_path = make_tiny_model(models) if "--model" in sys.argv else models / "tiny.json"
     codec = load_codec(str(cfg_path))
     frames = _tiny_pattern()

@@ -1,5 +1,6 @@
 """autoencoder.py: shapes through the latent factors, clip independence in
 time, and exact frame <-> tensor conversion."""
+import pytest
 import torch
 
 from vqcodec.autoencoder import Autoencoder, _shuffle, _unshuffle, frames_to_tensor, tensor_to_frames
@@ -34,3 +35,50 @@ def test_batch_entries_independent():
         za = ae.encoder(a)
         zab = ae.encoder(torch.cat([a, b]))
     assert torch.allclose(za[0], zab[0], atol=1e-5)
+
+
+def _linear_cfg(**kw):
+    from vqcodec.config import AutoencoderConfig
+
+    base = dict(patch=2, down_t=1, down_s=1, channels=8, latent_channels=8, res_blocks=1,
+                attn_blocks=0, attn_heads=2, embed_dim=12, linear_path=True)
+    return AutoencoderConfig(**(base | kw))
+
+
+def test_linear_path_with_every_component_is_lossless_at_init():
+    """embed_dim = the block's size (3 * 2^2 = 12 values): the PCA basis is
+    complete, the networks start at zero, so decoder(encoder(x)) == x."""
+    from vqcodec.autoencoder import Autoencoder, fit_linear_path
+
+    torch.manual_seed(0)
+    ae = Autoencoder(_linear_cfg())
+    x = torch.rand(2, 3, 2, 16, 16) - 0.5
+    assert fit_linear_path(ae, x) == pytest.approx(1.0)
+    y = ae.decoder(ae.encoder(x))
+    assert (y - x).abs().max() < 1e-4
+
+
+def test_linear_path_keeps_the_top_components():
+    """Fewer components than values: the kept share is below 1 and the
+    reconstruction error equals the variance left out."""
+    from vqcodec.autoencoder import Autoencoder, fit_linear_path
+
+    torch.manual_seed(0)
+    ae = Autoencoder(_linear_cfg(embed_dim=4))
+    # correlated channels: a few components hold most of the variance
+    base = torch.rand(2, 1, 2, 16, 16) - 0.5
+    x = base.expand(2, 3, 2, 16, 16) * torch.tensor([1.0, 0.8, 0.6]).view(1, 3, 1, 1, 1)
+    x = x + 0.01 * torch.randn_like(x)
+    kept = fit_linear_path(ae, x)
+    assert 0.9 < kept < 1.0
+    y = ae.decoder(ae.encoder(x))
+    rel = (y - x).pow(2).sum() / (x - x.mean()).pow(2).sum()
+    assert rel.item() == pytest.approx(1 - kept, abs=0.01)
+
+
+def test_no_linear_path_by_default():
+    from vqcodec.autoencoder import Autoencoder
+    from vqcodec.config import AutoencoderConfig
+
+    ae = Autoencoder(AutoencoderConfig(channels=8, latent_channels=8, embed_dim=8))
+    assert ae.encoder.linear is None and ae.decoder.linear is None

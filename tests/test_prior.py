@@ -77,3 +77,24 @@ def test_exact_token_round_trip(tiny_codec):
         p2, _, _ = tiny_codec.encode_payload(more, ctx)
         back2, _ = tiny_codec.decode_payload(p2, 2, levels, ctx2)
         assert np.array_equal(back2, more)
+
+
+def test_predictive_prior_has_groups_and_heads_per_frame_kind():
+    import torch
+
+    from vqcodec.config import PriorConfig, QuantizerConfig
+    from vqcodec.prior import Prior, group_id
+
+    N = 3
+    p = Prior(PriorConfig(dim=16, layers=1, heads=2, tile=4), QuantizerConfig(levels=N, codebook_size=8, predictive=True))
+    assert p.group_emb.num_embeddings == 4 * N and p.head_w.shape[0] == 2 * N
+    assert group_id(1, 2, 1, N) == 2 * N + 5
+    # training inputs of a P group mask the same levels as the I group
+    cur = torch.randint(0, 8, (1, N, 16))
+    prev = torch.randint(0, 8, (1, N, 16))
+    lv = torch.tensor([3])
+    a = p.training_inputs(cur, prev, lv, torch.tensor([group_id(0, 1, 1, N)]))
+    b = p.training_inputs(cur, prev, lv, torch.tensor([group_id(1, 1, 1, N)]))
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    logits = p(a[0], a[1], torch.tensor([group_id(1, 1, 1, N)]))
+    assert logits.shape == (1, 16, 8)

@@ -66,3 +66,58 @@ def test_gradient_reaches_encoder_output():
     out = vq(z)
     (out.quantized.sum() + out.commit_loss).backward()
     assert z.grad is not None and z.grad.abs().sum() > 0
+
+
+def _pvq(levels=3, size=32, dim=8):
+    torch.manual_seed(0)
+    return ResidualVQ(QuantizerConfig(levels=levels, codebook_size=size, dim=dim, predictive=True))
+
+
+def test_predictive_has_i_and_p_codebooks():
+    assert len(_pvq(levels=3).codebooks) == 6
+    assert len(_vq(levels=3).codebooks) == 3
+
+
+def test_predictive_encode_decode_match_forward():
+    vq = _pvq()
+    z = torch.randn(2, 8, 4, 4, 4)
+    vq.train()
+    for _ in range(3):
+        vq(z)
+    vq.eval()
+    for L in (1, 3):
+        out = vq(z, torch.full((2,), L))
+        idx = vq.encode(z, L)
+        assert torch.equal(out.indices[:, :L], idx)
+        assert torch.allclose(out.quantized, vq.decode(idx), atol=1e-5)
+
+
+def test_predictive_decode_is_the_closed_loop_chain():
+    """Frame f decodes as frame f-1 plus the P codebooks' vectors, exactly."""
+    vq = _pvq()
+    z = torch.randn(1, 8, 3, 2, 2)
+    vq.train()
+    vq(z)
+    vq.eval()
+    idx = vq.encode(z, 3)
+    zq = vq.decode(idx)  # (1, D, 3, 2, 2)
+    N = vq.levels
+    step = sum(vq.codebooks[N + l].lookup(idx[:, l, 2]) for l in range(3)).permute(0, 3, 1, 2)
+    assert torch.allclose(zq[:, :, 2], zq[:, :, 1] + step, atol=1e-6)
+    i0 = sum(vq.codebooks[l].lookup(idx[:, l, 0]) for l in range(3)).permute(0, 3, 1, 2)
+    assert torch.allclose(zq[:, :, 0], i0, atol=1e-6)
+
+
+def test_predictive_refines_a_static_clip_over_time():
+    """On a clip that does not change, each P frame codes what the previous
+    decoded frame missed, so the error falls frame after frame."""
+    vq = _pvq(levels=1, size=64)
+    torch.manual_seed(1)
+    still = torch.randn(4, 8, 1, 6, 6).expand(4, 8, 6, 6, 6).contiguous()
+    vq.train()
+    for _ in range(30):
+        vq(still)
+    vq.eval()
+    zq = vq.decode(vq.encode(still, 1))
+    err = (zq - still).pow(2).mean(dim=(0, 1, 3, 4))  # (T,)
+    assert err[-1] < 0.5 * err[0], err.tolist()

@@ -60,3 +60,34 @@ def test_train_command_with_video_data(tmp_path, tiny_model, tiny_video_file, mo
     assert (tmp_path / "models" / "cam.safetensors").is_file()
     r = CliRunner().invoke(main, ["train", "--out", str(tmp_path / "r"), "--synthetic"])
     assert r.exit_code != 0 and "already holds a run" in r.output
+
+
+def test_predictive_run_fits_the_linear_path_and_trains_p_groups(tmp_path):
+    """A fresh run of a linear-path, predictive model: the PCA sets the linear
+    paths before step 1, the prior sees I and P latent frames (one prior clip
+    is one GOP), and the result codes a stream."""
+    import torch
+
+    from vqcodec import load_codec
+    from vqcodec.config import AutoencoderConfig, PriorConfig, QuantizerConfig
+    from vqcodec.training.data import ClipSampler
+    from vqcodec.training.train import Trainer
+
+    cfg = CodecConfig(name="p", autoencoder=AutoencoderConfig(channels=8, latent_channels=16, res_blocks=1,
+                                                              attn_heads=2, embed_dim=8, linear_path=True),
+                      quantizer=QuantizerConfig(levels=2, codebook_size=16, dim=8, predictive=True),
+                      prior=PriorConfig(dim=16, layers=1, heads=2, tile=4), gop=8, intra_period=16)
+    out = tmp_path / "run"
+    t = TrainConfig(out=out, name="p", ae_steps=2, prior_steps=2, batch=2, clip=ClipShape(8, 32, 32),
+                    prior_clip=ClipShape(8, 32, 32), prior_batch=1, ckpt_every=2, eval_every=2)
+    sampler = ClipSampler([], t.clip, 1.0, seed=0)
+    fresh = Trainer(t, cfg, sampler, None)
+    w = fresh.ae.encoder.linear.conv.weight.reshape(8, -1)
+    assert torch.allclose(w @ w.T, torch.eye(8), atol=1e-4)  # PCA rows are orthonormal
+    fresh.sampler_prior = ClipSampler([], t.prior_clip, 1.0, seed=1)
+    _, _, kind = fresh._prior_batch()
+    assert set(kind.tolist()) == {0, 1}  # 4 latent frames: I P P P
+    run_training(t, cfg, [], synthetic=True, log=lambda m: None)
+    codec = load_codec(str(out / "p.json"))
+    frames = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+    codec.compress(iter(frames), io.BytesIO(), 32, 32, Fraction(25), 2)

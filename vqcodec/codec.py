@@ -44,7 +44,7 @@ from .container import (
 )
 from .entropy_coder import RangeDecoder, RangeEncoder
 from .integer_prior import IntegerPrior
-from .prior import Prior, checkerboard, from_tiles, schedule, to_tiles
+from .prior import Prior, checkerboard, from_tiles, group_id, schedule, to_tiles
 from .quantizer import ResidualVQ
 
 
@@ -196,11 +196,13 @@ class Codec:
     # --------------------------------------------- tokens <-> bits (the prior)
     @torch.inference_mode()
     def _code_latent_frame(self, prev: torch.Tensor, levels: int, step: CoderStep,
-                           arith: FloatTables | IntegerTables) -> torch.Tensor:
+                           arith: FloatTables | IntegerTables, kind: int = 0) -> torch.Tensor:
         """Run the group schedule over one latent frame.
 
         prev: (N, h, w) int64 tokens of the previous latent frame, MASK where
-        absent. Returns the frame's tokens (N, h, w), MASK above `levels`."""
+        absent; kind: 0 for an I latent frame, 1 for a P one (predictive
+        models: every latent frame of a GOP after the first). Returns the
+        frame's tokens (N, h, w), MASK above `levels`."""
         N, h, w = prev.shape
         tile, mask = self.config.prior.tile, self.prior.mask_index
         cur = torch.full_like(prev, mask)
@@ -208,7 +210,8 @@ class Codec:
         n = prev_tiles.shape[0]
         board = checkerboard(h, w, prev.device).reshape(-1)  # (h*w,)
         for level, parity in schedule(levels):
-            group = torch.full((n,), 2 * level + parity, dtype=torch.long, device=prev.device)
+            gid = group_id(kind, level, parity, N)
+            group = torch.full((n,), gid, dtype=torch.long, device=prev.device)
             cur_tiles, step_n = to_tiles(cur, tile, mask), self.tile_batch or n
             logits = torch.cat([arith.logits(cur_tiles[i:i + step_n], prev_tiles[i:i + step_n], group[i:i + step_n])
                                 for i in range(0, n, step_n)])  # (n, S, K)
@@ -219,6 +222,11 @@ class Codec:
             cur[level].view(-1)[pos] = torch.from_numpy(sym).to(cur.device)
         return cur
 
+    def _kind(self, frame: int) -> int:
+        """Frame kind of latent frame `frame` of a GOP: 1 (P) after the first
+        in a predictive model, else 0 (I)."""
+        return int(self.config.quantizer.predictive and frame > 0)
+
     def _empty_context(self, h: int, w: int) -> torch.Tensor:
         N = self.config.quantizer.levels
         return torch.full((N, h, w), self.prior.mask_index, dtype=torch.long, device=self.device)
@@ -228,7 +236,7 @@ class Codec:
         """tokens (T', L, h, w); prev (N, h, w) context. Returns (payload,
         ideal bits, context for the next GOP)."""
         enc, ideal, arith = RangeEncoder(), 0.0, self.tables_for(version)
-        for frame in tokens:  # (L, h, w)
+        for f, frame in enumerate(tokens):  # (L, h, w)
             flat = frame.reshape(frame.shape[0], -1)
 
             def step(freq, lg, level, pos, flat=flat):
@@ -238,7 +246,7 @@ class Codec:
                 ideal += cdf.ideal_bits(lg, sym)
                 return sym
 
-            prev = self._code_latent_frame(prev, frame.shape[0], step, arith)
+            prev = self._code_latent_frame(prev, frame.shape[0], step, arith, self._kind(f))
         return enc.finish(), ideal, prev
 
     def decode_payload(
@@ -248,8 +256,9 @@ class Codec:
         """Inverse of encode_payload: -> (tokens (T', L, h, w), next context)."""
         dec, arith = RangeDecoder(payload), self.tables_for(version)
         out = []
-        for _ in range(latent_frames):
-            prev = self._code_latent_frame(prev, levels, lambda freq, lg, level, pos: dec.decode(freq), arith)
+        for f in range(latent_frames):
+            prev = self._code_latent_frame(prev, levels, lambda freq, lg, level, pos: dec.decode(freq), arith,
+                                           self._kind(f))
             out.append(prev[:levels].cpu().numpy())
         return np.stack(out), prev
 

@@ -31,6 +31,11 @@ class AutoencoderConfig:
     attn_blocks: int = 1  # axial-attention blocks at latent resolution
     attn_heads: int = 4
     embed_dim: int = 64  # dimension of the vectors the quantizer sees
+    # A blockwise linear transform (one t x s x s block -> embed_dim, and back)
+    # beside the networks, initialised by PCA of the training clips
+    # (autoencoder.fit_linear_path): training starts at the PCA's quality
+    # instead of from noise, and the networks learn what a linear map misses.
+    linear_path: bool = False
 
     @property
     def factor_t(self) -> int:
@@ -51,6 +56,15 @@ class QuantizerConfig:
     decay: float = 0.99  # EMA decay of codebook statistics
     dead_threshold: float = 0.5  # EMA usage below which a code is restarted
     commitment: float = 0.25
+    # Predictive coding inside a GOP: latent frame 0 is quantized as it is
+    # ("I"); every later one quantizes its difference from the previous
+    # *decoded* latent frame ("P", closed loop, its own codebooks), so static
+    # content costs near-zero tokens the prior predicts almost for free.
+    predictive: bool = False
+
+    @property
+    def codebook_count(self) -> int:
+        return 2 * self.levels if self.predictive else self.levels
 
 
 @dataclass(frozen=True)
@@ -88,11 +102,29 @@ class CodecConfig:
         """Quality q uses the first q residual levels."""
         return list(range(1, self.quantizer.levels + 1))
 
+    @property
+    def frame_kinds(self) -> int:
+        """1 (every latent frame alike) or 2 (I and P latent frames)."""
+        return 2 if self.quantizer.predictive else 1
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def recommended(cls, name: str = "custom") -> "CodecConfig":
+        """The architecture `vqcodec train` builds when not told otherwise (and
+        the shipped default's): PCA-initialised linear path, predictive RVQ in
+        GOPs of 16 frames (8 latent frames: 1 I + 7 P)."""
+        return cls(
+            name=name,
+            autoencoder=AutoencoderConfig(linear_path=True),
+            quantizer=QuantizerConfig(predictive=True, commitment=0.1),
+            gop=16,
+            intra_period=32,
+        )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "CodecConfig":

@@ -29,6 +29,12 @@ import torch.nn.functional as F
 from .config import PriorConfig, QuantizerConfig
 
 
+def group_id(kind: int, level: int, parity: int, levels: int) -> int:
+    """The prior's group index of (frame kind, level, parity); kind 0 = I, 1 = P;
+    `levels` is the model's N."""
+    return kind * 2 * levels + 2 * level + parity
+
+
 def schedule(levels: int) -> list[tuple[int, int]]:
     """The coding order for quality `levels`: [(level, parity), ...]."""
     return [(l, p) for l in range(levels) for p in (0, 1)]
@@ -89,17 +95,21 @@ class Prior(nn.Module):
     def __init__(self, cfg: PriorConfig, qcfg: QuantizerConfig):
         super().__init__()
         self.cfg, self.levels, self.K = cfg, qcfg.levels, qcfg.codebook_size
+        # predictive quantizers code I and P latent frames with different
+        # codebooks: groups 0..2N-1 are an I frame's, 2N..4N-1 a P frame's,
+        # and each (kind, level) has its own output head.
+        self.kinds = 2 if qcfg.predictive else 1
         S, d, V = cfg.tile * cfg.tile, cfg.dim, qcfg.codebook_size + 1
         # one table per level for the current and for the previous frame;
         # index K (= MASK) means "not known (yet)".
         self.cur_emb = nn.Embedding(self.levels * V, d)
         self.prev_emb = nn.Embedding(self.levels * V, d)
         self.pos_emb = nn.Parameter(torch.randn(S, d) * 0.02)
-        self.group_emb = nn.Embedding(2 * self.levels, d)
+        self.group_emb = nn.Embedding(2 * self.levels * self.kinds, d)
         self.blocks = nn.ModuleList(Block(d, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.layers))
         self.ln_f = nn.LayerNorm(d)
-        self.head_w = nn.Parameter(torch.randn(self.levels, self.K, d) * 0.02)
-        self.head_b = nn.Parameter(torch.zeros(self.levels, self.K))
+        self.head_w = nn.Parameter(torch.randn(self.kinds * self.levels, self.K, d) * 0.02)
+        self.head_b = nn.Parameter(torch.zeros(self.kinds * self.levels, self.K))
         offs = torch.arange(self.levels) * V
         self.register_buffer("level_offset", offs.view(1, -1, 1), persistent=False)
 
@@ -109,7 +119,8 @@ class Prior(nn.Module):
 
     def forward(self, cur: torch.Tensor, prev: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
         """cur, prev: (B, N, S) int64 with MASK where unknown; group: (B,)
-        int64 in [0, 2N). Returns logits (B, S, K) for level group // 2."""
+        int64 in [0, 2N * kinds). Returns logits (B, S, K) for head group // 2
+        (level (group // 2) % N of frame kind group // 2N)."""
         h = self.cur_emb(cur + self.level_offset).sum(1)  # (B, S, d)
         h = h + self.prev_emb(prev + self.level_offset).sum(1)
         h = h + self.pos_emb[None] + self.group_emb(group)[:, None, :]
@@ -127,11 +138,11 @@ class Prior(nn.Module):
 
         cur, prev: (B, N, S) true tokens (MASK where padded); levels: (B,)
         quality L per sample (levels >= L are absent in both frames); group:
-        (B,) in [0, 2L). Returns (cur_in, prev_in, target_mask (B, S))."""
+        (B,) in kind * 2N + [0, 2L). Returns (cur_in, prev_in, target_mask (B, S))."""
         B, N, S = cur.shape
         t = self.cfg.tile
         lvl = torch.arange(N, device=cur.device)[None, :, None]  # (1, N, 1)
-        l = torch.div(group, 2, rounding_mode="floor")[:, None, None]
+        l = (torch.div(group, 2, rounding_mode="floor") % N)[:, None, None]
         parity = (group % 2)[:, None, None]
         black = ~checkerboard(t, t, cur.device).view(1, 1, S)  # parity-0 squares
         known = (lvl < l) | ((lvl == l) & (parity == 1) & black)

@@ -104,58 +104,102 @@ class ResidualVQ(nn.Module):
         self.cfg = cfg
         self.codebooks = nn.ModuleList(
             EMACodebook(cfg.codebook_size, cfg.dim, cfg.decay, cfg.dead_threshold)
-            for _ in range(cfg.levels)
+            for _ in range(cfg.codebook_count)
         )
 
     @property
     def levels(self) -> int:
         return self.cfg.levels
 
+    def _books(self, frame: int) -> list[EMACodebook]:
+        """The codebooks latent frame `frame` of a GOP is quantized with: the
+        I books for frame 0 (and for every frame when not predictive), else
+        the P books."""
+        N = self.levels
+        return list(self.codebooks[N:] if self.cfg.predictive and frame > 0 else self.codebooks[:N])
+
+    def _chain(self, z: torch.Tensor) -> list[tuple[int, torch.Tensor]]:
+        """The units quantized one after another: the whole clip at once when
+        not predictive, else latent frame by latent frame (closed loop)."""
+        if not self.cfg.predictive:
+            return [(0, z)]
+        return [(f, z[:, :, f:f + 1]) for f in range(z.shape[2])]
+
     def forward(self, z: torch.Tensor, levels_per_sample: torch.Tensor | None = None) -> QuantizerOutput:
         """Training/analysis pass. z: (B, D, T, H, W). levels_per_sample: (B,)
-        number of levels each clip keeps (quantizer dropout); None keeps all."""
+        number of levels each clip keeps (quantizer dropout); None keeps all.
+        In predictive mode a P frame quantizes z_f minus the previous decoded
+        frame, which depends on the levels each clip keeps, as in the codec."""
         B, D, T, H, W = z.shape
-        flat = z.permute(0, 2, 3, 4, 1).reshape(-1, D)  # (M, D), M = B*T*H*W
-        per_pos = T * H * W
         if levels_per_sample is None:
             levels_per_sample = torch.full((B,), self.levels, device=z.device)
-        keep = levels_per_sample.repeat_interleave(per_pos)  # (M,)
-        residual = flat.detach()
-        quant = torch.zeros_like(flat)
-        indices, perps, dead = [], [], 0
-        for level, book in enumerate(self.codebooks):
-            if self.training and not bool(book.initialized):
-                book.seed(residual)
-            idx = book.nearest(residual)
-            q = book.lookup(idx)
-            if self.training:
-                dead += book.update(residual, idx)
-            used = (keep > level).unsqueeze(1).type(flat.dtype)
-            quant = quant + q * used
-            residual = residual - q
-            indices.append(idx)
-            probs = torch.bincount(idx, minlength=book.size).float() / idx.numel()
-            perps.append(torch.exp(-(probs * torch.log(probs + 1e-10)).sum()))
-        commit = F.mse_loss(flat, quant.detach())
-        out = flat + (quant - flat).detach()  # straight-through estimator
-        out = out.reshape(B, T, H, W, D).permute(0, 4, 1, 2, 3)
-        idx = torch.stack(indices, 1).reshape(B, T, H, W, self.levels).permute(0, 4, 1, 2, 3)
-        return QuantizerOutput(out, idx, commit * self.cfg.commitment, torch.stack(perps), dead)
+        prev = None  # (M', D) previous decoded latent frame (predictive)
+        outs, all_idx, commits, perps, dead = [], [], [], [], 0
+        for frame, zf in self._chain(z):
+            t = zf.shape[2]
+            flat = zf.permute(0, 2, 3, 4, 1).reshape(-1, D)  # (M, D), M = B*t*H*W
+            keep = levels_per_sample.repeat_interleave(t * H * W)  # (M,)
+            base = prev if prev is not None else torch.zeros_like(flat)
+            residual = flat.detach() - base
+            quant = base.clone()
+            indices = []
+            for level, book in enumerate(self._books(frame)):
+                if self.training and not bool(book.initialized):
+                    book.seed(residual)
+                idx = book.nearest(residual)
+                q = book.lookup(idx)
+                if self.training:
+                    dead += book.update(residual, idx)
+                used = (keep > level).unsqueeze(1).type(flat.dtype)
+                quant = quant + q * used
+                residual = residual - q
+                indices.append(idx)
+                probs = torch.bincount(idx, minlength=book.size).float() / idx.numel()
+                perps.append(torch.exp(-(probs * torch.log(probs + 1e-10)).sum()))
+            prev = quant.detach()
+            commits.append(F.mse_loss(flat, quant.detach()))
+            out = flat + (quant - flat).detach()  # straight-through estimator
+            outs.append(out.reshape(B, t, H, W, D).permute(0, 4, 1, 2, 3))
+            all_idx.append(torch.stack(indices, 1).reshape(B, t, H, W, self.levels).permute(0, 4, 1, 2, 3))
+        commit = torch.stack(commits).mean()
+        return QuantizerOutput(torch.cat(outs, 2), torch.cat(all_idx, 2), commit * self.cfg.commitment,
+                               torch.stack(perps), dead)
 
     @torch.no_grad()
     def encode(self, z: torch.Tensor, levels: int) -> torch.Tensor:
-        """z: (B, D, T, H, W) -> indices (B, levels, T, H, W) int64."""
+        """z: (B, D, T, H, W) -> indices (B, levels, T, H, W) int64; a
+        predictive quantizer treats T as one GOP (frame 0 is the I frame)."""
         B, D, T, H, W = z.shape
-        residual = z.permute(0, 2, 3, 4, 1).reshape(-1, D)
-        out = []
-        for book in self.codebooks[:levels]:
-            idx = book.nearest(residual)
-            residual = residual - book.lookup(idx)
-            out.append(idx)
-        return torch.stack(out, 1).reshape(B, T, H, W, levels).permute(0, 4, 1, 2, 3)
+        out, prev = [], None
+        for frame, zf in self._chain(z):
+            t = zf.shape[2]
+            flat = zf.permute(0, 2, 3, 4, 1).reshape(-1, D)
+            residual = flat if prev is None else flat - prev
+            rec = torch.zeros_like(flat) if prev is None else prev
+            idxs = []
+            for book in self._books(frame)[:levels]:
+                idx = book.nearest(residual)
+                q = book.lookup(idx)
+                residual, rec = residual - q, rec + q  # rec: what the decoder will hold
+                idxs.append(idx)
+            prev = rec
+            out.append(torch.stack(idxs, 1).reshape(B, t, H, W, levels).permute(0, 4, 1, 2, 3))
+        return torch.cat(out, 2)
 
     @torch.no_grad()
     def decode(self, indices: torch.Tensor) -> torch.Tensor:
-        """indices (B, L, T, H, W) -> quantized vectors (B, D, T, H, W)."""
-        q = sum(self.codebooks[l].lookup(indices[:, l]) for l in range(indices.shape[1]))
-        return q.permute(0, 4, 1, 2, 3).contiguous()
+        """indices (B, L, T, H, W) -> quantized vectors (B, D, T, H, W).
+        The sums are elementwise float adds in a fixed order, so the decoded
+        latents, and a predictive chain built on them, are the same on every
+        machine."""
+        T = indices.shape[2]
+        spans = [(f, f + 1) for f in range(T)] if self.cfg.predictive else [(0, T)]
+        frames, prev = [], None
+        for a, b in spans:
+            q = prev  # (B, t, H, W, D) or None
+            for l, book in enumerate(self._books(a)[: indices.shape[1]]):
+                v = book.lookup(indices[:, l, a:b])
+                q = v if q is None else q + v
+            prev = q
+            frames.append(q)
+        return torch.cat(frames, 1).permute(0, 4, 1, 2, 3).contiguous()

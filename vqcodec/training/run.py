@@ -17,13 +17,12 @@ data.py refuses them.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 import numpy as np
 import torch
 
 from ..config import CodecConfig
-from .data import ClipSampler, find_videos, load_frames
+from .data import ClipSampler, ClipShape, find_videos, load_frames
 from .distributed import SINGLE_PROCESS, Distributed
 from .train import TrainConfig, Trainer
 
@@ -34,6 +33,19 @@ def held_out_clip(frames: np.ndarray, t: int = 16, size: int = 128) -> np.ndarra
     t, s = min(t, T), min(size, H, W)
     y, x = (H - s) // 2, (W - s) // 2
     return frames[T - t :, y : y + s, x : x + s]
+
+
+def _prior_shape(shape: ClipShape, cfg: CodecConfig, videos: list[np.ndarray]) -> ClipShape:
+    """The prior's clip: one GOP of the model actually trained (an --init
+    model's architecture wins), so P latent frames are trained at every
+    depth; no larger than the smallest video (in whole latent frames)."""
+    t = cfg.autoencoder.factor_t
+    frames, height, width = cfg.gop, shape.height, shape.width
+    if videos:
+        frames = min(frames, max(t, min(len(v) for v in videos) // t * t))
+        height = min(height, *(v.shape[1] for v in videos))
+        width = min(width, *(v.shape[2] for v in videos))
+    return ClipShape(frames, height, width)
 
 
 def _silent(message: str) -> None:
@@ -67,10 +79,9 @@ def run_training(
     elif videos:
         eval_clip = held_out_clip(videos[0])
     sampler = ClipSampler(videos, tcfg.clip, share, seed=tcfg.seed, rank=dist.rank)
-    prior_shape = replace(tcfg.prior_clip, height=min(tcfg.prior_clip.height, *(v.shape[1] for v in videos)) if videos else tcfg.prior_clip.height,
-                          width=min(tcfg.prior_clip.width, *(v.shape[2] for v in videos)) if videos else tcfg.prior_clip.width)
-    prior_sampler = ClipSampler(videos, prior_shape, share, seed=tcfg.seed + 1, rank=dist.rank)
     trainer = Trainer(tcfg, model, sampler, eval_clip, init=init, resume=resume, dist=dist)
+    prior_sampler = ClipSampler(videos, _prior_shape(tcfg.prior_clip, trainer.cfg, videos), share,
+                                seed=tcfg.seed + 1, rank=dist.rank)
     start = time.perf_counter()
     trainer.train_autoencoder()
     trainer.train_prior(prior_sampler)

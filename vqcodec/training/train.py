@@ -28,6 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ..autoencoder import fit_linear_path
 from ..config import CodecConfig
 from ..prior import to_tiles
 from ..quantizer import QuantizerOutput
@@ -96,6 +97,8 @@ class Trainer:
             self._load_weights(str(tcfg.out / f"{self.cfg.name}.json"))
         elif init:
             self._load_weights(init)
+        elif self.cfg.autoencoder.linear_path:
+            self._fit_linear_path()
         if dist.active:  # per-rank dropout draws; the weights are rank 0's (DDP broadcasts them)
             torch.manual_seed(dist.seed(tcfg.seed))
         # held-out clip (T, H, W, 3) uint8 for periodic evaluation
@@ -104,6 +107,15 @@ class Trainer:
         if dist.is_main:
             tcfg.out.mkdir(parents=True, exist_ok=True)
             self.log = open(tcfg.out / tcfg.log_name, "a")
+
+    def _fit_linear_path(self, clips: int = 64) -> None:
+        """PCA of `clips` training clips -> the linear paths (a fresh run with
+        linear_path only). Under torchrun each rank fits on its own clips and
+        DDP then broadcasts rank 0's weights."""
+        x = torch.cat([self.sampler.batch(min(16, clips - i)) for i in range(0, clips, 16)]).to(self.device)
+        kept = fit_linear_path(self.ae, x - 0.5)
+        if self.dist.is_main:
+            tqdm.write(f"linear path: PCA of {clips} clips keeps {kept:.1%} of the variance")
 
     def _load_weights(self, name_or_path: str) -> None:
         from safetensors.torch import load_file
@@ -152,7 +164,13 @@ class Trainer:
     def train_autoencoder(self) -> None:
         t = self.t
         params = list(self.ae.parameters())
-        opt = torch.optim.AdamW(params, lr=t.lr, weight_decay=0.0, betas=(0.9, 0.99))
+        # the PCA-initialised linear paths move 10x slower than the networks:
+        # they start near their optimum, and a large step would throw it away.
+        linear = {id(p) for m in (self.ae.encoder.linear, self.ae.decoder.linear) if m is not None
+                  for p in m.parameters()}
+        groups = [{"params": [p for p in params if id(p) not in linear], "scale": 1.0},
+                  {"params": [p for p in params if id(p) in linear], "scale": 0.1}]
+        opt = torch.optim.AdamW([g for g in groups if g["params"]], lr=t.lr, weight_decay=0.0, betas=(0.9, 0.99))
         start_step = self.progress.step if self.progress.stage == "autoencoder" else t.ae_steps
         if self.opt_state and self.progress.stage == "autoencoder":
             opt.load_state_dict(self.opt_state)
@@ -166,7 +184,7 @@ class Trainer:
                    disable=not self.dist.is_main)
         for step in bar:
             for g in opt.param_groups:
-                g["lr"] = _lr(step, t.ae_steps, t.lr)
+                g["lr"] = _lr(step, t.ae_steps, t.lr) * g.get("scale", 1.0)
             x = self.sampler.batch(t.batch).to(self.device)  # (B, 3, T, H, W) in [0, 1]
             levels = torch.randint(1, N + 1, (x.shape[0],), device=self.device)  # quantizer dropout
             y, qo = model(x, levels)
@@ -193,19 +211,22 @@ class Trainer:
 
     # ------------------------------------------------------------ stage 2
     @torch.no_grad()
-    def _prior_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """-> (cur, prev) tiles (B', N, S) of true tokens; prev is MASK for
-        the first latent frame of each clip (an intra-period start)."""
+    def _prior_batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """-> (cur, prev) tiles (B', N, S) of true tokens and kind (B',) (0 = I,
+        1 = P latent frame); prev is MASK for the first latent frame of each
+        clip (an intra-period start). A clip is one GOP."""
         t, tile, mask = self.t, self.cfg.prior.tile, self.prior.mask_index
         x = self.sampler_prior.batch(t.prior_batch).to(self.device)
         idx = self.vq.encode(self.ae.encoder(x - 0.5), self.cfg.quantizer.levels)  # (B, N, T', h, w)
-        cur, prev = [], []
+        cur, prev, kind = [], [], []
+        predictive = self.cfg.quantizer.predictive
         for b in range(idx.shape[0]):
             for f in range(idx.shape[2]):
                 cur.append(to_tiles(idx[b, :, f], tile, mask))
                 p = idx[b, :, f - 1] if f > 0 else torch.full_like(idx[b, :, f], mask)
                 prev.append(to_tiles(p, tile, mask))
-        return torch.cat(cur), torch.cat(prev)
+                kind.append(torch.full((cur[-1].shape[0],), int(predictive and f > 0)))
+        return torch.cat(cur), torch.cat(prev), torch.cat(kind).to(self.device)
 
     def train_prior(self, sampler_prior: ClipSampler) -> None:
         t = self.t
@@ -225,13 +246,14 @@ class Trainer:
         for step in bar:
             for g in opt.param_groups:
                 g["lr"] = _lr(step, t.prior_steps, t.prior_lr)
-            cur, prev = self._prior_batch()
+            cur, prev, kind = self._prior_batch()
             B = cur.shape[0]
             levels = torch.randint(1, N + 1, (B,), device=self.device)
-            group = (torch.rand(B, device=self.device) * 2 * levels).long()  # uniform in [0, 2L)
+            # uniform in [0, 2L), offset to the frame kind's groups
+            group = (torch.rand(B, device=self.device) * 2 * levels).long() + kind * 2 * N
             cur_in, prev_in, target = self.prior.training_inputs(cur, prev, levels, group)
             logits = prior(cur_in, prev_in, group)  # (B, S, K)
-            lvl = torch.div(group, 2, rounding_mode="floor")
+            lvl = torch.div(group, 2, rounding_mode="floor") % N
             truth = torch.gather(cur, 1, lvl[:, None, None].expand(B, 1, cur.shape[2]))[:, 0]
             loss = F.cross_entropy(logits[target], truth[target])
             opt.zero_grad(set_to_none=True)
