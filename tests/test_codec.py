@@ -208,7 +208,8 @@ def test_predictive_frames_use_the_p_groups_of_the_prior(predictive_codec):
     """Coding the same tokens as I or as P latent frames gives different
     probabilities: the prior is told the frame kind."""
     codec = predictive_codec
-    assert codec._kind(0) == 0 and codec._kind(1) == 1 and codec._kind(3) == 1
+    kind = codec.config.quantizer.frame_kind
+    assert kind(0) == 0 and kind(1) == 1 and kind(3) == 1
     tokens = np.zeros((2, 2, 4, 4), dtype=np.int64)
     ctx = codec._empty_context(4, 4)
     _, bits_ip, _ = codec.encode_payload(tokens, ctx)

@@ -9,7 +9,7 @@ from vqcodec.config import CodecConfig
 def test_recommended_round_trips_through_json():
     cfg = CodecConfig.recommended("mine")
     assert cfg.autoencoder.linear_path and cfg.quantizer.predictive
-    assert cfg.frame_kinds == 2 and cfg.quantizer.codebook_count == 2 * cfg.quantizer.levels
+    assert cfg.quantizer.frame_kinds == 2 and cfg.quantizer.codebook_count == 2 * cfg.quantizer.levels
     assert CodecConfig.from_json(cfg.to_json()) == cfg
 
 
@@ -18,7 +18,7 @@ def test_configs_written_before_the_new_fields_load_as_before():
     del d["autoencoder"]["linear_path"], d["quantizer"]["predictive"]
     cfg = CodecConfig.from_dict(d)
     assert not cfg.autoencoder.linear_path and not cfg.quantizer.predictive
-    assert cfg.frame_kinds == 1
+    assert cfg.quantizer.frame_kinds == 1
 
 
 def test_bad_configs_are_refused():

@@ -6,9 +6,9 @@ from vqcodec.config import QuantizerConfig
 from vqcodec.quantizer import ResidualVQ
 
 
-def _vq(levels=4, size=32, dim=8):
+def _vq(levels=4, size=32, dim=8, predictive=False):
     torch.manual_seed(0)
-    return ResidualVQ(QuantizerConfig(levels=levels, codebook_size=size, dim=dim))
+    return ResidualVQ(QuantizerConfig(levels=levels, codebook_size=size, dim=dim, predictive=predictive))
 
 
 def test_more_levels_less_error():
@@ -68,18 +68,13 @@ def test_gradient_reaches_encoder_output():
     assert z.grad is not None and z.grad.abs().sum() > 0
 
 
-def _pvq(levels=3, size=32, dim=8):
-    torch.manual_seed(0)
-    return ResidualVQ(QuantizerConfig(levels=levels, codebook_size=size, dim=dim, predictive=True))
-
-
 def test_predictive_has_i_and_p_codebooks():
-    assert len(_pvq(levels=3).codebooks) == 6
+    assert len(_vq(levels=3, predictive=True).codebooks) == 6
     assert len(_vq(levels=3).codebooks) == 3
 
 
 def test_predictive_encode_decode_match_forward():
-    vq = _pvq()
+    vq = _vq(levels=3, predictive=True)
     z = torch.randn(2, 8, 4, 4, 4)
     vq.train()
     for _ in range(3):
@@ -94,7 +89,7 @@ def test_predictive_encode_decode_match_forward():
 
 def test_predictive_decode_is_the_closed_loop_chain():
     """Frame f decodes as frame f-1 plus the P codebooks' vectors, exactly."""
-    vq = _pvq()
+    vq = _vq(levels=3, predictive=True)
     z = torch.randn(1, 8, 3, 2, 2)
     vq.train()
     vq(z)
@@ -111,7 +106,7 @@ def test_predictive_decode_is_the_closed_loop_chain():
 def test_predictive_refines_a_static_clip_over_time():
     """On a clip that does not change, each P frame codes what the previous
     decoded frame missed, so the error falls frame after frame."""
-    vq = _pvq(levels=1, size=64)
+    vq = _vq(levels=1, size=64, predictive=True)
     torch.manual_seed(1)
     still = torch.randn(4, 8, 1, 6, 6).expand(4, 8, 6, 6, 6).contiguous()
     vq.train()

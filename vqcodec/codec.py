@@ -222,11 +222,6 @@ class Codec:
             cur[level].view(-1)[pos] = torch.from_numpy(sym).to(cur.device)
         return cur
 
-    def _kind(self, frame: int) -> int:
-        """Frame kind of latent frame `frame` of a GOP: 1 (P) after the first
-        in a predictive model, else 0 (I)."""
-        return int(self.config.quantizer.predictive and frame > 0)
-
     def _empty_context(self, h: int, w: int) -> torch.Tensor:
         N = self.config.quantizer.levels
         return torch.full((N, h, w), self.prior.mask_index, dtype=torch.long, device=self.device)
@@ -246,7 +241,7 @@ class Codec:
                 ideal += cdf.ideal_bits(lg, sym)
                 return sym
 
-            prev = self._code_latent_frame(prev, frame.shape[0], step, arith, self._kind(f))
+            prev = self._code_latent_frame(prev, frame.shape[0], step, arith, self.config.quantizer.frame_kind(f))
         return enc.finish(), ideal, prev
 
     def decode_payload(
@@ -258,7 +253,7 @@ class Codec:
         out = []
         for f in range(latent_frames):
             prev = self._code_latent_frame(prev, levels, lambda freq, lg, level, pos: dec.decode(freq), arith,
-                                           self._kind(f))
+                                           self.config.quantizer.frame_kind(f))
             out.append(prev[:levels].cpu().numpy())
         return np.stack(out), prev
 

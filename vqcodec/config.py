@@ -63,8 +63,18 @@ class QuantizerConfig:
     predictive: bool = False
 
     @property
+    def frame_kinds(self) -> int:
+        """1 (every latent frame alike) or 2 (I and P latent frames)."""
+        return 2 if self.predictive else 1
+
+    def frame_kind(self, frame: int) -> int:
+        """Kind of latent frame `frame` of a GOP: 0 (I) for the first or when
+        not predictive, else 1 (P). Quantizer, prior and codec all ask here."""
+        return int(self.predictive and frame > 0)
+
+    @property
     def codebook_count(self) -> int:
-        return 2 * self.levels if self.predictive else self.levels
+        return self.frame_kinds * self.levels
 
 
 @dataclass(frozen=True)
@@ -101,11 +111,6 @@ class CodecConfig:
     def qualities(self) -> list[int]:
         """Quality q uses the first q residual levels."""
         return list(range(1, self.quantizer.levels + 1))
-
-    @property
-    def frame_kinds(self) -> int:
-        """1 (every latent frame alike) or 2 (I and P latent frames)."""
-        return 2 if self.quantizer.predictive else 1
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -120,10 +120,10 @@ class IntegerPrior:
         self.emb_table = torch.cat([cur_emb, prev_emb]).to(torch.float64)  # (2 * levels * V, d), integers
         self.prev_base = cur_emb.shape[0]  # prev tokens index the second half
         self.pos_emb = fx.quantize_value(prior.pos_emb)  # (S, d)
-        self.group_emb = fx.quantize_value(prior.group_emb.weight)  # (2 * levels, d)
+        self.group_emb = fx.quantize_value(prior.group_emb.weight)  # (2 * levels * kinds, d)
         self.blocks = [IntBlock(b) for b in prior.blocks]
         self.ln_f = IntLayerNorm(prior.ln_f)
-        self.head_w, self.head_e = fx.quantize_tensor(prior.head_w)  # (levels, K, d)
+        self.head_w, self.head_e = fx.quantize_tensor(prior.head_w)  # (kinds * levels, K, d)
         self.head_b = fx.quantize_value(prior.head_b)  # (levels, K)
         self.level_offset = prior.level_offset.detach().cpu()  # (1, levels, 1)
         self.device = torch.device("cpu")
@@ -144,7 +144,7 @@ class IntegerPrior:
     @torch.inference_mode()
     def __call__(self, cur: torch.Tensor, prev: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
         """cur, prev: (B, N, S) int64 with MASK where unknown; group: (B,) in
-        [0, 2N). Returns int64 logits (B, S, K) * 2^FRAC for level group // 2."""
+        [0, 2N * kinds). Returns int64 logits (B, S, K) * 2^FRAC for head group // 2."""
         B, N, S = cur.shape
         # one table row per level summed per position: float64 holds these integer
         # sums (N rows below 2^40 each) exactly, in any order

@@ -98,7 +98,7 @@ class Prior(nn.Module):
         # predictive quantizers code I and P latent frames with different
         # codebooks: groups 0..2N-1 are an I frame's, 2N..4N-1 a P frame's,
         # and each (kind, level) has its own output head.
-        self.kinds = 2 if qcfg.predictive else 1
+        self.kinds = qcfg.frame_kinds
         S, d, V = cfg.tile * cfg.tile, cfg.dim, qcfg.codebook_size + 1
         # one table per level for the current and for the previous frame;
         # index K (= MASK) means "not known (yet)".

@@ -113,17 +113,15 @@ class ResidualVQ(nn.Module):
 
     def _books(self, frame: int) -> list[EMACodebook]:
         """The codebooks latent frame `frame` of a GOP is quantized with: the
-        I books for frame 0 (and for every frame when not predictive), else
-        the P books."""
+        I books, or the P books for a P frame."""
         N = self.levels
-        return list(self.codebooks[N:] if self.cfg.predictive and frame > 0 else self.codebooks[:N])
+        return list(self.codebooks[N:] if self.cfg.frame_kind(frame) else self.codebooks[:N])
 
-    def _chain(self, z: torch.Tensor) -> list[tuple[int, torch.Tensor]]:
-        """The units quantized one after another: the whole clip at once when
-        not predictive, else latent frame by latent frame (closed loop)."""
-        if not self.cfg.predictive:
-            return [(0, z)]
-        return [(f, z[:, :, f:f + 1]) for f in range(z.shape[2])]
+    def _spans(self, T: int) -> list[tuple[int, int]]:
+        """Latent frames [a, b) quantized one after another: the whole clip at
+        once when not predictive, else frame by frame (closed loop). Training,
+        encode and decode all walk these spans."""
+        return [(f, f + 1) for f in range(T)] if self.cfg.predictive else [(0, T)]
 
     def forward(self, z: torch.Tensor, levels_per_sample: torch.Tensor | None = None) -> QuantizerOutput:
         """Training/analysis pass. z: (B, D, T, H, W). levels_per_sample: (B,)
@@ -135,15 +133,14 @@ class ResidualVQ(nn.Module):
             levels_per_sample = torch.full((B,), self.levels, device=z.device)
         prev = None  # (M', D) previous decoded latent frame (predictive)
         outs, all_idx, commits, perps, dead = [], [], [], [], 0
-        for frame, zf in self._chain(z):
-            t = zf.shape[2]
-            flat = zf.permute(0, 2, 3, 4, 1).reshape(-1, D)  # (M, D), M = B*t*H*W
+        for a, b in self._spans(T):
+            t = b - a
+            flat = z[:, :, a:b].permute(0, 2, 3, 4, 1).reshape(-1, D)  # (M, D), M = B*t*H*W
             keep = levels_per_sample.repeat_interleave(t * H * W)  # (M,)
-            base = prev if prev is not None else torch.zeros_like(flat)
-            residual = flat.detach() - base
-            quant = base.clone()
+            residual = flat.detach() if prev is None else flat.detach() - prev
+            quant = torch.zeros_like(flat) if prev is None else prev
             indices = []
-            for level, book in enumerate(self._books(frame)):
+            for level, book in enumerate(self._books(a)):
                 if self.training and not bool(book.initialized):
                     book.seed(residual)
                 idx = book.nearest(residual)
@@ -156,7 +153,7 @@ class ResidualVQ(nn.Module):
                 indices.append(idx)
                 probs = torch.bincount(idx, minlength=book.size).float() / idx.numel()
                 perps.append(torch.exp(-(probs * torch.log(probs + 1e-10)).sum()))
-            prev = quant.detach()
+            prev = quant  # built from codebook buffers only: no graph
             commits.append(F.mse_loss(flat, quant.detach()))
             out = flat + (quant - flat).detach()  # straight-through estimator
             outs.append(out.reshape(B, t, H, W, D).permute(0, 4, 1, 2, 3))
@@ -171,13 +168,13 @@ class ResidualVQ(nn.Module):
         predictive quantizer treats T as one GOP (frame 0 is the I frame)."""
         B, D, T, H, W = z.shape
         out, prev = [], None
-        for frame, zf in self._chain(z):
-            t = zf.shape[2]
-            flat = zf.permute(0, 2, 3, 4, 1).reshape(-1, D)
+        for a, b in self._spans(T):
+            t = b - a
+            flat = z[:, :, a:b].permute(0, 2, 3, 4, 1).reshape(-1, D)
             residual = flat if prev is None else flat - prev
             rec = torch.zeros_like(flat) if prev is None else prev
             idxs = []
-            for book in self._books(frame)[:levels]:
+            for book in self._books(a)[:levels]:
                 idx = book.nearest(residual)
                 q = book.lookup(idx)
                 residual, rec = residual - q, rec + q  # rec: what the decoder will hold
@@ -192,10 +189,8 @@ class ResidualVQ(nn.Module):
         The sums are elementwise float adds in a fixed order, so the decoded
         latents, and a predictive chain built on them, are the same on every
         machine."""
-        T = indices.shape[2]
-        spans = [(f, f + 1) for f in range(T)] if self.cfg.predictive else [(0, T)]
         frames, prev = [], None
-        for a, b in spans:
+        for a, b in self._spans(indices.shape[2]):
             q = prev  # (B, t, H, W, D) or None
             for l, book in enumerate(self._books(a)[: indices.shape[1]]):
                 v = book.lookup(indices[:, l, a:b])

@@ -219,13 +219,12 @@ class Trainer:
         x = self.sampler_prior.batch(t.prior_batch).to(self.device)
         idx = self.vq.encode(self.ae.encoder(x - 0.5), self.cfg.quantizer.levels)  # (B, N, T', h, w)
         cur, prev, kind = [], [], []
-        predictive = self.cfg.quantizer.predictive
         for b in range(idx.shape[0]):
             for f in range(idx.shape[2]):
                 cur.append(to_tiles(idx[b, :, f], tile, mask))
                 p = idx[b, :, f - 1] if f > 0 else torch.full_like(idx[b, :, f], mask)
                 prev.append(to_tiles(p, tile, mask))
-                kind.append(torch.full((cur[-1].shape[0],), int(predictive and f > 0)))
+                kind.append(torch.full((cur[-1].shape[0],), self.cfg.quantizer.frame_kind(f)))
         return torch.cat(cur), torch.cat(prev), torch.cat(kind).to(self.device)
 
     def train_prior(self, sampler_prior: ClipSampler) -> None:
