@@ -45,7 +45,7 @@ def collect_rows(codec, frames: np.ndarray, quality: int) -> list[list[np.ndarra
 
         def step(freq, lg, level, pos, flat=flat, rows=rows):
             rows.append(lg.copy())
-            return flat[level, pos]
+            return np.ascontiguousarray(flat[level][:, pos].T).reshape(-1)
 
         with torch.inference_mode():
             prev = codec._code_latent_frame(prev, frame.shape[0], step, codec.tables_for(3))

@@ -25,10 +25,13 @@ import click
 @click.option("--eval", "eval_video", default=None, help="Held-out video (FILE[:A-B]) for periodic evaluation.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--init", default=None, help="Start from an installed model (e.g. default) or a model path.")
+@click.option("--quantizer", type=click.Choice(["rvq", "scalar"]), default="rvq", show_default=True,
+              help="Fresh runs: residual VQ (predictive, 8 levels) or scalar quantization (8 steps). --init/--resume keep theirs.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--install", is_flag=True, help="Copy the result into the user model folder so --model NAME finds it.")
-def train(data, synthetic, out, name, steps, prior_steps, batch, clip, eval_video, resume, init, device, seed, install):
+def train(data, synthetic, out, name, steps, prior_steps, batch, clip, eval_video, resume, init, quantizer, device,
+          seed, install):
     """Train a model on your own footage (and/or synthetic clips).
 
     \b
@@ -58,7 +61,7 @@ def train(data, synthetic, out, name, steps, prior_steps, batch, clip, eval_vide
             raise ValueError(f"{out_dir} already holds a run; use --resume or another --out")
         tcfg = TrainConfig(out=out_dir, name=name, ae_steps=steps, prior_steps=prior_steps, batch=batch,
                            clip=ClipShape.parse(clip), device=_device(device), seed=seed)
-        cfg = CodecConfig.recommended(name)
+        cfg = CodecConfig.recommended(name, quantizer)
         with session(tcfg.device) as dist:  # a single process unless torchrun started this one
             trainer = run_training(replace(tcfg, device=dist.device), cfg, list(data), synthetic,
                                    eval_video=eval_video, init=init, resume=resume,

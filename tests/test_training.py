@@ -85,7 +85,7 @@ def test_predictive_run_fits_the_linear_path_and_trains_p_groups(tmp_path):
     w = fresh.ae.encoder.linear.conv.weight.reshape(8, -1)
     assert torch.allclose(w @ w.T, torch.eye(8), atol=1e-4)  # PCA rows are orthonormal
     fresh.sampler_prior = ClipSampler([], t.prior_clip, 1.0, seed=1)
-    _, _, kind = fresh._prior_batch()
+    _, _, kind, _ = fresh._prior_batch()
     assert set(kind.tolist()) == {0, 1}  # 4 latent frames: I P P P
     run_training(t, cfg, [], synthetic=True, log=lambda m: None)
     codec = load_codec(str(out / "p.json"))

@@ -44,8 +44,9 @@ from .container import (
 )
 from .entropy_coder import RangeDecoder, RangeEncoder
 from .integer_prior import IntegerPrior
-from .prior import Prior, checkerboard, from_tiles, group_id, schedule, to_tiles
+from .prior import Prior, checkerboard, from_tiles, schedule, to_tiles
 from .quantizer import ResidualVQ
+from .scalar_quantizer import ScalarQuantizer
 
 
 class CodecError(ValueError):
@@ -86,9 +87,11 @@ def tokens_crc(tokens: np.ndarray) -> int:
     return zlib.crc32(np.ascontiguousarray(tokens, dtype="<u2").tobytes())
 
 
-# Callback of the coding loop: (freq (P, K), logits (P, K), level, positions
-# (P,) flat indices into h*w) -> symbols (P,)
-CoderStep = Callable[[np.ndarray, np.ndarray, int, np.ndarray], np.ndarray]
+# Callback of the coding loop: (freq (P*per, K), logits (P*per, K), planes (the
+# group's token planes, a slice of `per`), positions (P,) flat indices into
+# h*w) -> symbols (P*per,), position-major (row i: position i // per, plane
+# planes.start + i % per). per = 1 for RVQ (one level), C/G for scalar models.
+CoderStep = Callable[[np.ndarray, np.ndarray, slice, np.ndarray], np.ndarray]
 
 
 # The prior's arithmetic a stream is written with, and the format version that says so.
@@ -134,7 +137,7 @@ class Codec:
         self,
         config: CodecConfig,
         autoencoder: Autoencoder,
-        quantizer: ResidualVQ,
+        quantizer: ResidualVQ | ScalarQuantizer,
         prior: Prior,
         model_id: ModelId,
         device: str = "cpu",
@@ -177,84 +180,99 @@ class Codec:
         return self.config.autoencoder.factor_s
 
     # ------------------------------------------------------ frames <-> tokens
+    def planes_at(self, quality: int) -> int:
+        """Token planes a latent frame of `quality` holds: L levels (RVQ) or every channel (scalar)."""
+        return self.config.quantizer.groups_at(quality) * self.prior.per
+
     @torch.inference_mode()
-    def encode_tokens(self, frames: np.ndarray, levels: int) -> np.ndarray:
+    def encode_tokens(self, frames: np.ndarray, quality: int) -> np.ndarray:
         """uint8 (T, H, W, 3), T a multiple of factor_t and H, W of factor_s
-        -> int64 tokens (T/t, levels, H/s, W/s)."""
+        -> int64 tokens (T/t, planes_at(quality), H/s, W/s)."""
         x = frames_to_tensor(torch.from_numpy(frames).to(self.device))
         z = self.autoencoder.encoder(x)
-        idx = self.quantizer.encode(z, levels)  # (1, L, T', h, w)
+        idx = self.quantizer.encode(z, quality)  # (1, planes, T', h, w)
         return idx[0].permute(1, 0, 2, 3).cpu().numpy()
 
     @torch.inference_mode()
-    def decode_tokens(self, tokens: np.ndarray) -> np.ndarray:
-        """int64 tokens (T', L, h, w) -> uint8 frames (T'*t, h*s, w*s, 3)."""
+    def decode_tokens(self, tokens: np.ndarray, quality: int | None = None) -> np.ndarray:
+        """int64 tokens (T', planes, h, w) -> uint8 frames (T'*t, h*s, w*s, 3).
+        quality: needed by scalar models (it picks the step); RVQ reads it
+        from the token count."""
+        if quality is None:
+            if self.config.quantizer.scalar:
+                raise ValueError("decoding scalar-quantized tokens needs their quality")
+            quality = tokens.shape[1]
         idx = torch.from_numpy(np.ascontiguousarray(tokens)).to(self.device)
-        z = self.quantizer.decode(idx.permute(1, 0, 2, 3).unsqueeze(0))
+        z = self.quantizer.decode(idx.permute(1, 0, 2, 3).unsqueeze(0), quality)
         return tensor_to_frames(self.autoencoder.decoder(z)).cpu().numpy()
 
     # --------------------------------------------- tokens <-> bits (the prior)
     @torch.inference_mode()
-    def _code_latent_frame(self, prev: torch.Tensor, levels: int, step: CoderStep,
+    def _code_latent_frame(self, prev: torch.Tensor, quality: int, step: CoderStep,
                            arith: FloatTables | IntegerTables, kind: int = 0) -> torch.Tensor:
         """Run the group schedule over one latent frame.
 
-        prev: (N, h, w) int64 tokens of the previous latent frame, MASK where
-        absent; kind: 0 for an I latent frame, 1 for a P one (predictive
+        prev: (planes, h, w) int64 tokens of the previous latent frame, MASK
+        where absent; kind: 0 for an I latent frame, 1 for a P one (predictive
         models: every latent frame of a GOP after the first). Returns the
-        frame's tokens (N, h, w), MASK above `levels`."""
+        frame's tokens (planes, h, w), MASK beyond planes_at(quality)."""
         N, h, w = prev.shape
-        tile, mask = self.config.prior.tile, self.prior.mask_index
+        tile, mask, per = self.config.prior.tile, self.prior.mask_index, self.prior.per
         cur = torch.full_like(prev, mask)
         prev_tiles = to_tiles(prev, tile, mask)  # (n, N, S)
         n = prev_tiles.shape[0]
         board = checkerboard(h, w, prev.device).reshape(-1)  # (h*w,)
-        for level, parity in schedule(levels):
-            gid = group_id(kind, level, parity, N)
+        for level, parity in schedule(self.config.quantizer.groups_at(quality)):
+            gid = self.prior.group(kind, level, parity, quality)
             group = torch.full((n,), gid, dtype=torch.long, device=prev.device)
             cur_tiles, step_n = to_tiles(cur, tile, mask), self.tile_batch or n
             logits = torch.cat([arith.logits(cur_tiles[i:i + step_n], prev_tiles[i:i + step_n], group[i:i + step_n])
-                                for i in range(0, n, step_n)])  # (n, S, K)
-            grid = from_tiles(logits.transpose(1, 2), h, w, tile)  # (K, h, w)
+                                for i in range(0, n, step_n)])  # (n, S, per*K)
+            grid = from_tiles(logits.transpose(1, 2), h, w, tile)  # (per*K, h, w)
             pos = torch.nonzero(board == bool(parity)).reshape(-1)  # (P,)
-            freq, lg = arith.tables(grid.reshape(grid.shape[0], -1)[:, pos].t().cpu().numpy())  # (P, K) each
-            sym = step(freq, lg, level, pos.cpu().numpy())
-            cur[level].view(-1)[pos] = torch.from_numpy(sym).to(cur.device)
+            rows = grid.reshape(per, -1, h * w)[:, :, pos].permute(2, 0, 1).reshape(pos.numel() * per, -1)
+            freq, lg = arith.tables(rows.cpu().numpy())  # (P*per, K) each, position-major
+            planes = slice(level * per, (level + 1) * per)
+            sym = step(freq, lg, planes, pos.cpu().numpy())  # (P*per,)
+            sym = torch.from_numpy(sym).to(cur.device).view(-1, per).t()  # (per, P)
+            cur[planes].reshape(per, -1)[:, pos] = sym
         return cur
 
     def _empty_context(self, h: int, w: int) -> torch.Tensor:
-        N = self.config.quantizer.levels
+        N = self.config.quantizer.planes
         return torch.full((N, h, w), self.prior.mask_index, dtype=torch.long, device=self.device)
 
-    def encode_payload(self, tokens: np.ndarray, prev: torch.Tensor,
-                       version: int = FORMAT_VERSION) -> tuple[bytes, float, torch.Tensor]:
-        """tokens (T', L, h, w); prev (N, h, w) context. Returns (payload,
-        ideal bits, context for the next GOP)."""
+    def encode_payload(self, tokens: np.ndarray, prev: torch.Tensor, version: int = FORMAT_VERSION,
+                       quality: int | None = None) -> tuple[bytes, float, torch.Tensor]:
+        """tokens (T', planes, h, w) of `quality` (RVQ: None reads it from the
+        token count); prev (planes, h, w) context. Returns (payload, ideal
+        bits, context for the next GOP)."""
         enc, ideal, arith = RangeEncoder(), 0.0, self.tables_for(version)
-        for f, frame in enumerate(tokens):  # (L, h, w)
+        quality = tokens.shape[1] if quality is None else quality
+        for f, frame in enumerate(tokens):  # (planes, h, w)
             flat = frame.reshape(frame.shape[0], -1)
 
-            def step(freq, lg, level, pos, flat=flat):
+            def step(freq, lg, planes, pos, flat=flat):
                 nonlocal ideal
-                sym = flat[level, pos]
+                sym = np.ascontiguousarray(flat[planes][:, pos].T).reshape(-1)  # position-major
                 enc.encode(sym, freq)
                 ideal += cdf.ideal_bits(lg, sym)
                 return sym
 
-            prev = self._code_latent_frame(prev, frame.shape[0], step, arith, self.config.quantizer.frame_kind(f))
+            prev = self._code_latent_frame(prev, quality, step, arith, self.config.quantizer.frame_kind(f))
         return enc.finish(), ideal, prev
 
     def decode_payload(
-        self, payload: bytes, latent_frames: int, levels: int, prev: torch.Tensor,
+        self, payload: bytes, latent_frames: int, quality: int, prev: torch.Tensor,
         version: int = FORMAT_VERSION,
     ) -> tuple[np.ndarray, torch.Tensor]:
-        """Inverse of encode_payload: -> (tokens (T', L, h, w), next context)."""
+        """Inverse of encode_payload: -> (tokens (T', planes, h, w), next context)."""
         dec, arith = RangeDecoder(payload), self.tables_for(version)
-        out = []
+        out, planes = [], self.planes_at(quality)
         for f in range(latent_frames):
-            prev = self._code_latent_frame(prev, levels, lambda freq, lg, level, pos: dec.decode(freq), arith,
+            prev = self._code_latent_frame(prev, quality, lambda freq, lg, planes, pos: dec.decode(freq), arith,
                                            self.config.quantizer.frame_kind(f))
-            out.append(prev[:levels].cpu().numpy())
+            out.append(prev[:planes].cpu().numpy())
         return np.stack(out), prev
 
     # ---------------------------------------------------------- whole streams
@@ -367,7 +385,7 @@ class FullEncoder:
         intra = self._done % codec.config.intra_period == 0
         if intra or self._prev is None:
             self._prev = codec._empty_context(tokens.shape[2], tokens.shape[3])
-        payload, bits, self._prev = codec.encode_payload(tokens, self._prev, self.version)
+        payload, bits, self._prev = codec.encode_payload(tokens, self._prev, self.version, self.quality)
         packet = Packet(PacketType.INTRA if intra else PacketType.INTER, self._done, len(gop), payload,
                         tokens_crc(tokens))
         self.ideal_bits += bits
@@ -399,4 +417,4 @@ class FullDecoder:
                 f"decoded tokens of frames {packet.first_frame}-{packet.first_frame + packet.frame_count - 1} "
                 f"do not match their CRC: the prior's probabilities differ from the encoder's"
             )
-        return self.codec.decode_tokens(tokens)[: packet.frame_count, : h.height, : h.width]
+        return self.codec.decode_tokens(tokens, h.quality)[: packet.frame_count, : h.height, : h.width]

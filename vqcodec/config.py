@@ -48,7 +48,15 @@ class AutoencoderConfig:
 
 @dataclass(frozen=True)
 class QuantizerConfig:
-    """Residual VQ: `levels` codebooks of `codebook_size` codes each."""
+    """Residual VQ: `levels` codebooks of `codebook_size` codes each; or, when
+    `scalar_steps` is set, scalar quantization (FSQ with many levels per
+    channel): every one of the `dim` channels is rounded to a multiple of the
+    quality's step and clamped to `codebook_size` symbols around zero.
+
+    The prior codes "planes" of tokens in groups: residual VQ has one plane
+    per level and one level per group; scalar quantization has one plane per
+    channel, `channel_groups` groups of dim / channel_groups channels.
+    """
 
     levels: int = 8
     codebook_size: int = 256
@@ -61,6 +69,56 @@ class QuantizerConfig:
     # *decoded* latent frame ("P", closed loop, its own codebooks), so static
     # content costs near-zero tokens the prior predicts almost for free.
     predictive: bool = False
+    # Scalar mode: quality q rounds z / scalar_steps[q - 1] (decreasing steps,
+    # so a higher quality spends more bits); empty = residual VQ.
+    scalar_steps: tuple[float, ...] = ()
+    channel_groups: int = 8  # scalar mode: prior groups per latent frame
+    rate_weight: float = 0.04  # scalar mode: training loss MSE + rate_weight * step^2 * bpp
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scalar_steps", tuple(float(v) for v in self.scalar_steps))
+        if self.scalar:
+            if self.predictive:
+                raise ValueError("scalar quantization codes every latent frame alike (predictive must be false)")
+            if self.dim % self.channel_groups:
+                raise ValueError(f"dim ({self.dim}) must be a multiple of channel_groups ({self.channel_groups})")
+            steps = self.scalar_steps
+            if min(steps) <= 0 or any(not a > b for a, b in zip(steps, steps[1:])):
+                raise ValueError(f"scalar_steps must be positive and decreasing, got {self.scalar_steps}")
+
+    @property
+    def scalar(self) -> bool:
+        return bool(self.scalar_steps)
+
+    @property
+    def qualities(self) -> int:
+        """How many qualities the quantizer offers (1..qualities)."""
+        return len(self.scalar_steps) if self.scalar else self.levels
+
+    @property
+    def planes(self) -> int:
+        """Token planes per latent position: levels (RVQ) or channels (scalar)."""
+        return self.dim if self.scalar else self.levels
+
+    @property
+    def plane_groups(self) -> int:
+        """Groups of planes the prior codes one after another (times two
+        checkerboard passes): levels (RVQ) or channel_groups (scalar)."""
+        return self.channel_groups if self.scalar else self.levels
+
+    @property
+    def planes_per_group(self) -> int:
+        return self.planes // self.plane_groups
+
+    def groups_at(self, quality: int) -> int:
+        """Plane groups a stream of `quality` codes: the first q levels (RVQ), all (scalar)."""
+        return self.plane_groups if self.scalar else quality
+
+    @property
+    def quality_contexts(self) -> int:
+        """Distinct prior contexts per quality: scalar tokens depend on the step,
+        so the prior is told the quality; RVQ levels are the same at any quality."""
+        return len(self.scalar_steps) if self.scalar else 1
 
     @property
     def frame_kinds(self) -> int:
@@ -75,6 +133,11 @@ class QuantizerConfig:
     @property
     def codebook_count(self) -> int:
         return self.frame_kinds * self.levels
+
+
+# the recommended scalar model's steps, coarse to fine (latent units: the
+# linear path's PCA coefficients of [0, 1] pixels)
+SCALAR_STEPS = (2.0, 1.4, 1.0, 0.7, 0.5, 0.35, 0.25, 0.18)
 
 
 @dataclass(frozen=True)
@@ -109,8 +172,8 @@ class CodecConfig:
 
     @property
     def qualities(self) -> list[int]:
-        """Quality q uses the first q residual levels."""
-        return list(range(1, self.quantizer.levels + 1))
+        """Quality q uses the first q residual levels, or the q-th scalar step."""
+        return list(range(1, self.quantizer.qualities + 1))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -119,17 +182,18 @@ class CodecConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def recommended(cls, name: str = "custom") -> "CodecConfig":
-        """The architecture `vqcodec train` builds when not told otherwise (and
-        the shipped default's): PCA-initialised linear path, predictive RVQ in
-        GOPs of 16 frames (8 latent frames: 1 I + 7 P)."""
-        return cls(
-            name=name,
-            autoencoder=AutoencoderConfig(linear_path=True),
-            quantizer=QuantizerConfig(predictive=True, commitment=0.1),
-            gop=16,
-            intra_period=32,
-        )
+    def recommended(cls, name: str = "custom", quantizer: str = "rvq") -> "CodecConfig":
+        """The architectures `vqcodec train --quantizer rvq|scalar` builds: a
+        PCA-initialised linear path, GOPs of 16 frames, and either predictive
+        RVQ (8 latent frames: 1 I + 7 P) or scalar quantization at 8 steps
+        (about sqrt(2) apart: quality +1 ~ +1 dB), 128 symbols per channel."""
+        if quantizer == "scalar":
+            q = QuantizerConfig(codebook_size=128, scalar_steps=SCALAR_STEPS, channel_groups=8, rate_weight=0.012)
+        elif quantizer == "rvq":
+            q = QuantizerConfig(predictive=True, commitment=0.1)
+        else:
+            raise ValueError(f"unknown quantizer {quantizer!r} (choose rvq or scalar)")
+        return cls(name=name, autoencoder=AutoencoderConfig(linear_path=True), quantizer=q, gop=16, intra_period=32)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "CodecConfig":

@@ -113,6 +113,7 @@ class IntegerPrior:
 
     def __init__(self, prior: Prior):
         self.levels, self.K, self.frac = prior.levels, prior.K, fx.FRAC
+        self.planes, self.heads = prior.planes, prior.heads
         cur_emb = fx.quantize_value(prior.cur_emb.weight)  # (levels * V, d)
         prev_emb = fx.quantize_value(prior.prev_emb.weight)
         if max(int(cur_emb.abs().max()), int(prev_emb.abs().max())) >= 1 << 40:
@@ -123,8 +124,8 @@ class IntegerPrior:
         self.group_emb = fx.quantize_value(prior.group_emb.weight)  # (2 * levels * kinds, d)
         self.blocks = [IntBlock(b) for b in prior.blocks]
         self.ln_f = IntLayerNorm(prior.ln_f)
-        self.head_w, self.head_e = fx.quantize_tensor(prior.head_w)  # (kinds * levels, K, d)
-        self.head_b = fx.quantize_value(prior.head_b)  # (levels, K)
+        self.head_w, self.head_e = fx.quantize_tensor(prior.head_w)  # (heads, per * K, d)
+        self.head_b = fx.quantize_value(prior.head_b)  # (heads, per * K)
         self.level_offset = prior.level_offset.detach().cpu()  # (1, levels, 1)
         self.device = torch.device("cpu")
 
@@ -143,8 +144,8 @@ class IntegerPrior:
 
     @torch.inference_mode()
     def __call__(self, cur: torch.Tensor, prev: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
-        """cur, prev: (B, N, S) int64 with MASK where unknown; group: (B,) in
-        [0, 2N * kinds). Returns int64 logits (B, S, K) * 2^FRAC for head group // 2."""
+        """cur, prev: (B, planes, S) int64 with MASK where unknown; group: (B,) as
+        Prior.forward's. Returns int64 logits (B, S, per * K) * 2^FRAC of its head."""
         B, N, S = cur.shape
         # one table row per level summed per position: float64 holds these integer
         # sums (N rows below 2^40 each) exactly, in any order
@@ -155,6 +156,6 @@ class IntegerPrior:
         for blk in self.blocks:
             h = blk(h)
         a, s = fx.to_operand(self.ln_f(h), (-1,))  # (B, S, d), (B, S, 1)
-        level = torch.div(group, 2, rounding_mode="floor")
-        acc = fx.exact_matmul(a, self.head_w[level].transpose(1, 2))  # (B, S, K)
-        return fx.round_shift(acc, self.head_e - s) + self.head_b[level][:, None, :]
+        head = torch.div(group, 2, rounding_mode="floor") % self.heads
+        acc = fx.exact_matmul(a, self.head_w[head].transpose(1, 2))  # (B, S, per * K)
+        return fx.round_shift(acc, self.head_e - s) + self.head_b[head][:, None, :]

@@ -93,13 +93,13 @@ class _KeyframeCoder:
 
     def reconstruct(self, tokens: np.ndarray) -> np.ndarray:
         """tokens (1, L, h, w) -> (H, W, 3) uint8: the mean of the decoded copies."""
-        pair = self.codec.decode_tokens(tokens)[:, : self.height, : self.width].astype(np.uint16)
+        pair = self.codec.decode_tokens(tokens, self.quality)[:, : self.height, : self.width].astype(np.uint16)
         return ((pair.sum(axis=0) + len(pair) // 2) // len(pair)).astype(np.uint8)
 
     def encode(self, frame: np.ndarray, context: torch.Tensor):
         """-> (payload, ideal bits, tokens (1, L, h, w), next context)."""
         tokens = self.codec.encode_tokens(self.codec._padded(frame[None]), self.quality)
-        payload, ideal, nxt = self.codec.encode_payload(tokens, context, self.version)
+        payload, ideal, nxt = self.codec.encode_payload(tokens, context, self.version, self.quality)
         return payload, ideal, tokens, nxt
 
     def decode(self, payload: bytes, context: torch.Tensor):

@@ -6,7 +6,11 @@ fixed schedule of groups, never token by token:
     group g = 2*level + parity,  parity 0 = "black" checkerboard squares,
                                   parity 1 = "white" squares,
 
-so a frame costs 2*L forward passes at quality L, whatever its size. Each pass
+so a frame costs 2*L forward passes at quality L, whatever its size. (A
+scalar-quantized model has one token plane per latent channel: group g then
+covers channels g*C/G .. (g+1)*C/G - 1, all G groups are coded at every
+quality, each pass predicts a distribution per channel of its group, and the
+quality is part of the group index, since the symbols depend on the step.) Each pass
 sees (a) every token already decoded in this frame (lower levels, and for
 parity 1 the black squares of the same level), (b) all tokens of the previous
 latent frame at the same positions, and (c) a learned embedding of g. Unknown
@@ -29,10 +33,12 @@ import torch.nn.functional as F
 from .config import PriorConfig, QuantizerConfig
 
 
-def group_id(kind: int, level: int, parity: int, levels: int) -> int:
-    """The prior's group index of (frame kind, level, parity); kind 0 = I, 1 = P;
-    `levels` is the model's N."""
-    return kind * 2 * levels + 2 * level + parity
+def group_id(kind: int, level: int, parity: int, levels: int, context: int = 0, kinds: int = 1) -> int:
+    """The prior's group index of (quality context, frame kind, level or plane
+    group, parity); kind 0 = I, 1 = P; `levels` is the model's plane groups
+    (N for RVQ), `kinds` its frame kinds; context is quality - 1 for scalar
+    models, 0 for RVQ (whose group ids are kind * 2N + 2 * level + parity)."""
+    return ((context * kinds + kind) * levels + level) * 2 + parity
 
 
 def schedule(levels: int) -> list[tuple[int, int]]:
@@ -94,41 +100,53 @@ class Block(nn.Module):
 class Prior(nn.Module):
     def __init__(self, cfg: PriorConfig, qcfg: QuantizerConfig):
         super().__init__()
-        self.cfg, self.levels, self.K = cfg, qcfg.levels, qcfg.codebook_size
+        self.cfg, self.K = cfg, qcfg.codebook_size
+        # planes: token planes per position (RVQ levels or scalar channels);
+        # levels: groups of `per` planes coded together, one head each
+        self.planes, self.levels, self.per = qcfg.planes, qcfg.plane_groups, qcfg.planes_per_group
         # predictive quantizers code I and P latent frames with different
         # codebooks: groups 0..2N-1 are an I frame's, 2N..4N-1 a P frame's,
         # and each (kind, level) has its own output head.
-        self.kinds = qcfg.frame_kinds
+        self.kinds, self.contexts = qcfg.frame_kinds, qcfg.quality_contexts
+        self.heads = self.kinds * self.levels
         S, d, V = cfg.tile * cfg.tile, cfg.dim, qcfg.codebook_size + 1
-        # one table per level for the current and for the previous frame;
+        # one table per plane for the current and for the previous frame;
         # index K (= MASK) means "not known (yet)".
-        self.cur_emb = nn.Embedding(self.levels * V, d)
-        self.prev_emb = nn.Embedding(self.levels * V, d)
+        self.cur_emb = nn.Embedding(self.planes * V, d)
+        self.prev_emb = nn.Embedding(self.planes * V, d)
         self.pos_emb = nn.Parameter(torch.randn(S, d) * 0.02)
-        self.group_emb = nn.Embedding(2 * self.levels * self.kinds, d)
+        self.group_emb = nn.Embedding(2 * self.heads * self.contexts, d)
         self.blocks = nn.ModuleList(Block(d, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.layers))
         self.ln_f = nn.LayerNorm(d)
-        self.head_w = nn.Parameter(torch.randn(self.kinds * self.levels, self.K, d) * 0.02)
-        self.head_b = nn.Parameter(torch.zeros(self.kinds * self.levels, self.K))
-        offs = torch.arange(self.levels) * V
+        self.head_w = nn.Parameter(torch.randn(self.heads, self.per * self.K, d) * 0.02)
+        self.head_b = nn.Parameter(torch.zeros(self.heads, self.per * self.K))
+        offs = torch.arange(self.planes) * V
         self.register_buffer("level_offset", offs.view(1, -1, 1), persistent=False)
 
     @property
     def mask_index(self) -> int:
         return self.K
 
+    def group(self, kind: int, level: int, parity: int, quality: int) -> int:
+        """group_id for this model; `quality` matters to scalar models only."""
+        return group_id(kind, level, parity, self.levels, (quality - 1) if self.contexts > 1 else 0, self.kinds)
+
+    def head_index(self, group: torch.Tensor) -> torch.Tensor:
+        """(B,) group ids -> (B,) output heads: (kind, level) without the quality."""
+        return torch.div(group, 2, rounding_mode="floor") % self.heads
+
     def forward(self, cur: torch.Tensor, prev: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
-        """cur, prev: (B, N, S) int64 with MASK where unknown; group: (B,)
-        int64 in [0, 2N * kinds). Returns logits (B, S, K) for head group // 2
-        (level (group // 2) % N of frame kind group // 2N)."""
+        """cur, prev: (B, planes, S) int64 with MASK where unknown; group: (B,)
+        int64 in [0, 2N * kinds * contexts). Returns logits (B, S, per * K) of
+        head_index(group): per planes of K symbols each (per = 1 for RVQ)."""
         h = self.cur_emb(cur + self.level_offset).sum(1)  # (B, S, d)
         h = h + self.prev_emb(prev + self.level_offset).sum(1)
         h = h + self.pos_emb[None] + self.group_emb(group)[:, None, :]
         for blk in self.blocks:
             h = blk(h)
         h = self.ln_f(h)
-        level = torch.div(group, 2, rounding_mode="floor")
-        w, b = self.head_w[level], self.head_b[level]  # (B, K, d), (B, K)
+        head = self.head_index(group)
+        w, b = self.head_w[head], self.head_b[head]  # (B, per*K, d), (B, per*K)
         return torch.bmm(h, w.transpose(1, 2)) + b[:, None, :]
 
     def training_inputs(
@@ -136,13 +154,15 @@ class Prior(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Build the inputs the coder would see at `group` from complete tiles.
 
-        cur, prev: (B, N, S) true tokens (MASK where padded); levels: (B,)
-        quality L per sample (levels >= L are absent in both frames); group:
-        (B,) in kind * 2N + [0, 2L). Returns (cur_in, prev_in, target_mask (B, S))."""
-        B, N, S = cur.shape
+        cur, prev: (B, planes, S) true tokens (MASK where padded); levels: (B,)
+        plane groups coded per sample (groups >= it are absent in both
+        frames); group: (B,) with level (group // 2) % N below it. Returns
+        (cur_in, prev_in, target_mask (B, S)); the targets are the group's
+        planes, target_tokens(cur, group)."""
+        B, _, S = cur.shape
         t = self.cfg.tile
-        lvl = torch.arange(N, device=cur.device)[None, :, None]  # (1, N, 1)
-        l = (torch.div(group, 2, rounding_mode="floor") % N)[:, None, None]
+        lvl = (torch.arange(self.planes, device=cur.device) // self.per)[None, :, None]  # (1, planes, 1) group of each plane
+        l = (torch.div(group, 2, rounding_mode="floor") % self.levels)[:, None, None]
         parity = (group % 2)[:, None, None]
         black = ~checkerboard(t, t, cur.device).view(1, 1, S)  # parity-0 squares
         known = (lvl < l) | ((lvl == l) & (parity == 1) & black)
@@ -150,6 +170,13 @@ class Prior(nn.Module):
         absent = lvl >= levels[:, None, None]
         prev_in = torch.where(absent, torch.full_like(prev, self.K), prev)
         on_parity = torch.where(parity[:, 0] == 1, ~black[:, 0], black[:, 0])  # (B, S)
-        lvl_tok = torch.gather(cur, 1, l.expand(B, 1, S))[:, 0]  # (B, S)
+        lvl_tok = self.target_tokens(cur, group)[:, 0]  # (B, S) the group's first plane
         target = on_parity & (lvl_tok != self.K)
         return cur_in, prev_in, target
+
+    def target_tokens(self, cur: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
+        """cur (B, planes, S), group (B,) -> the tokens the group codes (B, per, S)."""
+        B, _, S = cur.shape
+        first = (torch.div(group, 2, rounding_mode="floor") % self.levels) * self.per  # (B,)
+        rows = first[:, None] + torch.arange(self.per, device=cur.device)[None]  # (B, per)
+        return torch.gather(cur, 1, rows[:, :, None].expand(B, self.per, S))

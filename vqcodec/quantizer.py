@@ -24,6 +24,7 @@ class QuantizerOutput:
     commit_loss: torch.Tensor  # scalar
     perplexity: torch.Tensor  # (N,) codebook perplexity per level in this batch
     dead_codes: int  # codes restarted in this step (all levels)
+    rate_bits: torch.Tensor | None = None  # (B,) training rate estimate (scalar quantizer only)
 
 
 def _distributed() -> bool:
@@ -184,8 +185,9 @@ class ResidualVQ(nn.Module):
         return torch.cat(out, 2)
 
     @torch.no_grad()
-    def decode(self, indices: torch.Tensor) -> torch.Tensor:
-        """indices (B, L, T, H, W) -> quantized vectors (B, D, T, H, W).
+    def decode(self, indices: torch.Tensor, quality: int | None = None) -> torch.Tensor:
+        """indices (B, L, T, H, W) -> quantized vectors (B, D, T, H, W); the
+        quality is L itself (the argument mirrors ScalarQuantizer.decode).
         The sums are elementwise float adds in a fixed order, so the decoded
         latents, and a predictive chain built on them, are the same on every
         machine."""

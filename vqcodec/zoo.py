@@ -25,6 +25,7 @@ from .codec import Codec, ModelId
 from .config import CodecConfig
 from .prior import Prior
 from .quantizer import ResidualVQ
+from .scalar_quantizer import ScalarQuantizer
 
 PACKAGE_WEIGHTS = Path(__file__).resolve().parent / "weights"
 
@@ -91,8 +92,9 @@ def resolve(name_or_path: str) -> ModelEntry:
     raise ModelNotFound(f"model {name_or_path!r} is not installed (installed: {names})")
 
 
-def build_modules(cfg: CodecConfig) -> tuple[Autoencoder, ResidualVQ, Prior]:
-    return Autoencoder(cfg.autoencoder), ResidualVQ(cfg.quantizer), Prior(cfg.prior, cfg.quantizer)
+def build_modules(cfg: CodecConfig) -> tuple[Autoencoder, ResidualVQ | ScalarQuantizer, Prior]:
+    vq = ScalarQuantizer(cfg.quantizer) if cfg.quantizer.scalar else ResidualVQ(cfg.quantizer)
+    return Autoencoder(cfg.autoencoder), vq, Prior(cfg.prior, cfg.quantizer)
 
 
 def load_codec(name_or_path: str = "default", device: str = "cpu") -> Codec:

@@ -3,6 +3,9 @@
 Stage 1 fits autoencoder + residual VQ on clips (B, 3, T, H, W) with
 quantizer dropout: each clip keeps a random number of levels L in 1..N, so
 every quality is trained. Loss = MSE + commitment (codebooks move by EMA).
+A scalar-quantized model draws a random quality (step) per clip instead, and
+its loss is MSE + rate_weight * step^2 * estimated bits per pixel
+(scalar_quantizer.py).
 Stage 2 freezes them and fits the prior on their tokens: for a random group
 of the coding schedule, cross-entropy of the tokens in that group given what
 the coder would know at that point (prior.training_inputs).
@@ -32,6 +35,7 @@ from ..autoencoder import fit_linear_path
 from ..config import CodecConfig
 from ..prior import to_tiles
 from ..quantizer import QuantizerOutput
+from ..scalar_quantizer import rate_loss
 from ..zoo import build_modules, resolve
 from .checkpoint import Progress, load_progress, save_checkpoint
 from .data import ClipSampler, ClipShape
@@ -156,14 +160,14 @@ class Trainer:
         out = {}
         for q in self.cfg.qualities:
             idx = self.vq.encode(z, q)
-            y = self.ae.decoder(self.vq.decode(idx)) + 0.5
+            y = self.ae.decoder(self.vq.decode(idx, q)) + 0.5
             out[f"psnr_q{q}"] = round(psnr(y, x), 3)
         self.ae.train(), self.vq.train()
         return out
 
     def train_autoencoder(self) -> None:
         t = self.t
-        params = list(self.ae.parameters())
+        params = list(self.ae.parameters()) + list(self.vq.parameters())  # vq: the scalar rate model, if any
         # the PCA-initialised linear paths move 10x slower than the networks:
         # they start near their optimum, and a large step would throw it away.
         linear = {id(p) for m in (self.ae.encoder.linear, self.ae.decoder.linear) if m is not None
@@ -178,7 +182,8 @@ class Trainer:
             return
         self.ae.train(), self.vq.train()
         model = self.dist.wrap(_AutoencoderStep(self.ae, self.vq))
-        N = self.cfg.quantizer.levels
+        qcfg = self.cfg.quantizer
+        N = qcfg.qualities
         started, base = time.perf_counter(), self.progress.seconds
         bar = tqdm(range(start_step, t.ae_steps), desc="autoencoder", initial=start_step, total=t.ae_steps,
                    disable=not self.dist.is_main)
@@ -186,10 +191,16 @@ class Trainer:
             for g in opt.param_groups:
                 g["lr"] = _lr(step, t.ae_steps, t.lr) * g.get("scale", 1.0)
             x = self.sampler.batch(t.batch).to(self.device)  # (B, 3, T, H, W) in [0, 1]
-            levels = torch.randint(1, N + 1, (x.shape[0],), device=self.device)  # quantizer dropout
+            levels = torch.randint(1, N + 1, (x.shape[0],), device=self.device)  # quantizer dropout / quality
             y, qo = model(x, levels)
             rec = F.mse_loss(y, x)
             loss = rec + qo.commit_loss
+            bpp = None
+            if qo.rate_bits is not None:  # scalar: rate term at each clip's step
+                steps = torch.tensor(qcfg.scalar_steps, device=self.device)[levels - 1]
+                pixels = x.shape[2] * x.shape[3] * x.shape[4]
+                loss = loss + rate_loss(qo.rate_bits, steps, pixels, qcfg.rate_weight)
+                bpp = qo.rate_bits.mean().item() / pixels
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -200,6 +211,8 @@ class Trainer:
             rec_log = {"stage": "autoencoder", "step": step + 1, "loss": loss.item(), "psnr": rec_psnr,
                        "perplexity": perp, "dead": qo.dead_codes,
                        "seconds": base + time.perf_counter() - started}
+            if bpp is not None:
+                rec_log["rate_model_bpp"] = bpp
             if ((step + 1) % t.eval_every == 0 or step + 1 == t.ae_steps) and self.dist.is_main:
                 rec_log.update(self.evaluate())
                 tqdm.write(json.dumps({k: v for k, v in rec_log.items() if k.startswith("psnr_") or k == "step"}))
@@ -211,21 +224,28 @@ class Trainer:
 
     # ------------------------------------------------------------ stage 2
     @torch.no_grad()
-    def _prior_batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """-> (cur, prev) tiles (B', N, S) of true tokens and kind (B',) (0 = I,
-        1 = P latent frame); prev is MASK for the first latent frame of each
-        clip (an intra-period start). A clip is one GOP."""
-        t, tile, mask = self.t, self.cfg.prior.tile, self.prior.mask_index
+    def _prior_batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """-> (cur, prev) tiles (B', planes, S) of true tokens, kind (B',) (0 =
+        I, 1 = P latent frame) and quality (B',); prev is MASK for the first
+        latent frame of each clip (an intra-period start). A clip is one GOP.
+        RVQ clips are coded at all N levels (the quality is drawn later, per
+        tile); scalar clips at a random quality each, as their tokens depend on it."""
+        t, tile, mask, qcfg = self.t, self.cfg.prior.tile, self.prior.mask_index, self.cfg.quantizer
         x = self.sampler_prior.batch(t.prior_batch).to(self.device)
-        idx = self.vq.encode(self.ae.encoder(x - 0.5), self.cfg.quantizer.levels)  # (B, N, T', h, w)
-        cur, prev, kind = [], [], []
+        z = self.ae.encoder(x - 0.5)
+        qual = torch.randint(1, qcfg.qualities + 1, (z.shape[0],)) if qcfg.scalar else \
+            torch.full((z.shape[0],), qcfg.levels)
+        idx = torch.cat([self.vq.encode(z[b:b + 1], int(q)) for b, q in enumerate(qual)])  # (B, planes, T', h, w)
+        cur, prev, kind, quality = [], [], [], []
         for b in range(idx.shape[0]):
             for f in range(idx.shape[2]):
                 cur.append(to_tiles(idx[b, :, f], tile, mask))
                 p = idx[b, :, f - 1] if f > 0 else torch.full_like(idx[b, :, f], mask)
                 prev.append(to_tiles(p, tile, mask))
-                kind.append(torch.full((cur[-1].shape[0],), self.cfg.quantizer.frame_kind(f)))
-        return torch.cat(cur), torch.cat(prev), torch.cat(kind).to(self.device)
+                kind.append(torch.full((cur[-1].shape[0],), qcfg.frame_kind(f)))
+                quality.append(torch.full((cur[-1].shape[0],), int(qual[b])))
+        return (torch.cat(cur), torch.cat(prev), torch.cat(kind).to(self.device),
+                torch.cat(quality).to(self.device))
 
     def train_prior(self, sampler_prior: ClipSampler) -> None:
         t = self.t
@@ -238,23 +258,28 @@ class Trainer:
         prior = self.dist.wrap(self.prior)
         if self.opt_state and self.progress.stage == "prior":
             opt.load_state_dict(self.opt_state)
-        N, K = self.cfg.quantizer.levels, self.cfg.quantizer.codebook_size
+        qcfg, K, P = self.cfg.quantizer, self.cfg.quantizer.codebook_size, self.prior
         started, base = time.perf_counter(), self.progress.seconds
         bar = tqdm(range(start_step, t.prior_steps), desc="prior", initial=start_step, total=t.prior_steps,
                    disable=not self.dist.is_main)
         for step in bar:
             for g in opt.param_groups:
                 g["lr"] = _lr(step, t.prior_steps, t.prior_lr)
-            cur, prev, kind = self._prior_batch()
+            cur, prev, kind, quality = self._prior_batch()
             B = cur.shape[0]
-            levels = torch.randint(1, N + 1, (B,), device=self.device)
-            # uniform in [0, 2L), offset to the frame kind's groups
-            group = (torch.rand(B, device=self.device) * 2 * levels).long() + kind * 2 * N
+            if qcfg.scalar:  # every group is coded; the quality is part of the group id
+                levels = torch.full((B,), P.levels, device=self.device)
+                context = quality - 1
+            else:  # quantizer dropout: L levels per tile
+                levels = torch.randint(1, P.levels + 1, (B,), device=self.device)
+                context = torch.zeros_like(quality)
+            # (level, parity) uniform in [0, 2L), offset to the context's and kind's groups
+            group = (torch.rand(B, device=self.device) * 2 * levels).long() + \
+                (context * P.kinds + kind) * 2 * P.levels
             cur_in, prev_in, target = self.prior.training_inputs(cur, prev, levels, group)
-            logits = prior(cur_in, prev_in, group)  # (B, S, K)
-            lvl = torch.div(group, 2, rounding_mode="floor") % N
-            truth = torch.gather(cur, 1, lvl[:, None, None].expand(B, 1, cur.shape[2]))[:, 0]
-            loss = F.cross_entropy(logits[target], truth[target])
+            logits = prior(cur_in, prev_in, group).view(B, -1, P.per, K)  # (B, S, per, K)
+            truth = self.prior.target_tokens(cur, group).transpose(1, 2)  # (B, S, per)
+            loss = F.cross_entropy(logits[target].reshape(-1, K), truth[target].reshape(-1))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.prior.parameters(), 1.0)
