@@ -11,6 +11,8 @@ review the diff: a change here is a format or model change).
 - models/tiny_predictive.* and tiny_predictive_q2.vqv: the same for a model
   with the linear path and predictive (I/P) quantization, GOPs of 8 frames
   (4 latent frames: I P P P).
+- models/tiny_scalar.* and tiny_scalar_q2.vqv: a scalar-quantized model
+  (linear path, steps 0.4 and 0.1, 16 symbols, prior groups of 4 channels).
 Older goldens (tiny_q2_v1.vqv: format version 1; tiny_q2_v2.vqv and
 tiny_lowlatency_q2_v2.vqv: version 2; tiny_q2_v3.vqv and
 tiny_lowlatency_q2_v3.vqv: version 3, the last coded with the float prior) are
@@ -52,6 +54,15 @@ TINY_PREDICTIVE = replace(
     intra_period=16,
 )
 
+TINY_SCALAR = replace(
+    TINY,
+    name="tiny_scalar",
+    autoencoder=replace(TINY.autoencoder, linear_path=True),
+    quantizer=QuantizerConfig(codebook_size=16, dim=8, scalar_steps=(0.4, 0.1), channel_groups=2),
+    gop=8,
+    intra_period=16,
+)
+
 
 def make_tiny_model(folder: Path, cfg: CodecConfig = TINY, seed: int = 0) -> Path:
     from vqcodec.autoencoder import fit_linear_path
@@ -83,6 +94,14 @@ def lowlatency_stream(codec, frames) -> bytes:
 
 def main() -> None:
     models = HERE / "expected" / "models"
+    scalar_path = models / "tiny_scalar.json"
+    if "--model" in sys.argv or not scalar_path.is_file():
+        make_tiny_model(models, TINY_SCALAR)
+    scalar = load_codec(str(scalar_path))
+    frames = _tiny_pattern()
+    buf = io.BytesIO()
+    scalar.compress(iter(frames), buf, frames.shape[2], frames.shape[1], Fraction(25), 2)
+    (HERE / "expected" / "tiny_scalar_q2.vqv").write_bytes(buf.getvalue())
     pred_path = models / "tiny_predictive.json"
     if "--model" in sys.argv or not pred_path.is_file():
         make_tiny_model(models, TINY_PREDICTIVE)

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from vqcodec.config import CodecConfig
+from vqcodec.config import CodecConfig, QuantizerConfig
 
 
 def test_recommended_round_trips_through_json():
@@ -28,3 +28,36 @@ def test_bad_configs_are_refused():
         CodecConfig.from_dict({"name": "x"})
     with pytest.raises(ValueError, match="not valid JSON"):
         CodecConfig.from_json("{")
+
+
+def test_scalar_config_planes_groups_and_qualities():
+    cfg = CodecConfig.recommended("s", quantizer="scalar")
+    q = cfg.quantizer
+    assert q.scalar and not q.predictive and cfg.qualities == list(range(1, len(q.scalar_steps) + 1))
+    assert q.planes == q.dim and q.plane_groups == q.channel_groups and q.planes_per_group == q.dim // q.channel_groups
+    assert all(q.groups_at(n) == q.channel_groups for n in cfg.qualities)
+    assert q.quality_contexts == len(q.scalar_steps)
+    back = CodecConfig.from_json(cfg.to_json())
+    assert back == cfg and isinstance(back.quantizer.scalar_steps, tuple)
+
+
+def test_rvq_config_keeps_its_meaning():
+    q = CodecConfig.recommended("r").quantizer
+    assert not q.scalar and q.planes == q.levels == q.plane_groups and q.planes_per_group == 1
+    assert q.groups_at(3) == 3 and q.quality_contexts == 1
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(scalar_steps=(1.0, 2.0)), "decreasing"),
+    (dict(scalar_steps=(1.0, 0.0)), "decreasing"),
+    (dict(scalar_steps=(1.0,), predictive=True), "predictive"),
+    (dict(scalar_steps=(1.0,), channel_groups=5), "channel_groups"),
+])
+def test_bad_scalar_configs_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        QuantizerConfig(**kwargs)
+
+
+def test_unknown_quantizer_kind_is_refused():
+    with pytest.raises(ValueError, match="quantizer"):
+        CodecConfig.recommended("x", quantizer="lattice")

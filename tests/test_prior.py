@@ -98,3 +98,52 @@ def test_predictive_prior_has_groups_and_heads_per_frame_kind():
     assert all(torch.equal(x, y) for x, y in zip(a, b))
     logits = p(a[0], a[1], torch.tensor([group_id(1, 1, 1, N)]))
     assert logits.shape == (1, 16, 8)
+
+
+# ------------------------------------------------ scalar-quantized models
+def _scalar_prior():
+    from vqcodec.config import PriorConfig, QuantizerConfig
+
+    q = QuantizerConfig(codebook_size=8, dim=4, scalar_steps=(0.5, 0.25, 0.1), channel_groups=2)
+    return Prior(PriorConfig(dim=16, layers=1, heads=2, tile=4), q).eval()
+
+
+def test_scalar_prior_predicts_every_channel_of_a_group():
+    p = _scalar_prior()
+    assert (p.planes, p.levels, p.per, p.contexts) == (4, 2, 2, 3)
+    assert p.head_w.shape == (2, 2 * 8, 16) and p.group_emb.num_embeddings == 2 * 2 * 3
+    cur = torch.full((2, 4, 16), p.mask_index)
+    g1, g3 = p.group(0, 1, 0, quality=1), p.group(0, 1, 0, quality=3)
+    assert g1 != g3 and int(p.head_index(torch.tensor([g1]))) == int(p.head_index(torch.tensor([g3]))) == 1
+    out = p(cur, cur, torch.tensor([g1, g3]))
+    assert out.shape == (2, 16, 2 * 8)
+    assert not torch.allclose(out[0], out[1])  # the quality changes the prediction
+
+
+def test_scalar_training_inputs_hide_the_group_and_the_later_channels():
+    p = _scalar_prior()
+    M = p.mask_index
+    cur = torch.randint(0, 8, (2, 4, 16))
+    prev = torch.randint(0, 8, (2, 4, 16))
+    groups = torch.tensor([p.group(0, 0, 1, 2), p.group(0, 1, 0, 3)])  # (channels 0-1, white), (channels 2-3, black)
+    cur_in, prev_in, target = p.training_inputs(cur, prev, torch.tensor([2, 2]), groups)
+    black = ~checkerboard(4, 4).view(-1)
+    # group 0 white: channels 0-1 known on black squares only, channels 2-3 hidden
+    assert torch.equal(cur_in[0, :2][:, black], cur[0, :2][:, black]) and (cur_in[0, :2][:, ~black] == M).all()
+    assert (cur_in[0, 2:] == M).all() and torch.equal(target[0], ~black)
+    # group 1 black: channels 0-1 known everywhere, 2-3 hidden; the previous frame is whole
+    assert torch.equal(cur_in[1, :2], cur[1, :2]) and (cur_in[1, 2:] == M).all() and torch.equal(target[1], black)
+    assert torch.equal(prev_in, prev)
+    assert torch.equal(p.target_tokens(cur, groups), torch.stack([cur[0, :2], cur[1, 2:]]))
+
+
+def test_integer_scalar_prior_matches_the_float_one():
+    from vqcodec.integer_prior import IntegerPrior
+
+    p = _scalar_prior()
+    cur = torch.randint(0, 9, (3, 4, 16))
+    group = torch.tensor([p.group(0, 0, 0, 1), p.group(0, 1, 1, 2), p.group(0, 1, 0, 3)])
+    with torch.no_grad():
+        ref = p(cur, cur, group)
+    got = IntegerPrior(p)(cur, cur, group).double() / (1 << 16)
+    assert got.shape == ref.shape and float((got - ref).abs().max()) < 0.01

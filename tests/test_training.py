@@ -91,3 +91,50 @@ def test_predictive_run_fits_the_linear_path_and_trains_p_groups(tmp_path):
     codec = load_codec(str(out / "p.json"))
     frames = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
     codec.compress(iter(frames), io.BytesIO(), 32, 32, Fraction(25), 2)
+
+
+def test_scalar_run_trains_rate_and_every_quality_context(tmp_path):
+    """A scalar model: stage 1 logs the rate model's bits and lowers the loss
+    with them; stage 2 trains the prior on tokens of random qualities; the
+    result codes a stream at every quality."""
+    import torch
+
+    from vqcodec.config import AutoencoderConfig, PriorConfig, QuantizerConfig
+    from vqcodec.training.data import ClipSampler
+    from vqcodec.training.train import Trainer
+
+    cfg = CodecConfig(name="s", autoencoder=AutoencoderConfig(channels=8, latent_channels=16, res_blocks=1,
+                                                              attn_heads=2, embed_dim=8, linear_path=True),
+                      quantizer=QuantizerConfig(codebook_size=16, dim=8, scalar_steps=(0.5, 0.2), channel_groups=2),
+                      prior=PriorConfig(dim=16, layers=1, heads=2, tile=4), gop=8, intra_period=16)
+    out = tmp_path / "run"
+    t = TrainConfig(out=out, name="s", ae_steps=3, prior_steps=3, batch=2, clip=ClipShape(8, 32, 32),
+                    prior_clip=ClipShape(8, 32, 32), prior_batch=2, ckpt_every=3, eval_every=3)
+    clip = np.random.default_rng(1).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+    tr = Trainer(t, cfg, ClipSampler([], t.clip, 1.0, seed=0), clip)
+    scale = tr.vq.log_scale.detach().clone()
+    tr.train_autoencoder()
+    assert not torch.equal(scale, tr.vq.log_scale)  # the rate model is trained with the autoencoder
+    tr.sampler_prior = ClipSampler([], t.prior_clip, 1.0, seed=1)
+    cur, prev, kind, quality = tr._prior_batch()
+    assert cur.shape[1] == 8 and set(quality.tolist()) <= {1, 2} and not kind.any()
+    tr.train_prior(tr.sampler_prior)
+    log = [json.loads(l) for l in (out / "train_log.jsonl").read_text().splitlines()]
+    ae = [r for r in log if r["stage"] == "autoencoder"]
+    assert all(r["rate_model_bpp"] > 0 for r in ae) and {"psnr_q1", "psnr_q2"} <= set(ae[-1])
+    from vqcodec import load_codec
+
+    codec = load_codec(str(out / "s.json"))
+    frames = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+    for q in codec.qualities:
+        buf = io.BytesIO()
+        codec.compress(iter(frames), buf, 32, 32, Fraction(25), q)
+        buf.seek(0)
+        assert np.concatenate(list(codec.decompress(buf))).shape == frames.shape
+
+
+def test_train_command_refuses_an_unknown_quantizer(tmp_path):
+    from vqcodec_cli.main import main
+
+    r = CliRunner().invoke(main, ["train", "--synthetic", "--quantizer", "lattice", "--out", str(tmp_path / "r")])
+    assert r.exit_code != 0 and "lattice" in r.output
