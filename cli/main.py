@@ -81,7 +81,7 @@ def main() -> None:
 @main.command()
 @click.argument("input", metavar="IN")
 @click.argument("output", metavar="OUT")
-@click.option("-q", "--quality", type=int, default=None, help="Residual VQ levels to keep (1 = smallest). Default: the model's middle level.")
+@click.option("-q", "--quality", type=int, default=None, help="Quality, 1 = fewest bits: residual VQ levels kept, or the scalar step. Default: the model's middle one.")
 @click.option("--model", default="default", show_default=True, help="Installed model name or path to a model .json/.safetensors.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("-f", "--force", is_flag=True, help="Overwrite OUT if it exists.")
@@ -359,6 +359,7 @@ def models(as_json):
                 "name": e.name,
                 "qualities": cfg.qualities,
                 "latent_factors": {"t": cfg.autoencoder.factor_t, "s": cfg.autoencoder.factor_s},
+                "quantizer": "scalar" if cfg.quantizer.scalar else "rvq",
                 "codebook_size": cfg.quantizer.codebook_size,
                 "gop": cfg.gop,
                 "intra_period": cfg.intra_period,
@@ -371,7 +372,7 @@ def models(as_json):
             for r in rows:
                 q = r["qualities"]
                 click.echo(f"{r['name']}: qualities {q[0]}..{q[-1]}, latent t{r['latent_factors']['t']} x "
-                           f"s{r['latent_factors']['s']}, K={r['codebook_size']}, sha256 {r['sha256'][:16]}...")
+                           f"s{r['latent_factors']['s']}, {r['quantizer']} K={r['codebook_size']}, sha256 {r['sha256'][:16]}...")
 
 
 from .bench_command import bench  # noqa: E402  (registers `vqcodec bench`)

@@ -169,6 +169,7 @@ def _check_model_rows(rows: list, name: str) -> dict:
     assert isinstance(row["latent_factors"], dict)
     assert all(isinstance(v, int) and v >= 1 for v in row["latent_factors"].values())
     assert re.fullmatch(r"[0-9a-f]{64}", row["sha256"]), row["sha256"]
+    assert row["quantizer"] in ("rvq", "scalar")
     return row
 
 

@@ -137,7 +137,7 @@ class QuantizerConfig:
 
 # the recommended scalar model's steps, coarse to fine (latent units: the
 # linear path's PCA coefficients of [0, 1] pixels)
-SCALAR_STEPS = (2.0, 1.4, 1.0, 0.7, 0.5, 0.35, 0.25, 0.18)
+SCALAR_STEPS = (4.0, 2.8, 2.0, 1.4, 1.0, 0.7, 0.5, 0.35)
 
 
 @dataclass(frozen=True)
