@@ -92,30 +92,22 @@ def lowlatency_stream(codec, frames) -> bytes:
     return buf.getvalue()
 
 
-def main() -> None:
-    models = HERE / "expected" / "models"
-    scalar_path = models / "tiny_scalar.json"
-    if "--model" in sys.argv or not scalar_path.is_file():
-        make_tiny_model(models, TINY_SCALAR)
-    scalar = load_codec(str(scalar_path))
-    frames = _tiny_pattern()
-    buf = io.BytesIO()
-    scalar.compress(iter(frames), buf, frames.shape[2], frames.shape[1], Fraction(25), 2)
-    (HERE / "expected" / "tiny_scalar_q2.vqv").write_bytes(buf.getvalue())
-    pred_path = models / "tiny_predictive.json"
-    if "--model" in sys.argv or not pred_path.is_file():
-        make_tiny_model(models, TINY_PREDICTIVE)
-    pred = load_codec(str(pred_path))
-    frames = _tiny_pattern()
-    buf = io.BytesIO()
-    pred.compress(iter(frames), buf, frames.shape[2], frames.shape[1], Fraction(25), 2)
-    (HERE / "expected" / "tiny_predictive_q2.vqv").write_bytes(buf.getvalue())
-    cfg_path = make_tiny_model(models) if "--model" in sys.argv else models / "tiny.json"
-    codec = load_codec(str(cfg_path))
-    frames = _tiny_pattern()
+def full_stream(codec, frames) -> bytes:
     buf = io.BytesIO()
     codec.compress(iter(frames), buf, frames.shape[2], frames.shape[1], Fraction(25), 2)
-    (HERE / "expected" / "tiny_q2.vqv").write_bytes(buf.getvalue())
+    return buf.getvalue()
+
+
+def main() -> None:
+    models, frames = HERE / "expected" / "models", _tiny_pattern()
+    for cfg in (TINY_SCALAR, TINY_PREDICTIVE):  # model (made once, or with --model) and its q2 golden
+        path = models / f"{cfg.name}.json"
+        if "--model" in sys.argv or not path.is_file():
+            make_tiny_model(models, cfg)
+        (HERE / "expected" / f"{cfg.name}_q2.vqv").write_bytes(full_stream(load_codec(str(path)), frames))
+    cfg_path = make_tiny_model(models) if "--model" in sys.argv else models / "tiny.json"
+    codec = load_codec(str(cfg_path))
+    (HERE / "expected" / "tiny_q2.vqv").write_bytes(full_stream(codec, frames))
     (HERE / "expected" / "tiny_lowlatency_q2.vqv").write_bytes(lowlatency_stream(codec, frames))
     print("wrote tiny_q2.vqv and tiny_lowlatency_q2.vqv with", cfg_path)
 

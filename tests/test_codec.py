@@ -179,11 +179,15 @@ def test_tile_batch_does_not_change_streams_or_frames():
 
 
 # ------------------------------------------------ predictive (I/P) models
-@pytest.fixture(scope="module")
-def predictive_codec():
+def _expected_model(name: str):
     from vqcodec import load_codec
 
-    return load_codec(str(EXPECTED / "models" / "tiny_predictive.json"))
+    return load_codec(str(EXPECTED / "models" / f"{name}.json"))
+
+
+@pytest.fixture(scope="module")
+def predictive_codec():
+    return _expected_model("tiny_predictive")
 
 
 def test_predictive_golden_stream(predictive_codec, tiny_frames):
@@ -221,9 +225,7 @@ def test_predictive_frames_use_the_p_groups_of_the_prior(predictive_codec):
 # ------------------------------------------------ scalar-quantized models
 @pytest.fixture(scope="module")
 def scalar_codec():
-    from vqcodec import load_codec
-
-    return load_codec(str(EXPECTED / "models" / "tiny_scalar.json"))
+    return _expected_model("tiny_scalar")
 
 
 def test_scalar_golden_stream(scalar_codec, tiny_frames):
