@@ -198,13 +198,18 @@ class Codec:
         """int64 tokens (T', planes, h, w) -> uint8 frames (T'*t, h*s, w*s, 3).
         quality: needed by scalar models (it picks the step); RVQ reads it
         from the token count."""
-        if quality is None:
-            if self.config.quantizer.scalar:
-                raise ValueError("decoding scalar-quantized tokens needs their quality")
-            quality = tokens.shape[1]
+        quality = self._quality_of(tokens, quality)
         idx = torch.from_numpy(np.ascontiguousarray(tokens)).to(self.device)
         z = self.quantizer.decode(idx.permute(1, 0, 2, 3).unsqueeze(0), quality)
         return tensor_to_frames(self.autoencoder.decoder(z)).cpu().numpy()
+
+    def _quality_of(self, tokens: np.ndarray, quality: int | None) -> int:
+        """The quality of tokens (T', planes, h, w): given, or (RVQ only) their level count."""
+        if quality is not None:
+            return quality
+        if self.config.quantizer.scalar:
+            raise ValueError("scalar-quantized tokens need their quality")
+        return tokens.shape[1]
 
     # --------------------------------------------- tokens <-> bits (the prior)
     @torch.inference_mode()
@@ -248,7 +253,7 @@ class Codec:
         token count); prev (planes, h, w) context. Returns (payload, ideal
         bits, context for the next GOP)."""
         enc, ideal, arith = RangeEncoder(), 0.0, self.tables_for(version)
-        quality = tokens.shape[1] if quality is None else quality
+        quality = self._quality_of(tokens, quality)
         for f, frame in enumerate(tokens):  # (planes, h, w)
             flat = frame.reshape(frame.shape[0], -1)
 

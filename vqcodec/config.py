@@ -73,7 +73,7 @@ class QuantizerConfig:
     # so a higher quality spends more bits); empty = residual VQ.
     scalar_steps: tuple[float, ...] = ()
     channel_groups: int = 8  # scalar mode: prior groups per latent frame
-    rate_weight: float = 0.04  # scalar mode: training loss MSE + rate_weight * step^2 * bpp
+    rate_weight: float = 0.012  # scalar mode: training loss MSE + rate_weight * step^2 * bpp
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scalar_steps", tuple(float(v) for v in self.scalar_steps))
@@ -119,6 +119,11 @@ class QuantizerConfig:
         """Distinct prior contexts per quality: scalar tokens depend on the step,
         so the prior is told the quality; RVQ levels are the same at any quality."""
         return len(self.scalar_steps) if self.scalar else 1
+
+    def quality_context(self, quality):
+        """The prior's quality context of `quality` (an int or a tensor of them):
+        quality - 1 for scalar models, 0 for RVQ."""
+        return quality - 1 if self.scalar else quality * 0
 
     @property
     def frame_kinds(self) -> int:
@@ -188,7 +193,7 @@ class CodecConfig:
         RVQ (8 latent frames: 1 I + 7 P) or scalar quantization at 8 steps
         (about sqrt(2) apart: quality +1 ~ +1 dB), 128 symbols per channel."""
         if quantizer == "scalar":
-            q = QuantizerConfig(codebook_size=128, scalar_steps=SCALAR_STEPS, channel_groups=8, rate_weight=0.012)
+            q = QuantizerConfig(codebook_size=128, scalar_steps=SCALAR_STEPS, channel_groups=8)
         elif quantizer == "rvq":
             q = QuantizerConfig(predictive=True, commitment=0.1)
         else:

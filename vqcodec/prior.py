@@ -107,7 +107,7 @@ class Prior(nn.Module):
         # predictive quantizers code I and P latent frames with different
         # codebooks: groups 0..2N-1 are an I frame's, 2N..4N-1 a P frame's,
         # and each (kind, level) has its own output head.
-        self.kinds, self.contexts = qcfg.frame_kinds, qcfg.quality_contexts
+        self.qcfg, self.kinds, self.contexts = qcfg, qcfg.frame_kinds, qcfg.quality_contexts
         self.heads = self.kinds * self.levels
         S, d, V = cfg.tile * cfg.tile, cfg.dim, qcfg.codebook_size + 1
         # one table per plane for the current and for the previous frame;
@@ -129,7 +129,7 @@ class Prior(nn.Module):
 
     def group(self, kind: int, level: int, parity: int, quality: int) -> int:
         """group_id for this model; `quality` matters to scalar models only."""
-        return group_id(kind, level, parity, self.levels, (quality - 1) if self.contexts > 1 else 0, self.kinds)
+        return group_id(kind, level, parity, self.levels, self.qcfg.quality_context(quality), self.kinds)
 
     def head_index(self, group: torch.Tensor) -> torch.Tensor:
         """(B,) group ids -> (B,) output heads: (kind, level) without the quality."""

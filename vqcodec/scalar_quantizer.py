@@ -44,10 +44,6 @@ class ScalarQuantizer(nn.Module):
         # training rate model: log Laplace scale (in units of the step) per (quality, channel)
         self.log_scale = nn.Parameter(torch.zeros(len(cfg.scalar_steps), cfg.dim))
 
-    @property
-    def levels(self) -> int:
-        return self.cfg.qualities
-
     def step(self, quality: int) -> float:
         if not 1 <= quality <= self.cfg.qualities:
             raise ValueError(f"quality must be in 1..{self.cfg.qualities}, got {quality}")

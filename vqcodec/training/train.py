@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from ..autoencoder import fit_linear_path
 from ..config import CodecConfig
-from ..prior import to_tiles
+from ..prior import group_id, to_tiles
 from ..quantizer import QuantizerOutput
 from ..scalar_quantizer import rate_loss
 from ..zoo import build_modules, resolve
@@ -269,13 +269,10 @@ class Trainer:
             B = cur.shape[0]
             if qcfg.scalar:  # every group is coded; the quality is part of the group id
                 levels = torch.full((B,), P.levels, device=self.device)
-                context = quality - 1
             else:  # quantizer dropout: L levels per tile
                 levels = torch.randint(1, P.levels + 1, (B,), device=self.device)
-                context = torch.zeros_like(quality)
-            # (level, parity) uniform in [0, 2L), offset to the context's and kind's groups
-            group = (torch.rand(B, device=self.device) * 2 * levels).long() + \
-                (context * P.kinds + kind) * 2 * P.levels
+            r = (torch.rand(B, device=self.device) * 2 * levels).long()  # (level, parity) uniform in [0, 2L)
+            group = group_id(kind, r // 2, r % 2, P.levels, qcfg.quality_context(quality), P.kinds)
             cur_in, prev_in, target = self.prior.training_inputs(cur, prev, levels, group)
             logits = prior(cur_in, prev_in, group).view(B, -1, P.per, K)  # (B, S, per, K)
             truth = self.prior.target_tokens(cur, group).transpose(1, 2)  # (B, S, per)
