@@ -73,7 +73,9 @@ def _stderr(msg: str) -> None:
 @click.option("--ms-ssim/--no-ms-ssim", default=True, show_default=True,
               help="Compute MS-SSIM (about 4 s per 120 QCIF frames and point).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite reports that already exist in --out.")
-def bench(clips, frames, size, qualities, modes, anchors, model, device, out_dir, ms_ssim, force):
+@click.option("--rdo", type=click.FloatRange(min=0), default=None, metavar="LAMBDA",
+              help="Scalar models: the encoder's rate-distortion rounding (0 = nearest; default: the tuned value).")
+def bench(clips, frames, size, qualities, modes, anchors, model, device, out_dir, ms_ssim, force, rdo):
     """Compare vqcodec with x264/x265 on CLIP...: rate, PSNR, MS-SSIM, speed, memory, BD-rate.
 
     CLIP is a video file, FILE:START-STOP (fractions of its length), a bundled
@@ -120,6 +122,7 @@ def bench(clips, frames, size, qualities, modes, anchors, model, device, out_dir
             raise OutputError(f"{out / 'summary.md'} exists; use --force to overwrite")
 
         codec = load_codec(model, _device(device))
+        codec.use_rounding(rdo)
         unknown = [q for q in (cfg.qualities or ()) if q not in codec.qualities]
         if unknown:
             raise ValueError(f"--qualities {unknown} not offered by model {codec.model_id.name!r} "

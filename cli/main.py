@@ -101,8 +101,11 @@ def main() -> None:
               help="The prior's arithmetic. integer: tables computed in integers, decoded identically on "
                    "any CPU or GPU (format v4). float: several times faster to code, but bit-exact only "
                    "on a decoder with the encoder's float arithmetic (format v3).")
+@click.option("--rdo", type=click.FloatRange(min=0), default=None, metavar="LAMBDA",
+              help="Scalar models: rate-distortion rounding, bits weighted against squared error in steps "
+                   "(0 = round to nearest). Default: the tuned value. Any decoder reads the result.")
 def compress(input, output, quality, model, device, force, stats_path, mode, keyint, keyframes, latency,
-             arithmetic):
+             arithmetic, rdo):
     """Compress the video IN (any format FFmpeg reads; - = y4m on stdin) into OUT (.vqv).
 
     \b
@@ -128,6 +131,7 @@ def compress(input, output, quality, model, device, force, stats_path, mode, key
         from vqcodec.video_io import VideoReader
 
         codec = load_codec(model, _device(device))
+        codec.use_rounding(rdo)
         with VideoReader(input) as reader:
             info = reader.info
             enc = StreamEncoder(info.width, info.height, info.fps, quality, mode=mode, model=codec,

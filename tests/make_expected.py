@@ -12,7 +12,9 @@ review the diff: a change here is a format or model change).
   with the linear path and predictive (I/P) quantization, GOPs of 8 frames
   (4 latent frames: I P P P).
 - models/tiny_scalar.* and tiny_scalar_q2.vqv: a scalar-quantized model
-  (linear path, steps 0.4 and 0.1, 16 symbols, prior groups of 4 channels).
+  (linear path, steps 0.4 and 0.1, 16 symbols, prior groups of 4 channels),
+  its encoder rounding to the nearest symbol; tiny_scalar_q2_rdo.vqv: the
+  same with rate-distortion rounding at lambda SCALAR_RDO_LAMBDA.
 Older goldens (tiny_q2_v1.vqv: format version 1; tiny_q2_v2.vqv and
 tiny_lowlatency_q2_v2.vqv: version 2; tiny_q2_v3.vqv and
 tiny_lowlatency_q2_v3.vqv: version 3, the last coded with the float prior) are
@@ -92,6 +94,9 @@ def lowlatency_stream(codec, frames) -> bytes:
     return buf.getvalue()
 
 
+SCALAR_RDO_LAMBDA = 1.0  # large: the untrained tiny prior's tables are nearly flat
+
+
 def full_stream(codec, frames) -> bytes:
     buf = io.BytesIO()
     codec.compress(iter(frames), buf, frames.shape[2], frames.shape[1], Fraction(25), 2)
@@ -104,7 +109,12 @@ def main() -> None:
         path = models / f"{cfg.name}.json"
         if "--model" in sys.argv or not path.is_file():
             make_tiny_model(models, cfg)
-        (HERE / "expected" / f"{cfg.name}_q2.vqv").write_bytes(full_stream(load_codec(str(path)), frames))
+        codec = load_codec(str(path))
+        if cfg.quantizer.scalar:
+            codec.use_rounding(SCALAR_RDO_LAMBDA)
+            (HERE / "expected" / f"{cfg.name}_q2_rdo.vqv").write_bytes(full_stream(codec, frames))
+            codec.use_rounding(0)
+        (HERE / "expected" / f"{cfg.name}_q2.vqv").write_bytes(full_stream(codec, frames))
     cfg_path = make_tiny_model(models) if "--model" in sys.argv else models / "tiny.json"
     codec = load_codec(str(cfg_path))
     (HERE / "expected" / "tiny_q2.vqv").write_bytes(full_stream(codec, frames))

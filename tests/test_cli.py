@@ -475,3 +475,32 @@ def test_a_stream_whose_model_is_not_installed_names_it(tmp_path):
                                  "needs model 'camera-7'", header.weights_sha256.hex()[:16], "--model")
     assert "not installed" in line
     assert_folder_holds(tmp_path, "cam.vqv")
+
+
+# ------------------------------------------------ rate-distortion rounding
+SCALAR_MODEL = EXPECTED / "models" / "tiny_scalar.json"
+
+
+@pytest.mark.parametrize("rdo, golden", [("0", "tiny_scalar_q2.vqv"), ("1.0", "tiny_scalar_q2_rdo.vqv")])
+def test_compress_rdo_matches_its_golden(tmp_path, tiny_video_file, rdo, golden):
+    """--rdo 0 is the reference encoder (nearest); --rdo 1.0 make_expected's
+    rate-distortion stream; both decode with the plain decoder."""
+    from make_expected import SCALAR_RDO_LAMBDA
+
+    assert float(rdo) in (0.0, SCALAR_RDO_LAMBDA)
+    out = tmp_path / "a.vqv"
+    assert_ok(cli("compress", tiny_video_file, out, "--model", SCALAR_MODEL, "-q", 2, "--rdo", rdo))
+    assert out.read_bytes() == (EXPECTED / golden).read_bytes()
+    assert_ok(cli("decompress", out, tmp_path / "a.y4m", "--model", SCALAR_MODEL))
+
+
+def test_compress_rdo_refused_for_rvq_models(tmp_path, tiny_model, tiny_video_file):
+    result = cli("compress", tiny_video_file, tmp_path / "a.vqv", "--model", tiny_model, "--rdo", "0.1")
+    assert_one_line_error(result, "scalar")
+    assert_folder_holds(tmp_path, "tiny.mkv")
+
+
+def test_compress_negative_rdo_refused(tmp_path, tiny_video_file):
+    result = cli("compress", tiny_video_file, tmp_path / "a.vqv", "--model", SCALAR_MODEL, "--rdo", "-1")
+    assert result.exit_code != 0 and "--rdo" in result.output
+    assert_folder_holds(tmp_path, "tiny.mkv")

@@ -225,7 +225,22 @@ def test_predictive_frames_use_the_p_groups_of_the_prior(predictive_codec):
 # ------------------------------------------------ scalar-quantized models
 @pytest.fixture(scope="module")
 def scalar_codec():
-    return _expected_model("tiny_scalar")
+    """The tiny scalar model with the reference encoder: nearest rounding."""
+    codec = _expected_model("tiny_scalar")
+    codec.use_rounding(0)
+    return codec
+
+
+@pytest.fixture(scope="module")
+def rdo_codec(scalar_codec):
+    """The same modules, encoder rounding by rate-distortion (make_expected's lambda)."""
+    from make_expected import SCALAR_RDO_LAMBDA
+    from vqcodec.codec import Codec
+
+    c = scalar_codec
+    codec = Codec(c.config, c.autoencoder, c.quantizer, c.prior, c.model_id)
+    codec.use_rounding(SCALAR_RDO_LAMBDA)
+    return codec
 
 
 def test_scalar_golden_stream(scalar_codec, tiny_frames):
@@ -274,4 +289,47 @@ def test_scalar_stream_is_the_same_with_one_tile_per_pass(scalar_codec, tiny_fra
 
     one = Codec(scalar_codec.config, scalar_codec.autoencoder, scalar_codec.quantizer, scalar_codec.prior,
                 scalar_codec.model_id, tile_batch=1)
+    one.use_rounding(0)
     assert _compress(one, tiny_frames, 2)[0] == _compress(scalar_codec, tiny_frames, 2)[0]
+
+
+# ------------------------------------------- rate-distortion rounding (scalar)
+def test_scalar_default_encoder_rounds_by_rate_distortion():
+    from vqcodec.rounding import DEFAULT_LAMBDA, RateDistortionRounding
+
+    assert _expected_model("tiny_scalar").rounding == RateDistortionRounding(DEFAULT_LAMBDA)
+
+
+def test_rdo_golden_stream(rdo_codec, scalar_codec, tiny_frames):
+    golden = (EXPECTED / "tiny_scalar_q2_rdo.vqv").read_bytes()
+    data, _ = _compress(rdo_codec, tiny_frames, 2)
+    assert data == golden
+    assert data != (EXPECTED / "tiny_scalar_q2.vqv").read_bytes()  # the rounding changed symbols
+    assert _decompress(scalar_codec, golden).shape == tiny_frames.shape  # any decoder reads it
+
+
+@pytest.mark.parametrize("quality", [1, 2])
+def test_rdo_stream_decodes_to_the_tokens_it_coded(rdo_codec, tiny_frames, quality):
+    """The symbols are chosen inside the coding loop: the packet's token CRC,
+    the decoder and the encoder's own record all agree on them."""
+    codec, h, w = rdo_codec, tiny_frames.shape[1], tiny_frames.shape[2]
+    enc = codec.packet_encoder(w, h, quality)
+    packets = [p for f in tiny_frames[:8] for p in enc.push(f)]
+    assert len(packets) == 1
+    coded = enc.coded
+    nearest = codec.encode_tokens(codec._padded(tiny_frames[:8]), quality)
+    assert np.abs(coded - nearest).max() <= 1
+    data, _ = _compress(codec, tiny_frames, quality)
+    assert np.array_equal(_decompress(codec, data)[:8], codec.decode_tokens(coded, quality)[:8])
+
+
+def test_rdo_spends_fewer_bits_than_nearest(rdo_codec, scalar_codec, tiny_frames):
+    _, near = _compress(scalar_codec, tiny_frames, 2)
+    _, rdo = _compress(rdo_codec, tiny_frames, 2)
+    assert rdo.ideal_bits < near.ideal_bits
+
+
+def test_rvq_models_refuse_rate_distortion_rounding(predictive_codec):
+    with pytest.raises(ValueError, match="scalar"):
+        predictive_codec.use_rounding(0.1)
+    predictive_codec.use_rounding(None)  # the default is fine: RVQ ignores it

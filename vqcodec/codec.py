@@ -46,6 +46,7 @@ from .entropy_coder import RangeDecoder, RangeEncoder
 from .integer_prior import IntegerPrior
 from .prior import Prior, checkerboard, from_tiles, schedule, to_tiles
 from .quantizer import ResidualVQ
+from .rounding import NearestRounding, nearest_symbols, rounding_for
 from .scalar_quantizer import ScalarQuantizer
 
 
@@ -157,6 +158,8 @@ class Codec:
         self.quantizer = quantizer.to(self.device).eval()
         self.prior = prior.to(self.device).eval()
         self._integer: IntegerTables | None = None
+        # how a scalar model's encoder picks symbols (rounding.py); RVQ ignores it
+        self.rounding: NearestRounding = rounding_for(None)
 
     def tables_for(self, version: int = FORMAT_VERSION) -> FloatTables | IntegerTables:
         """The probability arithmetic of a stream of format `version`."""
@@ -179,6 +182,15 @@ class Codec:
     def factor_s(self) -> int:
         return self.config.autoencoder.factor_s
 
+    def use_rounding(self, lmbda: float | None) -> None:
+        """How the encoder picks scalar symbols (rounding.py): None = the default
+        (rate-distortion at DEFAULT_LAMBDA), 0 = nearest, else rate-distortion
+        at lmbda. Streams decode the same way whatever the choice."""
+        if lmbda is not None and not self.config.quantizer.scalar:
+            raise ValueError("rate-distortion rounding (--rdo) needs a scalar-quantized model; "
+                             f"{self.model_id.name!r} uses residual VQ")
+        self.rounding = rounding_for(lmbda)
+
     # ------------------------------------------------------ frames <-> tokens
     def planes_at(self, quality: int) -> int:
         """Token planes a latent frame of `quality` holds: L levels (RVQ) or every channel (scalar)."""
@@ -192,6 +204,20 @@ class Codec:
         z = self.autoencoder.encoder(x)
         idx = self.quantizer.encode(z, quality)  # (1, planes, T', h, w)
         return idx[0].permute(1, 0, 2, 3).cpu().numpy()
+
+    @torch.inference_mode()
+    def quantize(self, frames: np.ndarray, quality: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """uint8 (T, H, W, 3) -> (tokens (T', planes, h, w) int64, latents): the
+        nearest-symbol tokens, and for a scalar model whose encoder rounds by
+        rate-distortion (self.rounding) the latents in steps, z / step, float32
+        (T', planes, h, w), from which encode_payload picks the symbols it codes.
+        latents is None when the tokens are final."""
+        if not self.config.quantizer.scalar or type(self.rounding) is NearestRounding:
+            return self.encode_tokens(frames, quality), None
+        x = frames_to_tensor(torch.from_numpy(frames).to(self.device))
+        z = self.autoencoder.encoder(x)[0].permute(1, 0, 2, 3).cpu().numpy()  # (T', D, h, w)
+        u = z / np.float32(self.quantizer.step(quality))  # IEEE division: the quantizer's own u
+        return nearest_symbols(u, self.config.quantizer.codebook_size), u
 
     @torch.inference_mode()
     def decode_tokens(self, tokens: np.ndarray, quality: int | None = None) -> np.ndarray:
@@ -248,18 +274,29 @@ class Codec:
         return torch.full((N, h, w), self.prior.mask_index, dtype=torch.long, device=self.device)
 
     def encode_payload(self, tokens: np.ndarray, prev: torch.Tensor, version: int = FORMAT_VERSION,
-                       quality: int | None = None) -> tuple[bytes, float, torch.Tensor]:
+                       quality: int | None = None, latents: np.ndarray | None = None,
+                       ) -> tuple[bytes, float, torch.Tensor]:
         """tokens (T', planes, h, w) of `quality` (RVQ: None reads it from the
         token count); prev (planes, h, w) context. Returns (payload, ideal
-        bits, context for the next GOP)."""
+        bits, context for the next GOP). With latents (quantize's, scalar
+        models), self.rounding picks each symbol once its table is known and
+        the chosen symbols are written back into `tokens`, which must then be
+        a writable array: the caller's CRC covers what was coded."""
         enc, ideal, arith = RangeEncoder(), 0.0, self.tables_for(version)
         quality = self._quality_of(tokens, quality)
+        w = tokens.shape[3]
         for f, frame in enumerate(tokens):  # (planes, h, w)
             flat = frame.reshape(frame.shape[0], -1)
+            lat = None if latents is None else latents[f].reshape(latents.shape[1], -1)  # (planes, h*w)
 
-            def step(freq, lg, planes, pos, flat=flat):
+            def step(freq, lg, planes, pos, flat=flat, lat=lat, frame=frame):
                 nonlocal ideal
-                sym = np.ascontiguousarray(flat[planes][:, pos].T).reshape(-1)  # position-major
+                if lat is None:
+                    sym = np.ascontiguousarray(flat[planes][:, pos].T).reshape(-1)  # position-major
+                else:  # choose, then record the choice where the CRC and the next groups see it
+                    sym = self.rounding.choose(np.ascontiguousarray(lat[planes][:, pos].T).reshape(-1), freq)
+                    ys, xs = np.divmod(pos, w)
+                    frame[planes][:, ys, xs] = sym.reshape(-1, frame[planes].shape[0]).T
                 enc.encode(sym, freq)
                 ideal += cdf.ideal_bits(lg, sym)
                 return sym
@@ -375,6 +412,7 @@ class FullEncoder:
         self._prev: torch.Tensor | None = None  # (N, h, w) prior context
         self._done = 0  # frames already in packets
         self.ideal_bits, self.tokens = 0.0, 0
+        self.coded: np.ndarray | None = None  # tokens (T', planes, h, w) of the last packet, as coded
 
     def push(self, frame: np.ndarray) -> list[Packet]:
         self._gop.append(frame)
@@ -386,15 +424,15 @@ class FullEncoder:
     def _packet(self) -> Packet:
         codec, gop = self.codec, np.stack(self._gop)
         self._gop = []
-        tokens = codec.encode_tokens(codec._padded(gop), self.quality)  # (T', L, h, w)
+        tokens, latents = codec.quantize(codec._padded(gop), self.quality)  # (T', L, h, w)
         intra = self._done % codec.config.intra_period == 0
         if intra or self._prev is None:
             self._prev = codec._empty_context(tokens.shape[2], tokens.shape[3])
-        payload, bits, self._prev = codec.encode_payload(tokens, self._prev, self.version, self.quality)
+        payload, bits, self._prev = codec.encode_payload(tokens, self._prev, self.version, self.quality, latents)
         packet = Packet(PacketType.INTRA if intra else PacketType.INTER, self._done, len(gop), payload,
                         tokens_crc(tokens))
         self.ideal_bits += bits
-        self.tokens += tokens.size
+        self.tokens, self.coded = self.tokens + tokens.size, tokens
         self._done += len(gop)
         return packet
 

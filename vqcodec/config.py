@@ -142,7 +142,7 @@ class QuantizerConfig:
 
 # the recommended scalar model's steps, coarse to fine (latent units: the
 # linear path's PCA coefficients of [0, 1] pixels)
-SCALAR_STEPS = (4.0, 2.8, 2.0, 1.4, 1.0, 0.7, 0.5, 0.35)
+SCALAR_STEPS = (4.0, 2.8, 2.0, 1.4, 1.0, 0.7, 0.5, 0.35, 0.25, 0.18)
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ class CodecConfig:
     def recommended(cls, name: str = "custom", quantizer: str = "rvq") -> "CodecConfig":
         """The architectures `vqcodec train --quantizer rvq|scalar` builds: a
         PCA-initialised linear path, GOPs of 16 frames, and either predictive
-        RVQ (8 latent frames: 1 I + 7 P) or scalar quantization at 8 steps
+        RVQ (8 latent frames: 1 I + 7 P) or scalar quantization at 10 steps
         (about sqrt(2) apart: quality +1 ~ +1 dB), 128 symbols per channel."""
         if quantizer == "scalar":
             q = QuantizerConfig(codebook_size=128, scalar_steps=SCALAR_STEPS, channel_groups=8)

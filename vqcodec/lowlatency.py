@@ -98,8 +98,8 @@ class _KeyframeCoder:
 
     def encode(self, frame: np.ndarray, context: torch.Tensor):
         """-> (payload, ideal bits, tokens (1, L, h, w), next context)."""
-        tokens = self.codec.encode_tokens(self.codec._padded(frame[None]), self.quality)
-        payload, ideal, nxt = self.codec.encode_payload(tokens, context, self.version, self.quality)
+        tokens, latents = self.codec.quantize(self.codec._padded(frame[None]), self.quality)
+        payload, ideal, nxt = self.codec.encode_payload(tokens, context, self.version, self.quality, latents)
         return payload, ideal, tokens, nxt
 
     def decode(self, payload: bytes, context: torch.Tensor):

@@ -205,6 +205,8 @@ def measure_vqcodec(codec: Codec, mode: str, frames: np.ndarray, fps: Fraction, 
         "encode_seconds": encode_s,
         "decode_seconds": decode_s,
     }
+    if codec.config.quantizer.scalar:
+        details["rounding"] = repr(codec.rounding)
     return RDPoint("vqcodec", mode, f"q={quality}", stats.bytes, bits_per_pixel(stats.bytes, w, h, t),
                    kbps(stats.bytes, t, fps), measure_quality(frames, decoded, with_ms_ssim),
                    t / encode_s, t / decode_s, peak.mib, peak.added_mib, peak.reset, details)
@@ -243,3 +245,23 @@ def anchor_point(frames: np.ndarray, fps: Fraction, result: AnchorResult, peak: 
                    measure_quality(frames, result.decoded, with_ms_ssim),
                    t / result.encode_seconds, t / result.decode_seconds, peak.mib, peak.added_mib, peak.reset,
                    details)
+
+
+def encoder_point(codec: Codec, frames: np.ndarray, quality: int) -> dict:
+    """A cheap rate-distortion point for tuning and training curves: run the
+    full-mode encoder only (GOP by GOP, context as in a stream) and rebuild
+    the frames from the tokens it coded with the autoencoder's decoder, which
+    is what the stream decoder outputs (decoding is bit-exact, tested in
+    tests/test_codec.py). Rate: packet payloads only, without the container
+    (about 60 bytes + 30 per packet). -> {bpp, psnr_rgb, payload_bytes, seconds}."""
+    t, h, w, _ = frames.shape
+    enc = codec.packet_encoder(w, h, quality)
+    payload, decoded, start = 0, [], time.perf_counter()
+    for i, frame in enumerate(frames):
+        packets = enc.push(frame) if i + 1 < t else enc.push(frame) + enc.flush()
+        for p in packets:
+            payload += len(p.payload)
+            decoded.append(codec.decode_tokens(enc.coded, quality)[: p.frame_count, :h, :w])
+    out = np.concatenate(decoded)
+    return {"bpp": bits_per_pixel(payload, w, h, t), "psnr_rgb": psnr_rgb(frames, out),
+            "payload_bytes": payload, "seconds": time.perf_counter() - start}

@@ -1,0 +1,86 @@
+"""How the encoder turns scaled latents into scalar tokens: the decoder never knows.
+
+A scalar-quantized model (scalar_quantizer.py) rounds u = z / step to an
+integer symbol. Which integer is the encoder's choice alone: the decoder
+decodes whatever symbols the stream holds and multiplies them by the step.
+So the encoder may trade a little distortion for rate, the way H.264/HEVC
+encoders do with rate-distortion optimised quantization (RDOQ):
+
+    NearestRounding          round(u), what training sees (the reference)
+    RateDistortionRounding   argmin over k in {round(u) - 1, round(u), round(u) + 1} of
+                             (u - k)^2 + lmbda * bits(k)
+
+where bits(k) = -log2 p(k) under the integer tables the range coder is about
+to use for that very symbol, so the rate term is the exact code length. The
+distortion term is in units of step^2: the linear path is an orthonormal
+PCA basis of the pixel blocks, so squared error in z is (nearly) squared
+pixel error, and dividing by step^2 makes one lmbda fit every quality.
+
+Symbols are chosen group by group inside the coding loop (codec.py), so a
+changed symbol is the context of every later group, on both sides. The
+stream format does not change: any decoder decodes these streams.
+
+lmbda was tuned on held-out footage (the second half of bikes.mp4), never on
+the evaluation clip: see DEFAULT_LAMBDA.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# lmbda of the default encoder for scalar models (bits weighted against
+# squared error in steps); tuned on the second half of bikes.mp4 with
+# benchmarks/rounding_lambda.py (results in benchmarks/results/rounding/).
+DEFAULT_LAMBDA = 0.1
+
+
+def nearest_symbols(u: np.ndarray, K: int) -> np.ndarray:
+    """u (any shape) float32 latents in steps -> symbols int64 in [0, K): the
+    same as ScalarQuantizer.encode (both round half to even)."""
+    half = K // 2
+    return (np.clip(np.rint(u), -half, half - 1) + half).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class NearestRounding:
+    """round(u), clamped to the K symbols: the quantizer's own rounding."""
+
+    def choose(self, u: np.ndarray, freq: np.ndarray) -> np.ndarray:
+        """u (P,) float32 latents in steps (zero-centred); freq (P, K) the
+        integer tables of their symbols -> symbols (P,) int64 in [0, K)."""
+        return nearest_symbols(u, freq.shape[1])
+
+
+@dataclass(frozen=True)
+class RateDistortionRounding(NearestRounding):
+    """argmin_k (u - k)^2 + lmbda * bits(k) over the nearest symbol and its
+    two neighbours; lmbda = 0 is NearestRounding."""
+
+    lmbda: float = DEFAULT_LAMBDA
+
+    def __post_init__(self) -> None:
+        if not (self.lmbda >= 0 and np.isfinite(self.lmbda)):
+            raise ValueError(f"rate-distortion lambda must be a finite number >= 0, got {self.lmbda}")
+
+    def choose(self, u: np.ndarray, freq: np.ndarray) -> np.ndarray:
+        P, K = freq.shape
+        half = K // 2
+        if self.lmbda == 0:
+            return super().choose(u, freq)
+        # candidates (P, 3), zero-centred, clamped to the alphabet
+        cand = np.clip(np.rint(u)[:, None] + np.array([0.0, -1.0, 1.0]), -half, half - 1)
+        idx = (cand + half).astype(np.int64)  # (P, 3) symbols
+        f = np.take_along_axis(freq, idx, axis=1).astype(np.float64)
+        bits = np.log2(freq.sum(1, dtype=np.float64))[:, None] - np.log2(f)  # (P, 3) code lengths
+        cost = (u.astype(np.float64)[:, None] - cand) ** 2 + self.lmbda * bits
+        best = np.argmin(cost, axis=1)  # ties: the first, so the nearest wins
+        return idx[np.arange(P), best]
+
+
+def rounding_for(lmbda: float | None) -> NearestRounding:
+    """The rounding an encoder uses: None = the default (rate-distortion at
+    DEFAULT_LAMBDA), 0 = nearest, else rate-distortion at lmbda."""
+    if lmbda is None:
+        return RateDistortionRounding(DEFAULT_LAMBDA)
+    return NearestRounding() if lmbda == 0 else RateDistortionRounding(float(lmbda))
