@@ -1,5 +1,6 @@
 """zoo.py: the shipped default model, lookups, safetensors only, save/load."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -54,3 +55,22 @@ def test_user_folder_install(tmp_path, monkeypatch, tiny_codec):
     cfg = replace(tiny_codec.config, name="mine")
     save_model(tmp_path, cfg, tiny_codec.autoencoder, tiny_codec.quantizer, tiny_codec.prior)
     assert load_codec("mine").model_id.name == "mine"
+
+
+def test_ship_stores_half_precision_that_loads_as_float32(tmp_path):
+    """ship() writes float16 weights (half the file) that load into the float32
+    modules with exactly the float16 values."""
+    import torch
+    from safetensors.torch import load_file
+
+    from vqcodec.zoo import ship
+
+    src = Path(__file__).resolve().parent / "expected" / "models" / "tiny_scalar.json"
+    entry = ship(str(src), tmp_path, name="shipped")
+    assert entry.name == "shipped" and entry.config().name == "shipped"
+    stored = load_file(str(entry.weights_path))
+    assert all(t.dtype == torch.float16 for t in stored.values() if t.is_floating_point())
+    assert entry.weights_path.stat().st_size < 0.6 * src.with_suffix(".safetensors").stat().st_size
+    codec = load_codec(str(entry.config_path))
+    w = codec.prior.head_w
+    assert w.dtype == torch.float32 and torch.equal(w, stored["prior.head_w"].float())

@@ -116,13 +116,17 @@ def load_codec(name_or_path: str = "default", device: str = "cpu") -> Codec:
     return Codec(cfg, ae, vq, prior, ModelId(cfg.name, entry.sha256()), device)
 
 
-def save_model(folder: Path, cfg: CodecConfig, ae: Autoencoder, vq: ResidualVQ, prior: Prior) -> ModelEntry:
-    """Write <folder>/<cfg.name>.json and .safetensors (atomically, via rename)."""
+def save_model(folder: Path, cfg: CodecConfig, ae: Autoencoder, vq: ResidualVQ, prior: Prior,
+               half: bool = False) -> ModelEntry:
+    """Write <folder>/<cfg.name>.json and .safetensors (atomically, via rename).
+    half: store float tensors as float16 (half the file; loading upcasts them
+    to float32, so the model computes exactly as the float16 values say)."""
     folder.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
     for prefix, module in (("autoencoder.", ae), ("quantizer.", vq), ("prior.", prior)):
         for k, v in module.state_dict().items():
-            tensors[prefix + k] = v.detach().to("cpu").contiguous()
+            v = v.detach().to("cpu")
+            tensors[prefix + k] = (v.half() if half and v.is_floating_point() else v).contiguous()
     weights = folder / f"{cfg.name}.safetensors"
     config = folder / f"{cfg.name}.json"
     tmp_w, tmp_c = weights.with_suffix(".safetensors.tmp"), config.with_suffix(".json.tmp")
@@ -131,6 +135,18 @@ def save_model(folder: Path, cfg: CodecConfig, ae: Autoencoder, vq: ResidualVQ, 
     os.replace(tmp_w, weights)
     os.replace(tmp_c, config)
     return ModelEntry(cfg.name, config, weights)
+
+
+def ship(name_or_path: str, folder: Path = PACKAGE_WEIGHTS, name: str = "default") -> ModelEntry:
+    """Copy a trained model into `folder` as `name`, weights in float16: how the
+    shipped default is made from a training run (README, Training).
+        python -c "from vqcodec.zoo import ship; ship('runs/default/default.json')"
+    """
+    from dataclasses import replace
+
+    codec = load_codec(name_or_path)
+    cfg = replace(codec.config, name=name)
+    return save_model(Path(folder), cfg, codec.autoencoder, codec.quantizer, codec.prior, half=True)
 
 
 def codec_for(header, model: str | None = None, device: str = "cpu") -> Codec:
