@@ -25,8 +25,9 @@ import click
 @click.option("--eval", "eval_video", default=None, help="Held-out video (FILE[:A-B]) for periodic evaluation.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--init", default=None, help="Start from an installed model (e.g. default) or a model path.")
-@click.option("--quantizer", type=click.Choice(["rvq", "scalar"]), default="rvq", show_default=True,
-              help="Fresh runs: residual VQ (predictive, 8 levels) or scalar quantization (8 steps). --init/--resume keep theirs.")
+@click.option("--quantizer", type=click.Choice(["rvq", "scalar"]), default="scalar", show_default=True,
+              help="Fresh runs: scalar quantization (10 steps, the shipped default's) or residual VQ "
+                   "(predictive, 8 levels). --init/--resume keep theirs.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--install", is_flag=True, help="Copy the result into the user model folder so --model NAME finds it.")

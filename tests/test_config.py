@@ -7,7 +7,7 @@ from vqcodec.config import CodecConfig, QuantizerConfig
 
 
 def test_recommended_round_trips_through_json():
-    cfg = CodecConfig.recommended("mine")
+    cfg = CodecConfig.recommended("mine", quantizer="rvq")
     assert cfg.autoencoder.linear_path and cfg.quantizer.predictive
     assert cfg.quantizer.frame_kinds == 2 and cfg.quantizer.codebook_count == 2 * cfg.quantizer.levels
     assert CodecConfig.from_json(cfg.to_json()) == cfg
@@ -41,8 +41,12 @@ def test_scalar_config_planes_groups_and_qualities():
     assert back == cfg and isinstance(back.quantizer.scalar_steps, tuple)
 
 
+def test_recommended_default_is_the_shipped_architecture():
+    assert CodecConfig.recommended("d") == CodecConfig.recommended("d", quantizer="scalar")
+
+
 def test_rvq_config_keeps_its_meaning():
-    q = CodecConfig.recommended("r").quantizer
+    q = CodecConfig.recommended("r", quantizer="rvq").quantizer
     assert not q.scalar and q.planes == q.levels == q.plane_groups and q.planes_per_group == 1
     assert q.groups_at(3) == 3 and q.quality_contexts == 1
 

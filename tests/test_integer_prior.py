@@ -27,9 +27,10 @@ def default_codec():
 def _inputs(prior, batch: int, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     S = prior.cfg.tile ** 2
-    cur = torch.randint(0, prior.K + 1, (batch, prior.levels, S), generator=g)
-    prev = torch.randint(0, prior.K + 1, (batch, prior.levels, S), generator=g)
-    return cur, prev, torch.randint(0, 2 * prior.levels, (batch,), generator=g)
+    # planes: RVQ levels or scalar channels; groups: every (quality context, kind, level, parity)
+    cur = torch.randint(0, prior.K + 1, (batch, prior.planes, S), generator=g)
+    prev = torch.randint(0, prior.K + 1, (batch, prior.planes, S), generator=g)
+    return cur, prev, torch.randint(0, prior.group_emb.num_embeddings, (batch,), generator=g)
 
 
 @pytest.mark.parametrize("which", ["tiny", "default"])

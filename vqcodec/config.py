@@ -187,7 +187,7 @@ class CodecConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def recommended(cls, name: str = "custom", quantizer: str = "rvq") -> "CodecConfig":
+    def recommended(cls, name: str = "custom", quantizer: str = "scalar") -> "CodecConfig":
         """The architectures `vqcodec train --quantizer rvq|scalar` builds: a
         PCA-initialised linear path, GOPs of 16 frames, and either predictive
         RVQ (8 latent frames: 1 I + 7 P) or scalar quantization at 10 steps
