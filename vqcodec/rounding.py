@@ -12,9 +12,10 @@ encoders do with rate-distortion optimised quantization (RDOQ):
 
 where bits(k) = -log2 p(k) under the integer tables the range coder is about
 to use for that very symbol, so the rate term is the exact code length. The
-distortion term is in units of step^2: the linear path is an orthonormal
-PCA basis of the pixel blocks, so squared error in z is (nearly) squared
-pixel error, and dividing by step^2 makes one lmbda fit every quality.
+distortion term is in units of step^2, so one lmbda serves every quality.
+Squared error in z stands in for pixel error: the linear path is an
+orthonormal PCA basis of the pixel blocks, but the networks beside it are
+not linear, so the stand-in is rough (which is why small lmbdas win).
 
 Symbols are chosen group by group inside the coding loop (codec.py), so a
 changed symbol is the context of every later group, on both sides. The
