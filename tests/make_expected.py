@@ -15,6 +15,9 @@ review the diff: a change here is a format or model change).
   (linear path, steps 0.4 and 0.1, 16 symbols, prior groups of 4 channels),
   its encoder rounding to the nearest symbol; tiny_scalar_q2_rdo.vqv: the
   same with rate-distortion rounding at lambda SCALAR_RDO_LAMBDA.
+- models/tiny_copy.* and tiny_copy_q2.vqv: tiny_scalar with the prior's
+  temporal shortcuts (copy head, radius 2, and match context), their
+  weights drawn at random rather than left at zero so the stream pins them.
 Older goldens (tiny_q2_v1.vqv: format version 1; tiny_q2_v2.vqv and
 tiny_lowlatency_q2_v2.vqv: version 2; tiny_q2_v3.vqv and
 tiny_lowlatency_q2_v3.vqv: version 3, the last coded with the float prior) are
@@ -66,6 +69,9 @@ TINY_SCALAR = replace(
 )
 
 
+TINY_COPY = replace(TINY_SCALAR, name="tiny_copy", prior=replace(TINY.prior, copy_radius=2, match_context=True))
+
+
 def make_tiny_model(folder: Path, cfg: CodecConfig = TINY, seed: int = 0) -> Path:
     from vqcodec.autoencoder import fit_linear_path
 
@@ -78,6 +84,10 @@ def make_tiny_model(folder: Path, cfg: CodecConfig = TINY, seed: int = 0) -> Pat
     with torch.no_grad():  # seed the codebooks from encoder outputs of random clips
         vq(ae.encoder(clips))
     vq.eval()
+    if cfg.prior.copy_radius:  # zero at birth (prior.py); random here, so streams depend on them
+        with torch.no_grad():
+            prior.copy_w.normal_(0, 0.5), prior.copy_b.normal_(0, 2.0)
+            prior.same_emb.weight.normal_(0, 0.5), prior.diff_emb.weight.normal_(0, 0.5)
     return save_model(folder, cfg, ae, vq, prior).config_path
 
 
@@ -105,14 +115,15 @@ def full_stream(codec, frames) -> bytes:
 
 def main() -> None:
     models, frames = HERE / "expected" / "models", _tiny_pattern()
-    for cfg in (TINY_SCALAR, TINY_PREDICTIVE):  # model (made once, or with --model) and its q2 golden
+    for cfg in (TINY_SCALAR, TINY_PREDICTIVE, TINY_COPY):  # model (made once, or with --model) and its q2 golden
         path = models / f"{cfg.name}.json"
         if "--model" in sys.argv or not path.is_file():
             make_tiny_model(models, cfg)
         codec = load_codec(str(path))
-        if cfg.quantizer.scalar:
+        if cfg is TINY_SCALAR:
             codec.use_rounding(SCALAR_RDO_LAMBDA)
             (HERE / "expected" / f"{cfg.name}_q2_rdo.vqv").write_bytes(full_stream(codec, frames))
+        if cfg.quantizer.scalar:  # the goldens' reference encoder: nearest rounding
             codec.use_rounding(0)
         (HERE / "expected" / f"{cfg.name}_q2.vqv").write_bytes(full_stream(codec, frames))
     cfg_path = make_tiny_model(models) if "--model" in sys.argv else models / "tiny.json"

@@ -293,6 +293,50 @@ def test_scalar_stream_is_the_same_with_one_tile_per_pass(scalar_codec, tiny_fra
     assert _compress(one, tiny_frames, 2)[0] == _compress(scalar_codec, tiny_frames, 2)[0]
 
 
+# ----------------------------------- prior with temporal shortcuts (scalar)
+@pytest.fixture(scope="module")
+def copy_codec():
+    codec = _expected_model("tiny_copy")
+    codec.use_rounding(0)
+    return codec
+
+
+def test_copy_head_golden_stream(copy_codec, tiny_frames):
+    """Pins the copy head and match context (random, non-zero weights) in the format-v4 integers."""
+    assert copy_codec.config.prior.copy_radius == 2 and copy_codec.config.prior.match_context
+    data, _ = _compress(copy_codec, tiny_frames, 2)
+    assert data == (EXPECTED / "tiny_copy_q2.vqv").read_bytes()
+
+
+@pytest.mark.parametrize("quality", [1, 2])
+def test_copy_head_stream_decodes_to_the_direct_reconstruction(copy_codec, tiny_frames, quality):
+    data, _ = _compress(copy_codec, tiny_frames, quality)
+    tokens = copy_codec.encode_tokens(copy_codec._padded(tiny_frames[:8]), quality)
+    assert np.array_equal(_decompress(copy_codec, data)[:8], copy_codec.decode_tokens(tokens, quality)[:8])
+
+
+def test_copy_head_makes_a_repeated_latent_frame_cheap(copy_codec):
+    """With "same as before" favoured, a latent frame equal to the previous costs less
+    than one that differs from it everywhere, from the same previous frame."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    first = rng.integers(0, 16, (1, 8, 4, 4))
+    other = (first + 5) % 16
+    with torch.no_grad():
+        copy_codec.prior.copy_b[:, 2::5] += 12.0  # offset 0 of every plane
+    try:
+        copy_codec._integer = None  # rebuild the integer tables from the changed weights
+        _, _, ctx = copy_codec.encode_payload(first.copy(), copy_codec._empty_context(4, 4), quality=2)
+        _, same_bits, _ = copy_codec.encode_payload(first.copy(), ctx, quality=2)
+        _, other_bits, _ = copy_codec.encode_payload(other.copy(), ctx, quality=2)
+    finally:
+        with torch.no_grad():
+            copy_codec.prior.copy_b[:, 2::5] -= 12.0
+        copy_codec._integer = None
+    assert same_bits < 0.2 * other_bits
+
+
 # ------------------------------------------- rate-distortion rounding (scalar)
 def test_scalar_default_encoder_rounds_by_rate_distortion():
     from vqcodec.rounding import DEFAULT_LAMBDA, RateDistortionRounding

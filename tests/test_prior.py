@@ -1,5 +1,8 @@
 """prior.py: schedule, tiling, the training inputs, and an exact token round
-trip through prior + cdf + range coder with a small random model."""
+trip through prior + cdf + range coder with a small random model, and the
+temporal shortcuts (copy head, match context) in float and integers."""
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -146,4 +149,74 @@ def test_integer_scalar_prior_matches_the_float_one():
     with torch.no_grad():
         ref = p(cur, cur, group)
     got = IntegerPrior(p)(cur, cur, group).double() / (1 << 16)
+    assert got.shape == ref.shape and float((got - ref).abs().max()) < 0.01
+
+
+# ---------------------------------------- temporal shortcuts (copy head, match context)
+def _shortcut_prior(seed: int = 0):
+    from vqcodec.config import PriorConfig, QuantizerConfig
+
+    torch.manual_seed(seed)
+    q = QuantizerConfig(codebook_size=8, dim=4, scalar_steps=(0.5, 0.25, 0.1), channel_groups=2)
+    return Prior(PriorConfig(dim=16, layers=1, heads=2, tile=4, copy_radius=2, match_context=True), q).eval()
+
+
+def test_copy_logits_land_on_the_symbols_around_the_previous_one():
+    from vqcodec.prior import copy_logits
+
+    K, r = 8, 2
+    cw = torch.arange(1.0, 11.0).view(1, 1, 10)  # one position, per = 2 planes x 5 offsets (-2..2)
+    prev_t = torch.tensor([[[0], [K]]])  # plane 0 was symbol 0; plane 1 absent (MASK)
+    out = copy_logits(cw, prev_t, K, r).view(2, K)
+    # symbol 0 + offsets 0, 1, 2 keep cw[2], cw[3], cw[4]; -2 and -1 fall off the table
+    assert out[0].tolist() == [3.0, 4.0, 5.0, 0, 0, 0, 0, 0]
+    assert (out[1] == 0).all()  # nothing to copy from
+    prev_t = torch.tensor([[[7], [4]]])
+    out = copy_logits(cw, prev_t, K, r).view(2, K)
+    assert out[0].tolist() == [0, 0, 0, 0, 0, 1.0, 2.0, 3.0]
+    assert out[1].tolist() == [0, 0, 6.0, 7.0, 8.0, 9.0, 10.0, 0]
+    ints = copy_logits(cw.long() * 65536, prev_t, K, r)  # the integer prior's path: exact
+    assert torch.equal(ints, (out.view(1, 1, -1) * 65536).long())
+
+
+def test_match_counts_see_only_planes_known_in_both_frames():
+    from vqcodec.prior import match_counts
+
+    M = 8
+    cur = torch.tensor([[[1, 2], [3, M], [5, 5]]])  # (1, planes 3, S 2)
+    prev = torch.tensor([[[1, 0], [3, 3], [M, 5]]])
+    same, diff = match_counts(cur, prev, M)
+    assert same.tolist() == [[2, 1]] and diff.tolist() == [[0, 1]]
+
+
+def test_shortcuts_start_at_zero_and_change_nothing_until_trained():
+    p = _shortcut_prior()
+    plain = Prior(replace(p.cfg, copy_radius=0, match_context=False), p.qcfg).eval()
+    plain.load_state_dict({k: v for k, v in p.state_dict().items() if k in plain.state_dict()})
+    cur, prev = torch.randint(0, 9, (3, 4, 16)), torch.randint(0, 9, (3, 4, 16))
+    group = torch.tensor([p.group(0, 0, 0, 1), p.group(0, 1, 1, 2), p.group(0, 1, 0, 3)])
+    with torch.no_grad():
+        assert torch.equal(p(cur, prev, group), plain(cur, prev, group))
+        p.copy_b[:, 2::5] = 4.0  # offset 0 of every plane: "same as before" gets +4
+        moved = p(cur, prev, group) - plain(cur, prev, group)  # (3, 16, per * K)
+    want = torch.zeros_like(moved).view(3, 16, 2, 8)
+    tgt = p.target_tokens(prev, group).transpose(1, 2)  # (3, 16, 2)
+    here = tgt != p.mask_index
+    want[here.nonzero(as_tuple=True) + (tgt[here],)] = 4.0
+    assert torch.allclose(moved.view(3, 16, 2, 8), want, atol=1e-5)  # (x + 4) - x: float rounding
+
+
+def test_integer_prior_with_shortcuts_matches_the_float_one():
+    from vqcodec.integer_prior import IntegerPrior
+
+    p = _shortcut_prior(1)
+    with torch.no_grad():
+        p.copy_w.normal_(0, 0.3), p.copy_b.normal_(0, 1.0)
+        p.same_emb.weight.normal_(0, 0.3), p.diff_emb.weight.normal_(0, 0.3)
+    g = torch.Generator().manual_seed(2)
+    cur, prev = torch.randint(0, 9, (4, 4, 16), generator=g), torch.randint(0, 9, (4, 4, 16), generator=g)
+    group = torch.tensor([p.group(0, 0, 0, 1), p.group(0, 0, 1, 2), p.group(0, 1, 1, 2), p.group(0, 1, 0, 3)])
+    with torch.no_grad():
+        ref = p(cur, prev, group)
+    got = IntegerPrior(p)(cur, prev, group).double() / (1 << 16)
     assert got.shape == ref.shape and float((got - ref).abs().max()) < 0.01

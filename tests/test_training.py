@@ -138,3 +138,50 @@ def test_train_command_refuses_an_unknown_quantizer(tmp_path):
 
     r = CliRunner().invoke(main, ["train", "--synthetic", "--quantizer", "lattice", "--out", str(tmp_path / "r")])
     assert r.exit_code != 0 and "lattice" in r.output
+
+
+def test_init_from_a_scalar_model_without_shortcuts_extends_its_prior(tmp_path, tiny_model):
+    """--init keeps the init model's architecture, except that a scalar model's prior
+    gains the requested temporal shortcuts, at zero: it predicts what it did. A resume
+    never extends (its optimizer state holds the old parameters)."""
+    import torch
+
+    from vqcodec import load_codec
+    from vqcodec.training.data import ClipSampler
+    from vqcodec.training.train import Trainer
+
+    init = tiny_model.replace("tiny.json", "tiny_scalar.json")
+    old = load_codec(init)
+    want = replace(old.config, prior=replace(old.config.prior, copy_radius=2, match_context=True))
+    t = TrainConfig(out=tmp_path / "run", name="ext", ae_steps=0, prior_steps=0)
+    tr = Trainer(t, want, ClipSampler([], t.clip, 1.0, seed=0), None, init=init)
+    assert tr.cfg.prior.copy_radius == 2 and tr.cfg.prior.match_context and tr.cfg.quantizer == old.config.quantizer
+    assert (tr.prior.copy_w == 0).all() and (tr.prior.same_emb.weight == 0).all()
+    p = old.prior
+    cur = torch.randint(0, p.K + 1, (3, p.planes, p.cfg.tile ** 2))
+    prev = torch.randint(0, p.K + 1, (3, p.planes, p.cfg.tile ** 2))
+    group = torch.tensor([p.group(0, 0, 0, 1), p.group(0, 1, 1, 2), p.group(0, 0, 1, 2)])
+    tr.prior.eval()
+    with torch.no_grad():
+        assert torch.equal(tr.prior(cur, prev, group), p(cur, prev, group))
+    # an RVQ init is left as it is
+    tr = Trainer(replace(t, out=tmp_path / "rvq"), want, ClipSampler([], t.clip, 1.0, seed=0), None,
+                 init=tiny_model)
+    assert tr.cfg.prior.copy_radius == 0 and not tr.cfg.quantizer.scalar
+
+
+def test_init_weights_that_do_not_fit_their_config_are_refused(tmp_path, tiny_model):
+    import shutil
+
+    from vqcodec.training.data import ClipSampler
+    from vqcodec.training.train import Trainer
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    cfg = json.loads(open(tiny_model).read())
+    cfg["prior"]["dim"] = 24  # the weights hold dim 16
+    (folder / "tiny.json").write_text(json.dumps(cfg))
+    shutil.copy(tiny_model.replace(".json", ".safetensors"), folder / "tiny.safetensors")
+    t = TrainConfig(out=tmp_path / "run", name="bad", ae_steps=0, prior_steps=0)
+    with pytest.raises(ValueError, match="do not match"):
+        Trainer(t, _tiny_cfg(tiny_model), ClipSampler([], t.clip, 1.0, seed=0), None, init=str(folder / "tiny.json"))

@@ -154,6 +154,15 @@ class PriorConfig:
     heads: int = 4
     tile: int = 8  # latent positions per tile side (8 = 64x64 pixels); cost is linear in the tile count
     mlp_ratio: int = 4
+    # Temporal shortcuts (prior.py, "copy head" and "match context"); 0/False
+    # is the architecture of models trained before them. copy_radius r adds
+    # a learned logit to symbols prev-r .. prev+r of each plane, where prev is
+    # that plane's token in the previous latent frame: "same as before" costs
+    # the transformer one number instead of a copy through the embedding sum.
+    copy_radius: int = 0
+    # an embedding of how many already-known planes at a position equal the
+    # previous frame's and how many differ: static regions made explicit
+    match_context: bool = False
 
 
 @dataclass(frozen=True)
@@ -192,13 +201,15 @@ class CodecConfig:
         PCA-initialised linear path, GOPs of 16 frames, and either predictive
         RVQ (8 latent frames: 1 I + 7 P) or scalar quantization at 10 steps
         (about sqrt(2) apart: quality +1 ~ +1 dB), 128 symbols per channel."""
-        if quantizer == "scalar":
+        if quantizer == "scalar":  # neighbouring symbols are neighbouring values: copy prev +- 2
             q = QuantizerConfig(codebook_size=128, scalar_steps=SCALAR_STEPS, channel_groups=8)
+            p = PriorConfig(copy_radius=2, match_context=True)
         elif quantizer == "rvq":
-            q = QuantizerConfig(predictive=True, commitment=0.1)
+            q, p = QuantizerConfig(predictive=True, commitment=0.1), PriorConfig()
         else:
             raise ValueError(f"unknown quantizer {quantizer!r} (choose rvq or scalar)")
-        return cls(name=name, autoencoder=AutoencoderConfig(linear_path=True), quantizer=q, gop=16, intra_period=32)
+        return cls(name=name, autoencoder=AutoencoderConfig(linear_path=True), quantizer=q, prior=p,
+                   gop=16, intra_period=32)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "CodecConfig":

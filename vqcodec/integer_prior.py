@@ -32,7 +32,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import fixed_point as fx
-from .prior import Block, Prior
+from .prior import Block, Prior, copy_logits, match_counts
 
 _SCORE_BITS = 20  # precision of the 1/sqrt(head_dim) attention scale
 
@@ -127,11 +127,20 @@ class IntegerPrior:
         self.head_w, self.head_e = fx.quantize_tensor(prior.head_w)  # (heads, per * K, d)
         self.head_b = fx.quantize_value(prior.head_b)  # (heads, per * K)
         self.level_offset = prior.level_offset.detach().cpu()  # (1, levels, 1)
+        self.copy_radius, self.match_context, self.per = prior.copy_radius, prior.match_context, prior.per
+        if self.copy_radius:
+            self.copy_w, self.copy_e = fx.quantize_tensor(prior.copy_w)  # (heads, per * n_off, d)
+            self.copy_b = fx.quantize_value(prior.copy_b)  # (heads, per * n_off)
+        if self.match_context:
+            self.same_emb = fx.quantize_value(prior.same_emb.weight)  # (planes + 1, d)
+            self.diff_emb = fx.quantize_value(prior.diff_emb.weight)
         self.device = torch.device("cpu")
 
     def to(self, device) -> IntegerPrior:
         device = torch.device(device)
-        for name in ("emb_table", "pos_emb", "group_emb", "head_w", "head_b", "level_offset"):
+        names = ["emb_table", "pos_emb", "group_emb", "head_w", "head_b", "level_offset"]
+        names += ["copy_w", "copy_b"] * bool(self.copy_radius) + ["same_emb", "diff_emb"] * self.match_context
+        for name in names:
             setattr(self, name, getattr(self, name).to(device))
         for part in (*self.blocks, self.ln_f):
             part.to(device)
@@ -153,9 +162,20 @@ class IntegerPrior:
         h = F.embedding_bag(idx.transpose(1, 2).reshape(B * S, 2 * N), self.emb_table, mode="sum")
         h = h.to(torch.int64).view(B, S, -1)  # (B, S, d)
         h = h + self.pos_emb[None] + self.group_emb[group][:, None, :]
+        if self.match_context:
+            same, diff = match_counts(cur, prev, self.K)  # (B, S) each
+            h = h + self.same_emb[same] + self.diff_emb[diff]
         for blk in self.blocks:
             h = blk(h)
         a, s = fx.to_operand(self.ln_f(h), (-1,))  # (B, S, d), (B, S, 1)
         head = torch.div(group, 2, rounding_mode="floor") % self.heads
         acc = fx.exact_matmul(a, self.head_w[head].transpose(1, 2))  # (B, S, per * K)
-        return fx.round_shift(acc, self.head_e - s) + self.head_b[head][:, None, :]
+        logits = fx.round_shift(acc, self.head_e - s) + self.head_b[head][:, None, :]
+        if not self.copy_radius:
+            return logits
+        acc = fx.exact_matmul(a, self.copy_w[head].transpose(1, 2))  # (B, S, per * n_off)
+        cw = fx.round_shift(acc, self.copy_e - s) + self.copy_b[head][:, None, :]
+        first = (torch.div(group, 2, rounding_mode="floor") % self.levels) * self.per  # (B,) the group's first plane
+        rows = first[:, None] + torch.arange(self.per, device=prev.device)[None]  # (B, per)
+        prev_t = torch.gather(prev, 1, rows[:, :, None].expand(B, self.per, S))  # (B, per, S)
+        return logits + copy_logits(cw, prev_t, self.K, self.copy_radius)

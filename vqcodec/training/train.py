@@ -98,7 +98,7 @@ class Trainer:
         self.progress, self.opt_state = Progress("autoencoder", 0, 0.0), None
         if resume:
             self.progress, self.opt_state = load_progress(tcfg.out)
-            self._load_weights(str(tcfg.out / f"{self.cfg.name}.json"))
+            self._load_weights(str(tcfg.out / f"{self.cfg.name}.json"), extend=False)
         elif init:
             self._load_weights(init)
         elif self.cfg.autoencoder.linear_path:
@@ -121,17 +121,36 @@ class Trainer:
         if self.dist.is_main:
             tqdm.write(f"linear path: PCA of {clips} clips keeps {kept:.1%} of the variance")
 
-    def _load_weights(self, name_or_path: str) -> None:
+    def _load_weights(self, name_or_path: str, extend: bool = True) -> None:
         from safetensors.torch import load_file
 
         entry = resolve(name_or_path)
-        cfg = entry.config()
-        if replace(cfg, name=self.cfg.name) != self.cfg:
-            self.cfg = replace(cfg, name=self.cfg.name)  # the init model's architecture wins
+        cfg = replace(entry.config(), name=self.cfg.name)
+        # The init model's architecture wins, except that a scalar model's prior
+        # gains the temporal shortcuts of the requested one (prior.py): they start
+        # at zero, so the extended prior predicts exactly what the init's did.
+        want, have = self.cfg.prior, cfg.prior
+        added: set[str] = set()
+        if extend and cfg.quantizer.scalar and (want.copy_radius, want.match_context) != (have.copy_radius, have.match_context) \
+                and not (have.copy_radius or have.match_context):
+            cfg = replace(cfg, prior=replace(have, copy_radius=want.copy_radius, match_context=want.match_context))
+            added = {"copy_w", "copy_b"} if want.copy_radius else set()
+            added |= {"same_emb.weight", "diff_emb.weight"} if want.match_context else set()
+        if cfg != self.cfg:
+            self.cfg = cfg
             self.ae, self.vq, self.prior = (m.to(self.device) for m in build_modules(self.cfg))
         tensors = load_file(str(entry.weights_path))
         for prefix, m in (("autoencoder.", self.ae), ("quantizer.", self.vq), ("prior.", self.prior)):
-            m.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+            state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+            try:
+                missing, unexpected = m.load_state_dict(state, strict=False)
+            except RuntimeError as e:  # shapes that differ from the config's
+                raise ValueError(f"{name_or_path}: weights do not match its config ({str(e).splitlines()[-1].strip()})") from None
+            if unexpected or set(missing) - (added if prefix == "prior." else set()):
+                raise ValueError(f"{name_or_path}: weights do not match its config "
+                                 f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})")
+        if added and self.dist.is_main:
+            tqdm.write(f"prior extended with {', '.join(sorted(added))} (zero at the start)")
 
     def _write(self, record: dict) -> None:
         if self.log is not None:
