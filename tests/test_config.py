@@ -65,3 +65,13 @@ def test_bad_scalar_configs_are_refused(kwargs, message):
 def test_unknown_quantizer_kind_is_refused():
     with pytest.raises(ValueError, match="quantizer"):
         CodecConfig.recommended("x", quantizer="lattice")
+
+
+def test_recommended_scalar_prior_has_the_temporal_shortcuts_and_old_configs_do_not():
+    cfg = CodecConfig.recommended("s")
+    assert cfg.prior.copy_radius == 2 and cfg.prior.match_context and cfg.intra_period == 128
+    assert CodecConfig.recommended("r", quantizer="rvq").prior.copy_radius == 0
+    d = cfg.to_dict()
+    del d["prior"]["copy_radius"], d["prior"]["match_context"]  # a model saved before they existed
+    old = CodecConfig.from_dict(d).prior
+    assert old.copy_radius == 0 and not old.match_context

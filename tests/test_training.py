@@ -34,6 +34,12 @@ def test_two_stages_checkpoint_and_resume(tmp_path, tiny_model):
     run_training(t2, _tiny_cfg(tiny_model), [], synthetic=True, resume=True, log=lambda m: None)
     log = [json.loads(l) for l in (out / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if r["stage"] == "prior"] == [1, 2, 3, 4]
+    # a finished run resumed with more prior steps trains on; with as many, it does nothing
+    run_training(replace(t, prior_steps=6), _tiny_cfg(tiny_model), [], synthetic=True, resume=True, log=lambda m: None)
+    run_training(replace(t, prior_steps=6), _tiny_cfg(tiny_model), [], synthetic=True, resume=True, log=lambda m: None)
+    log = [json.loads(l) for l in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if r["stage"] == "prior"] == [1, 2, 3, 4, 5, 6]
+    assert json.loads((out / "progress.json").read_text())["stage"] == "done"
     # the output folder is an installable model
     from vqcodec import load_codec
 

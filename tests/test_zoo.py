@@ -74,3 +74,15 @@ def test_ship_stores_half_precision_that_loads_as_float32(tmp_path):
     codec = load_codec(str(entry.config_path))
     w = codec.prior.head_w
     assert w.dtype == torch.float32 and torch.equal(w, stored["prior.head_w"].float())
+
+
+def test_ship_can_set_the_intra_period_but_only_to_a_multiple_of_the_gop(tmp_path):
+    from vqcodec.zoo import ship
+
+    src = Path(__file__).resolve().parent / "expected" / "models" / "tiny_copy.json"
+    entry = ship(str(src), tmp_path, name="long", intra_period=32)
+    cfg = entry.config()
+    assert cfg.intra_period == 32 and cfg.gop == 8 and cfg.prior.copy_radius == 2
+    assert load_codec(str(entry.config_path)).prior.copy_w.abs().sum() > 0  # the shortcuts travel
+    with pytest.raises(ValueError, match="multiple"):
+        ship(str(src), tmp_path / "bad", name="bad", intra_period=12)

@@ -198,9 +198,10 @@ class CodecConfig:
     @classmethod
     def recommended(cls, name: str = "custom", quantizer: str = "scalar") -> "CodecConfig":
         """The architectures `vqcodec train --quantizer rvq|scalar` builds: a
-        PCA-initialised linear path, GOPs of 16 frames, and either predictive
-        RVQ (8 latent frames: 1 I + 7 P) or scalar quantization at 10 steps
-        (about sqrt(2) apart: quality +1 ~ +1 dB), 128 symbols per channel."""
+        PCA-initialised linear path, GOPs of 16 frames, intra periods of 128,
+        and either predictive RVQ (8 latent frames: 1 I + 7 P) or scalar
+        quantization at 10 steps (about sqrt(2) apart: quality +1 ~ +1 dB),
+        128 symbols per channel, with the prior's temporal shortcuts."""
         if quantizer == "scalar":  # neighbouring symbols are neighbouring values: copy prev +- 2
             q = QuantizerConfig(codebook_size=128, scalar_steps=SCALAR_STEPS, channel_groups=8)
             p = PriorConfig(copy_radius=2, match_context=True)
@@ -208,8 +209,10 @@ class CodecConfig:
             q, p = QuantizerConfig(predictive=True, commitment=0.1), PriorConfig()
         else:
             raise ValueError(f"unknown quantizer {quantizer!r} (choose rvq or scalar)")
+        # intra period 128 frames: the prior's context resets (random access, error
+        # containment) about every 5 s at 25 fps; x264's default keyint is 250
         return cls(name=name, autoencoder=AutoencoderConfig(linear_path=True), quantizer=q, prior=p,
-                   gop=16, intra_period=32)
+                   gop=16, intra_period=128)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "CodecConfig":

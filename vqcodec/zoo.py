@@ -137,15 +137,21 @@ def save_model(folder: Path, cfg: CodecConfig, ae: Autoencoder, vq: ResidualVQ, 
     return ModelEntry(cfg.name, config, weights)
 
 
-def ship(name_or_path: str, folder: Path = PACKAGE_WEIGHTS, name: str = "default") -> ModelEntry:
+def ship(name_or_path: str, folder: Path = PACKAGE_WEIGHTS, name: str = "default",
+         intra_period: int | None = None) -> ModelEntry:
     """Copy a trained model into `folder` as `name`, weights in float16: how the
     shipped default is made from a training run (README, Training).
         python -c "from vqcodec.zoo import ship; ship('runs/default/default.json')"
+    intra_period (frames, a multiple of the GOP): the prior-context reset
+    interval its encoder uses; None keeps the run's. It is an encoder setting
+    (streams record it, decoders follow their packets), not a weight.
     """
     from dataclasses import replace
 
     codec = load_codec(name_or_path)
     cfg = replace(codec.config, name=name)
+    if intra_period is not None:
+        cfg = replace(cfg, intra_period=intra_period)  # __post_init__ checks the multiple
     return save_model(Path(folder), cfg, codec.autoencoder, codec.quantizer, codec.prior, half=True)
 
 

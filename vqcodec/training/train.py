@@ -271,8 +271,10 @@ class Trainer:
         self.sampler_prior = sampler_prior
         self.ae.eval(), self.vq.eval(), self.prior.train()
         opt = torch.optim.AdamW(self.prior.parameters(), lr=t.prior_lr, weight_decay=0.01, betas=(0.9, 0.98))
-        start_step = self.progress.step if self.progress.stage == "prior" else 0
-        if self.progress.stage == "done":
+        # a finished run resumed with more --prior-steps goes on from where it ended
+        # (fresh optimizer moments: a finished run keeps none)
+        start_step = self.progress.step if self.progress.stage in ("prior", "done") else 0
+        if self.progress.stage == "done" and start_step >= t.prior_steps:
             return
         prior = self.dist.wrap(self.prior)
         if self.opt_state and self.progress.stage == "prior":
