@@ -32,7 +32,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import fixed_point as fx
-from .prior import Block, Prior, copy_logits, match_counts
+from .prior import Block, Prior, copy_logits, group_planes, match_counts
 
 _SCORE_BITS = 20  # precision of the 1/sqrt(head_dim) attention scale
 
@@ -175,7 +175,5 @@ class IntegerPrior:
             return logits
         acc = fx.exact_matmul(a, self.copy_w[head].transpose(1, 2))  # (B, S, per * n_off)
         cw = fx.round_shift(acc, self.copy_e - s) + self.copy_b[head][:, None, :]
-        first = (torch.div(group, 2, rounding_mode="floor") % self.levels) * self.per  # (B,) the group's first plane
-        rows = first[:, None] + torch.arange(self.per, device=prev.device)[None]  # (B, per)
-        prev_t = torch.gather(prev, 1, rows[:, :, None].expand(B, self.per, S))  # (B, per, S)
+        prev_t = group_planes(prev, group, self.levels, self.per)  # (B, per, S)
         return logits + copy_logits(cw, prev_t, self.K, self.copy_radius)

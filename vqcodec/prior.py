@@ -81,6 +81,14 @@ def from_tiles(tiles: torch.Tensor, h: int, w: int, tile: int) -> torch.Tensor:
     return g.reshape(N, th * tile, tw * tile)[:, :h, :w]
 
 
+def group_planes(tokens: torch.Tensor, group: torch.Tensor, levels: int, per: int) -> torch.Tensor:
+    """tokens (B, planes, S), group (B,) -> the `per` planes of each group's level (B, per, S)."""
+    B, _, S = tokens.shape
+    first = (torch.div(group, 2, rounding_mode="floor") % levels) * per  # (B,)
+    rows = first[:, None] + torch.arange(per, device=tokens.device)[None]  # (B, per)
+    return torch.gather(tokens, 1, rows[:, :, None].expand(B, per, S))
+
+
 def match_counts(cur: torch.Tensor, prev: torch.Tensor, mask: int) -> tuple[torch.Tensor, torch.Tensor]:
     """cur, prev (B, planes, S) -> (same, diff) (B, S) int64: at each position,
     the planes known in both frames that agree, and those that differ."""
@@ -233,7 +241,4 @@ class Prior(nn.Module):
 
     def target_tokens(self, cur: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
         """cur (B, planes, S), group (B,) -> the tokens the group codes (B, per, S)."""
-        B, _, S = cur.shape
-        first = (torch.div(group, 2, rounding_mode="floor") % self.levels) * self.per  # (B,)
-        rows = first[:, None] + torch.arange(self.per, device=cur.device)[None]  # (B, per)
-        return torch.gather(cur, 1, rows[:, :, None].expand(B, self.per, S))
+        return group_planes(cur, group, self.levels, self.per)
