@@ -199,8 +199,9 @@ def clip_plot_png(result: ClipResult) -> bytes:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
     c = result.clip
-    fig.suptitle(f"{c.name} ({c.width}x{c.height}, {c.count} frames): vqcodec '{result.model['name']}' "
-                 f"(sha256 {result.model['sha256'][:12]}) vs anchors")
+    # two short lines: one long line was cut off at both sides of a one-panel figure
+    fig.suptitle(f"{c.name} ({c.width}x{c.height}, {c.count} frames)\n"
+                 f"vqcodec '{result.model['name']}' (sha256 {result.model['sha256'][:12]}) vs anchors", fontsize=10)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
