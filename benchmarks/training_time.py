@@ -46,17 +46,19 @@ def log_minutes(path: Path) -> float:
 
 def bench_result(folder: Path) -> dict:
     """The one clip result in a `vqcodec bench` folder: model, command, BD-rate vs ANCHOR."""
+    from vqcodec.bench.report import header_of, read_clip_result
+
     files = [p for p in folder.glob("*.json")]
     if len(files) != 1:
         raise SystemExit(f"error: expected one clip result (.json) in {folder}, found {len(files)}")
-    d = json.loads(files[0].read_text())
-    bd = [b for b in d["bd_rate"] if b["anchor"] == ANCHOR and b["metric"] == "psnr_rgb"]
-    if not bd or bd[0]["percent"] is None:
+    result = read_clip_result(files[0])
+    bd = [b for b in result.bd if b.anchor == ANCHOR and b.metric == "psnr_rgb" and b.percent is not None]
+    if not bd:
         raise SystemExit(f"error: {files[0]} has no BD-rate against {ANCHOR}")
-    vq = [p for p in d["points"] if p["codec"] == "vqcodec"]
-    return {"file": str(files[0]), "command": d["command"], "model_sha256": d["model"]["sha256"][:12],
-            "bd_rate_percent": round(bd[0]["percent"], 1),
-            "psnr_range_db": [round(min(p["psnr_rgb"] for p in vq), 2), round(max(p["psnr_rgb"] for p in vq), 2)]}
+    psnr = [p.quality.psnr_rgb for p in result.points if p.codec == "vqcodec"]
+    return {"file": str(files[0]), "command": header_of(files[0])["command"],
+            "model_sha256": result.model["sha256"][:12], "bd_rate_percent": round(bd[0].percent, 1),
+            "psnr_range_db": [round(min(psnr), 2), round(max(psnr), 2)]}
 
 
 def write_markdown(path: Path, rows: list[dict], command: str) -> None:
