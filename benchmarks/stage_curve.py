@@ -1,8 +1,8 @@
 """What more CPU minutes bought the shipped default, stage by stage (issue 3).
 
-    python benchmarks/training_time.py \
-        --stage LOG CARPHONE_DIR HELDOUT_DIR [--stage ...] \
-        [--out benchmarks/results/training_time]
+    python benchmarks/stage_curve.py \
+        --stage LOG EVAL_DIR HELDOUT_DIR [--stage ...] \
+        [--out benchmarks/results/stage_curve]
 
 The shipped default was trained in stages, each a `vqcodec train` command
 that starts from the previous stage's weights (README, Training). For every
@@ -12,14 +12,14 @@ stage, in order, give:
                 its wall-clock minutes are the log's last "seconds" (a
                 --resume'd run's log goes on counting), and the curve's x is
                 the running total over the stages so far;
-  CARPHONE_DIR  the `vqcodec bench carphone_pristine.mp4 ...` result folder of
-                the model that stage shipped (evaluation only: nothing was
-                chosen on it);
+  EVAL_DIR      the `vqcodec bench EVALUATION_CLIP ...` result folder of the
+                model that stage shipped (measured only: nothing was chosen
+                on it);
   HELDOUT_DIR   the `vqcodec bench bikes.mp4:0.5-1 ...` result folder of the
                 same model (the held-out clip every shipping choice was made on).
 
 It reads the BD-rates against x264 medium (PSNR-RGB) and the commands that
-produced them from those folders' JSON, and writes training_time.json / .md
+produced them from those folders' JSON, and writes stage_curve.json / .md
 / .png in --out. It measures nothing itself, so it takes seconds.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ import datetime
 import json
 from pathlib import Path
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "training_time"
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "stage_curve"
 ANCHOR = "x264 medium"
 
 
@@ -57,24 +57,25 @@ def bench_result(folder: Path) -> dict:
         raise SystemExit(f"error: {files[0]} has no BD-rate against {ANCHOR}")
     psnr = [p.quality.psnr_rgb for p in result.points if p.codec == "vqcodec"]
     return {"file": str(files[0]), "command": header_of(files[0])["command"],
-            "model_sha256": result.model["sha256"][:12], "bd_rate_percent": round(bd[0].percent, 1),
+            "clip": result.clip.name, "model_sha256": result.model["sha256"][:12], "bd_rate_percent": round(bd[0].percent, 1),
             "psnr_range_db": [round(min(psnr), 2), round(max(psnr), 2)]}
 
 
 def write_markdown(path: Path, rows: list[dict], command: str) -> None:
+    ev, ho = rows[-1]["evaluation"]["clip"], rows[-1]["heldout"]["clip"]
     lines = ["# Shipped default: BD-rate against x264 medium by total training time", "",
              f"`{command}` ({datetime.date.today()}); 2-core CPU, no GPU. BD-rate on PSNR-RGB over",
              "each pair's overlapping PSNR range (negative: fewer bits than x264).", "",
-             "| stage | log | minutes | total minutes | carphone BD-rate | carphone PSNR range | held-out bikes BD-rate |",
+             f"| stage | log | minutes | total minutes | {ev} BD-rate | {ev} PSNR range | {ho} (held out) BD-rate |",
              "|---:|---|---:|---:|---:|---|---:|"]
     for i, r in enumerate(rows, 1):
-        c, h = r["carphone"], r["heldout"]
+        c, h = r["evaluation"], r["heldout"]
         lines.append(f"| {i} | `{Path(r['log']).name}` | {r['minutes']:.1f} | {r['total_minutes']:.1f} | "
                      f"{c['bd_rate_percent']:+.0f} % | {c['psnr_range_db'][0]:.1f}–{c['psnr_range_db'][1]:.1f} dB | "
                      f"{h['bd_rate_percent']:+.0f} % |")
     lines += ["", "Commands behind each figure:", ""]
     for i, r in enumerate(rows, 1):
-        lines.append(f"{i}. carphone: `{r['carphone']['command']}`; held-out: `{r['heldout']['command']}`")
+        lines.append(f"{i}. evaluation: `{r['evaluation']['command']}`; held-out: `{r['heldout']['command']}`")
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -86,8 +87,8 @@ def write_plot(path: Path, rows: list[dict]) -> None:
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     x = [r["total_minutes"] for r in rows]
-    for key, label, style in (("carphone", "carphone (evaluation clip)", "o-"),
-                              ("heldout", "bikes, second half (held out)", "s--")):
+    for key, label, style in (("evaluation", f"{rows[-1]['evaluation']['clip']} (evaluation)", "o-"),
+                              ("heldout", f"{rows[-1]['heldout']['clip']} (held out)", "s--")):
         y = [r[key]["bd_rate_percent"] for r in rows]
         ax.plot(x, y, style, label=label)
         for xi, yi in zip(x, y):
@@ -108,28 +109,28 @@ def write_plot(path: Path, rows: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--stage", nargs=3, action="append", required=True,
-                    metavar=("LOG", "CARPHONE_DIR", "HELDOUT_DIR"))
+                    metavar=("LOG", "EVAL_DIR", "HELDOUT_DIR"))
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = ap.parse_args(argv)
 
     rows, total = [], 0.0
-    for log, carphone, heldout in args.stage:
+    for log, evaluation, heldout in args.stage:
         minutes = log_minutes(Path(log))
         total += minutes
         rows.append({"log": log, "minutes": round(minutes, 1), "total_minutes": round(total, 1),
-                     "carphone": bench_result(Path(carphone)), "heldout": bench_result(Path(heldout))})
-    command = "python benchmarks/training_time.py " + " ".join(
+                     "evaluation": bench_result(Path(evaluation)), "heldout": bench_result(Path(heldout))})
+    command = "python benchmarks/stage_curve.py " + " ".join(
         f"--stage {' '.join(s)}" for s in args.stage) + (
         f" --out {args.out}" if args.out != DEFAULT_OUT else "")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "training_time.json").write_text(json.dumps(
+    (args.out / "stage_curve.json").write_text(json.dumps(
         {"command": command, "date": datetime.date.today().isoformat(), "stages": rows}, indent=2) + "\n")
-    write_markdown(args.out / "training_time.md", rows, command)
-    write_plot(args.out / "training_time.png", rows)
+    write_markdown(args.out / "stage_curve.md", rows, command)
+    write_plot(args.out / "stage_curve.png", rows)
     for r in rows:
-        print(f"{r['total_minutes']:6.1f} min: carphone {r['carphone']['bd_rate_percent']:+.0f} %, "
+        print(f"{r['total_minutes']:6.1f} min: {r['evaluation']['clip']} {r['evaluation']['bd_rate_percent']:+.0f} %, "
               f"held-out {r['heldout']['bd_rate_percent']:+.0f} %")
-    print(f"wrote {args.out}/training_time.json, .md, .png")
+    print(f"wrote {args.out}/stage_curve.json, .md, .png")
     return 0
 
 

@@ -1,8 +1,8 @@
 """Quality against training time: what more CPU minutes buy (issue 3).
 
-    python benchmarks/training_curve.py --run runs/scalar10 --snapshots runs/scalar10_snap
-        [--clip carphone_pristine.mp4] [--frames 48] [--qualities 2,5,8]
-        [--out benchmarks/results/training_curve]
+    python benchmarks/checkpoint_curve.py --run runs/scalar10 --snapshots runs/scalar10_snap
+        --clip CLIP [--frames 48] [--qualities 2,5,8]
+        [--out benchmarks/results/checkpoint_curve]
 
 A `vqcodec train` run has two stages, so the curve has two parts:
 
@@ -17,8 +17,8 @@ A `vqcodec train` run has two stages, so the curve has two parts:
                total minutes (stage 1 + stage 2 so far).
 
 Nothing is chosen with these numbers (no early stopping), so evaluating on
-carphone is allowed: it is only measured. Minutes are the run's own wall
-clock as its log recorded it. Writes training_curve.json / .md / .png.
+an evaluation clip is allowed: it is only measured. Minutes are the run's own wall
+clock as its log recorded it. Writes checkpoint_curve.json / .md / .png.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "training_curve"
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "checkpoint_curve"
 
 
 def autoencoder_curve(log_path: Path) -> list[dict]:
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--run", type=Path, required=True)
     ap.add_argument("--snapshots", type=Path, required=True)
-    ap.add_argument("--clip", default="carphone_pristine.mp4")
+    ap.add_argument("--clip", required=True, help="the evaluation clip to code each prior checkpoint on")
     ap.add_argument("--frames", type=int, default=48)
     ap.add_argument("--qualities", default="2,5,8")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         r["bd_rate_vs_x264_medium"] = bd_rate(ar, aq, [p["bpp"] for p in r["points"]],
                                               [p["psnr_rgb"] for p in r["points"]])
     result = {
-        "command": "python benchmarks/training_curve.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python benchmarks/checkpoint_curve.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "date": datetime.date.today().isoformat(), "run": str(args.run), "clip": clip.source,
         "frames": len(clip.frames), "qualities": qualities,
         "rate": "payload bits only (encoder_point); x264: packet bytes without the settings SEI",
@@ -100,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         "x264_medium": [{"bpp": b, "psnr_rgb": q} for b, q in zip(ar, aq)],
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "training_curve.json").write_text(json.dumps(result, indent=2))
-    write_markdown(result, args.out / "training_curve.md")
-    plot(result, args.out / "training_curve.png")
+    (args.out / "checkpoint_curve.json").write_text(json.dumps(result, indent=2))
+    write_markdown(result, args.out / "checkpoint_curve.md")
+    plot(result, args.out / "checkpoint_curve.png")
     return 0
 
 
