@@ -176,6 +176,48 @@ def test_init_from_a_scalar_model_without_shortcuts_extends_its_prior(tmp_path, 
     assert tr.cfg.prior.copy_radius == 0 and not tr.cfg.quantizer.scalar
 
 
+def test_init_from_an_unconditioned_scalar_model_adds_quality_conditioning(tmp_path, tiny_model):
+    """A scalar init gains the requested autoencoder quality conditioning at zero:
+    it encodes and decodes what it did, at every quality; training then moves the
+    conditioning, and the trained model codes a stream at every quality."""
+    import torch
+
+    from vqcodec import load_codec
+    from vqcodec.training.data import ClipSampler
+    from vqcodec.training.train import Trainer
+
+    init = tiny_model.replace("tiny.json", "tiny_scalar.json")
+    old = load_codec(init)
+    Q = old.config.quantizer.qualities
+    want = replace(old.config, autoencoder=replace(old.config.autoencoder, quality_conditioned=Q))
+    t = TrainConfig(out=tmp_path / "run", name="cond", ae_steps=2, prior_steps=1, batch=2,
+                    clip=ClipShape(8, 32, 32), prior_clip=ClipShape(8, 32, 32), prior_batch=1)
+    tr = Trainer(t, want, ClipSampler([], t.clip, 1.0, seed=0), None, init=init)
+    assert tr.cfg.autoencoder.quality_conditioned == Q
+    x = torch.rand(1, 3, 8, 32, 32) - 0.5
+    tr.ae.eval()
+    with torch.no_grad():
+        z = old.autoencoder.encoder(x)
+        for q in range(1, Q + 1):
+            assert torch.equal(tr.ae.encoder(x, q), z)
+            assert torch.equal(tr.ae.decoder(z, q), old.autoencoder.decoder(z))
+        with pytest.raises(ValueError, match="conditioned on the quality"):
+            tr.ae.encoder(x)
+        with pytest.raises(ValueError, match="outside"):
+            tr.ae.decoder(z, Q + 1)
+    tr.ae.train()
+    tr.train_autoencoder()
+    assert tr.ae.decoder.film.shift.abs().sum() > 0  # the conditioning trains
+    tr.train_prior(ClipSampler([], t.prior_clip, 1.0, seed=1))
+    codec = load_codec(str(t.out / "cond.json"))
+    frames = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+    for q in codec.qualities:
+        buf = io.BytesIO()
+        codec.compress(iter(frames), buf, 32, 32, Fraction(25), q)
+        buf.seek(0)
+        assert np.concatenate(list(codec.decompress(buf))).shape == frames.shape
+
+
 def test_init_weights_that_do_not_fit_their_config_are_refused(tmp_path, tiny_model):
     import shutil
 

@@ -72,6 +72,45 @@ class AxialAttention(nn.Module):
         return x + y.permute(0, 4, 1, 2, 3)
 
 
+class QualityFilm(nn.Module):
+    """Per-quality affine map of channels: h * (1 + scale[q]) + shift[q] for
+    features, or z * exp(gain[q]) for latents (`gain=True`). All zero at the
+    start, so a conditioned model begins as the unconditioned one it extends
+    (training.train.Trainer._load_weights). Quality q is 1-based, as in the
+    streams; one per clip: an int or a (B,) tensor."""
+
+    def __init__(self, qualities: int, ch: int, gain: bool = False):
+        super().__init__()
+        self.gain = gain
+        if gain:
+            self.log_gain = nn.Parameter(torch.zeros(qualities, ch))
+        else:
+            self.scale = nn.Parameter(torch.zeros(qualities, ch))
+            self.shift = nn.Parameter(torch.zeros(qualities, ch))
+
+    def forward(self, h: torch.Tensor, quality: int | torch.Tensor) -> torch.Tensor:
+        B, C = h.shape[:2]
+        q = torch.as_tensor(quality, device=h.device).long().reshape(-1) - 1  # (B,) or (1,)
+        if not 0 <= int(q.min()) <= int(q.max()) < (self.log_gain if self.gain else self.scale).shape[0]:
+            raise ValueError(f"quality {quality} is outside the model's conditioning range")
+        shape = (q.shape[0], C) + (1,) * (h.dim() - 2)
+        if self.gain:
+            return h * torch.exp(self.log_gain[q]).view(shape)
+        return h * (1 + self.scale[q].view(shape)) + self.shift[q].view(shape)
+
+
+def _conditioned(cfg: AutoencoderConfig, ch: int, gain: bool = False) -> QualityFilm | None:
+    return QualityFilm(cfg.quality_conditioned, ch, gain) if cfg.quality_conditioned else None
+
+
+def _apply(film: QualityFilm | None, h: torch.Tensor, quality) -> torch.Tensor:
+    if film is None:
+        return h
+    if quality is None:
+        raise ValueError("this model's autoencoder is conditioned on the quality: pass one")
+    return film(h, quality)
+
+
 def _unshuffle(x: torch.Tensor, p: int) -> torch.Tensor:
     """(B, C, T, H, W) -> (B, C*p*p, T, H/p, W/p), per frame."""
     B, C, T, H, W = x.shape
@@ -131,14 +170,17 @@ class Encoder(nn.Module):
         if self.linear is not None:  # the network starts as a zero correction of the PCA
             nn.init.zeros_(self.proj.weight)
             nn.init.zeros_(self.proj.bias)
+        self.film, self.gain = _conditioned(cfg, c2), _conditioned(cfg, cfg.embed_dim, gain=True)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, 3, T, H, W) in [-0.5, 0.5] -> z (B, D, T/t, H/s, W/s)."""
+    def forward(self, x: torch.Tensor, quality: int | torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, 3, T, H, W) in [-0.5, 0.5] -> z (B, D, T/t, H/s, W/s); a
+        quality-conditioned model needs the quality (int, or (B,) per clip)."""
         u = _unshuffle(x, self.cfg.patch)  # (B, 3p^2, T, H/p, W/p)
         h = self.blocks(self.stem(u))
-        h = self.latent_blocks(self.down(F.silu(h)))
+        h = _apply(self.film, self.latent_blocks(self.down(F.silu(h))), quality)  # (B, C2, T/t, H/s, W/s)
         z = self.proj(F.silu(h))
-        return z if self.linear is None else z + self.linear(u)
+        z = z if self.linear is None else z + self.linear(u)
+        return _apply(self.gain, z, quality)  # per-quality channel gains: which channels this step keeps
 
 
 class Decoder(nn.Module):
@@ -159,11 +201,16 @@ class Decoder(nn.Module):
         if self.linear is not None:
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
+        self.gain = _conditioned(cfg, cfg.embed_dim, gain=True)
+        self.film, self.film_hi = _conditioned(cfg, c2), _conditioned(cfg, c)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """z (B, D, T/t, H/s, W/s) -> x (B, 3, T, H, W), unclamped."""
-        h = self.latent_blocks(self.proj(z))
-        h = self.blocks(self.up(F.silu(h)))
+    def forward(self, z: torch.Tensor, quality: int | torch.Tensor | None = None) -> torch.Tensor:
+        """z (B, D, T/t, H/s, W/s) -> x (B, 3, T, H, W), unclamped; a
+        quality-conditioned model needs the quality (int, or (B,) per clip):
+        a coarse step's latents want smoothing, a fine step's want detail kept."""
+        z = _apply(self.gain, z, quality)
+        h = _apply(self.film, self.latent_blocks(self.proj(z)), quality)  # (B, C2, T/t, H/s, W/s)
+        h = _apply(self.film_hi, self.blocks(self.up(F.silu(h))), quality)  # (B, C, T, H/p, W/p)
         u = self.head(F.silu(h))  # (B, 3p^2, T, H/p, W/p)
         if self.linear is not None:
             u = u + self.linear(z)

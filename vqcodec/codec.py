@@ -201,7 +201,7 @@ class Codec:
         """uint8 (T, H, W, 3), T a multiple of factor_t and H, W of factor_s
         -> int64 tokens (T/t, planes_at(quality), H/s, W/s)."""
         x = frames_to_tensor(torch.from_numpy(frames).to(self.device))
-        z = self.autoencoder.encoder(x)
+        z = self.autoencoder.encoder(x, quality)
         idx = self.quantizer.encode(z, quality)  # (1, planes, T', h, w)
         return idx[0].permute(1, 0, 2, 3).cpu().numpy()
 
@@ -215,7 +215,7 @@ class Codec:
         if not self.config.quantizer.scalar or type(self.rounding) is NearestRounding:
             return self.encode_tokens(frames, quality), None
         x = frames_to_tensor(torch.from_numpy(frames).to(self.device))
-        z = self.autoencoder.encoder(x)[0].permute(1, 0, 2, 3).cpu().numpy()  # (T', D, h, w)
+        z = self.autoencoder.encoder(x, quality)[0].permute(1, 0, 2, 3).cpu().numpy()  # (T', D, h, w)
         u = z / np.float32(self.quantizer.step(quality))  # IEEE division: the quantizer's own u
         return nearest_symbols(u, self.config.quantizer.codebook_size), u
 
@@ -227,7 +227,7 @@ class Codec:
         quality = self._quality_of(tokens, quality)
         idx = torch.from_numpy(np.ascontiguousarray(tokens)).to(self.device)
         z = self.quantizer.decode(idx.permute(1, 0, 2, 3).unsqueeze(0), quality)
-        return tensor_to_frames(self.autoencoder.decoder(z)).cpu().numpy()
+        return tensor_to_frames(self.autoencoder.decoder(z, quality)).cpu().numpy()
 
     def _quality_of(self, tokens: np.ndarray, quality: int | None) -> int:
         """The quality of tokens (T', planes, h, w): given, or (RVQ only) their level count."""

@@ -36,6 +36,13 @@ class AutoencoderConfig:
     # (autoencoder.fit_linear_path): training starts at the PCA's quality
     # instead of from noise, and the networks learn what a linear map misses.
     linear_path: bool = False
+    # Quality conditioning (autoencoder.QualityFilm): 0 = the networks never
+    # see the quality; Q = a scalar model's Q qualities each get a per-channel
+    # gain on the latents and a scale and shift of the networks' features, so
+    # one model stops compromising between a coarse step (where the decoder
+    # should smooth) and a fine one (where it should keep detail). Zero-
+    # initialised: a conditioned model starts as the unconditioned one.
+    quality_conditioned: int = 0
 
     @property
     def factor_t(self) -> int:
@@ -183,6 +190,10 @@ class CodecConfig:
             )
         if self.autoencoder.embed_dim != self.quantizer.dim:
             raise ValueError("autoencoder.embed_dim must equal quantizer.dim")
+        qc = self.autoencoder.quality_conditioned
+        if qc and qc != self.quantizer.qualities:
+            raise ValueError(f"autoencoder.quality_conditioned ({qc}) must be 0 or the quantizer's "
+                             f"qualities ({self.quantizer.qualities})")
 
     @property
     def qualities(self) -> list[int]:
@@ -201,7 +212,8 @@ class CodecConfig:
         PCA-initialised linear path, GOPs of 16 frames, intra periods of 128,
         and either predictive RVQ (8 latent frames: 1 I + 7 P) or scalar
         quantization at 10 steps (about sqrt(2) apart: quality +1 ~ +1 dB),
-        128 symbols per channel, with the prior's temporal shortcuts."""
+        128 symbols per channel, networks conditioned on the quality, with
+        the prior's temporal shortcuts."""
         if quantizer == "scalar":  # neighbouring symbols are neighbouring values: copy prev +- 2
             q = QuantizerConfig(codebook_size=128, scalar_steps=SCALAR_STEPS, channel_groups=8)
             p = PriorConfig(copy_radius=2, match_context=True)
@@ -211,7 +223,8 @@ class CodecConfig:
             raise ValueError(f"unknown quantizer {quantizer!r} (choose rvq or scalar)")
         # intra period 128 frames: the prior's context resets (random access, error
         # containment) about every 5 s at 25 fps; x264's default keyint is 250
-        return cls(name=name, autoencoder=AutoencoderConfig(linear_path=True), quantizer=q, prior=p,
+        ae = AutoencoderConfig(linear_path=True, quality_conditioned=q.qualities if q.scalar else 0)
+        return cls(name=name, autoencoder=ae, quantizer=q, prior=p,
                    gop=16, intra_period=128)
 
     @classmethod

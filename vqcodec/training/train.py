@@ -31,7 +31,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ..autoencoder import fit_linear_path
+from ..autoencoder import Autoencoder, fit_linear_path
 from ..config import CodecConfig
 from ..prior import group_id, to_tiles
 from ..quantizer import QuantizerOutput
@@ -83,8 +83,8 @@ class _AutoencoderStep(nn.Module):
         self.ae, self.vq = ae, vq
 
     def forward(self, x: torch.Tensor, levels: torch.Tensor) -> tuple[torch.Tensor, QuantizerOutput]:
-        qo = self.vq(self.ae.encoder(x - 0.5), levels)
-        return self.ae.decoder(qo.quantized) + 0.5, qo
+        qo = self.vq(self.ae.encoder(x - 0.5, levels), levels)
+        return self.ae.decoder(qo.quantized, levels) + 0.5, qo
 
 
 class Trainer:
@@ -126,16 +126,21 @@ class Trainer:
 
         entry = resolve(name_or_path)
         cfg = replace(entry.config(), name=self.cfg.name)
-        # The init model's architecture wins, except that a scalar model's prior
-        # gains the temporal shortcuts of the requested one (prior.py): they start
-        # at zero, so the extended prior predicts exactly what the init's did.
+        # The init model's architecture wins, except that a scalar model gains
+        # the prior's temporal shortcuts (prior.py) and the autoencoder's quality
+        # conditioning (autoencoder.QualityFilm) of the requested one: both start
+        # at zero, so the extended model computes exactly what the init's did.
         want, have = self.cfg.prior, cfg.prior
-        added: set[str] = set()
+        added: set[str] = set()  # parameter names with their module prefix
         if extend and cfg.quantizer.scalar and (want.copy_radius, want.match_context) != (have.copy_radius, have.match_context) \
                 and not (have.copy_radius or have.match_context):
             cfg = replace(cfg, prior=replace(have, copy_radius=want.copy_radius, match_context=want.match_context))
-            added = {"copy_w", "copy_b"} if want.copy_radius else set()
-            added |= {"same_emb.weight", "diff_emb.weight"} if want.match_context else set()
+            added = {"prior.copy_w", "prior.copy_b"} if want.copy_radius else set()
+            added |= {"prior.same_emb.weight", "prior.diff_emb.weight"} if want.match_context else set()
+        qc = self.cfg.autoencoder.quality_conditioned
+        if extend and cfg.quantizer.scalar and qc == cfg.quantizer.qualities and not cfg.autoencoder.quality_conditioned:
+            cfg = replace(cfg, autoencoder=replace(cfg.autoencoder, quality_conditioned=qc))
+            added |= {f"autoencoder.{k}" for k in Autoencoder(cfg.autoencoder).state_dict() if ".film" in k or ".gain" in k}
         if cfg != self.cfg:
             self.cfg = cfg
             self.ae, self.vq, self.prior = (m.to(self.device) for m in build_modules(self.cfg))
@@ -146,11 +151,11 @@ class Trainer:
                 missing, unexpected = m.load_state_dict(state, strict=False)
             except RuntimeError as e:  # shapes that differ from the config's
                 raise ValueError(f"{name_or_path}: weights do not match its config ({str(e).splitlines()[-1].strip()})") from None
-            if unexpected or set(missing) - (added if prefix == "prior." else set()):
+            if unexpected or {prefix + k for k in missing} - added:
                 raise ValueError(f"{name_or_path}: weights do not match its config "
                                  f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})")
         if added and self.dist.is_main:
-            tqdm.write(f"prior extended with {', '.join(sorted(added))} (zero at the start)")
+            tqdm.write(f"model extended with {', '.join(sorted(added))} (zero at the start)")
 
     def _write(self, record: dict) -> None:
         if self.log is not None:
@@ -175,11 +180,12 @@ class Trainer:
         s, tt = self.cfg.autoencoder.factor_s, self.cfg.autoencoder.factor_t
         T, H, W = (n - n % f for n, f in zip(clip.shape[:3], (tt, s, s)))
         x = torch.from_numpy(clip[:T, :H, :W]).permute(3, 0, 1, 2)[None].float().div(255).to(self.device)
-        z = self.ae.encoder(x - 0.5)
+        conditioned = bool(self.cfg.autoencoder.quality_conditioned)
+        z = None if conditioned else self.ae.encoder(x - 0.5)
         out = {}
         for q in self.cfg.qualities:
-            idx = self.vq.encode(z, q)
-            y = self.ae.decoder(self.vq.decode(idx, q)) + 0.5
+            idx = self.vq.encode(self.ae.encoder(x - 0.5, q) if conditioned else z, q)
+            y = self.ae.decoder(self.vq.decode(idx, q), q) + 0.5
             out[f"psnr_q{q}"] = round(psnr(y, x), 3)
         self.ae.train(), self.vq.train()
         return out
@@ -251,9 +257,9 @@ class Trainer:
         tile); scalar clips at a random quality each, as their tokens depend on it."""
         t, tile, mask, qcfg = self.t, self.cfg.prior.tile, self.prior.mask_index, self.cfg.quantizer
         x = self.sampler_prior.batch(t.prior_batch).to(self.device)
-        z = self.ae.encoder(x - 0.5)
-        qual = torch.randint(1, qcfg.qualities + 1, (z.shape[0],)) if qcfg.scalar else \
-            torch.full((z.shape[0],), qcfg.levels)
+        qual = torch.randint(1, qcfg.qualities + 1, (x.shape[0],)) if qcfg.scalar else \
+            torch.full((x.shape[0],), qcfg.levels)
+        z = self.ae.encoder(x - 0.5, qual.to(self.device))
         idx = torch.cat([self.vq.encode(z[b:b + 1], int(q)) for b, q in enumerate(qual)])  # (B, planes, T', h, w)
         cur, prev, kind, quality = [], [], [], []
         for b in range(idx.shape[0]):
