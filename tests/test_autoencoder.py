@@ -82,3 +82,54 @@ def test_no_linear_path_by_default():
 
     ae = Autoencoder(AutoencoderConfig(channels=8, latent_channels=8, embed_dim=8))
     assert ae.encoder.linear is None and ae.decoder.linear is None
+
+
+def _conditioned_ae(seed: int = 0) -> Autoencoder:
+    """A quality-conditioned autoencoder whose conditioning is moved off zero."""
+    torch.manual_seed(seed)
+    cfg = AutoencoderConfig(channels=8, latent_channels=16, res_blocks=1, attn_heads=2, embed_dim=8,
+                            linear_path=True, quality_conditioned=3)
+    ae = Autoencoder(cfg).eval()
+    with torch.no_grad():
+        for n, p in ae.named_parameters():
+            if ".film" in n or ".gain" in n:
+                p.normal_(0, 0.3)
+    return ae
+
+
+def test_quality_conditioning_per_clip_matches_per_call():
+    """A (B,) tensor of qualities conditions each clip on its own: the same
+    output as one call per clip with an int; different qualities differ."""
+    ae = _conditioned_ae()
+    x = torch.rand(2, 3, 4, 16, 16) - 0.5
+    with torch.no_grad():
+        z = ae.encoder(x, torch.tensor([1, 3]))
+        y = ae.decoder(z, torch.tensor([1, 3]))
+        for b, q in enumerate((1, 3)):
+            assert torch.allclose(z[b], ae.encoder(x[b:b + 1], q)[0], atol=1e-5)
+            assert torch.allclose(y[b], ae.decoder(z[b:b + 1], q)[0], atol=1e-5)
+        assert not torch.allclose(ae.encoder(x, 1), ae.encoder(x, 2))
+        assert not torch.allclose(ae.decoder(z, 1), ae.decoder(z, 2))
+
+
+def test_quality_conditioning_needs_a_quality_in_range():
+    ae = _conditioned_ae()
+    x = torch.rand(1, 3, 4, 16, 16) - 0.5
+    with torch.no_grad():
+        with pytest.raises(ValueError, match="conditioned on the quality"):
+            ae.encoder(x)
+        z = ae.encoder(x, 2)
+        with pytest.raises(ValueError, match="conditioned on the quality"):
+            ae.decoder(z)
+        for bad in (0, 4):
+            with pytest.raises(ValueError, match="outside"):
+                ae.decoder(z, bad)
+
+
+def test_unconditioned_model_ignores_the_quality():
+    cfg = AutoencoderConfig(channels=8, latent_channels=16, res_blocks=1, attn_heads=2, embed_dim=8)
+    ae = Autoencoder(cfg).eval()
+    x = torch.rand(1, 3, 4, 16, 16) - 0.5
+    with torch.no_grad():
+        assert torch.equal(ae.encoder(x, 5), ae.encoder(x))
+    assert not any(".film" in n or ".gain" in n for n, _ in ae.named_parameters())

@@ -1,5 +1,6 @@
 """config.py: JSON round trips, validation, and old configs keep their meaning."""
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -43,6 +44,14 @@ def test_scalar_config_planes_groups_and_qualities():
 
 def test_recommended_default_is_the_shipped_architecture():
     assert CodecConfig.recommended("d") == CodecConfig.recommended("d", quantizer="scalar")
+
+
+def test_quality_conditioning_must_match_the_quantizers_qualities():
+    cfg = CodecConfig.recommended("s")
+    assert cfg.autoencoder.quality_conditioned == cfg.quantizer.qualities == 10
+    assert CodecConfig.recommended("r", quantizer="rvq").autoencoder.quality_conditioned == 0
+    with pytest.raises(ValueError, match="quality_conditioned"):
+        replace(cfg, autoencoder=replace(cfg.autoencoder, quality_conditioned=4))
 
 
 def test_rvq_config_keeps_its_meaning():
