@@ -15,6 +15,16 @@ from vqcodec.training.run import run_training
 from vqcodec.training.train import TrainConfig
 
 
+def _codes_every_quality(codec) -> None:
+    """A trained model's stream round trip (8 frames of 32x32 noise) at each quality."""
+    frames = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+    for q in codec.qualities:
+        buf = io.BytesIO()
+        codec.compress(iter(frames), buf, 32, 32, Fraction(25), q)
+        buf.seek(0)
+        assert np.concatenate(list(codec.decompress(buf))).shape == frames.shape
+
+
 def _tiny_cfg(tiny_model) -> CodecConfig:
     return CodecConfig.from_json(open(tiny_model).read())
 
@@ -130,13 +140,7 @@ def test_scalar_run_trains_rate_and_every_quality_context(tmp_path):
     assert all(r["rate_model_bpp"] > 0 for r in ae) and {"psnr_q1", "psnr_q2"} <= set(ae[-1])
     from vqcodec import load_codec
 
-    codec = load_codec(str(out / "s.json"))
-    frames = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
-    for q in codec.qualities:
-        buf = io.BytesIO()
-        codec.compress(iter(frames), buf, 32, 32, Fraction(25), q)
-        buf.seek(0)
-        assert np.concatenate(list(codec.decompress(buf))).shape == frames.shape
+    _codes_every_quality(load_codec(str(out / "s.json")))
 
 
 def test_train_command_refuses_an_unknown_quantizer(tmp_path):
@@ -209,13 +213,7 @@ def test_init_from_an_unconditioned_scalar_model_adds_quality_conditioning(tmp_p
     tr.train_autoencoder()
     assert tr.ae.decoder.film.shift.abs().sum() > 0  # the conditioning trains
     tr.train_prior(ClipSampler([], t.prior_clip, 1.0, seed=1))
-    codec = load_codec(str(t.out / "cond.json"))
-    frames = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
-    for q in codec.qualities:
-        buf = io.BytesIO()
-        codec.compress(iter(frames), buf, 32, 32, Fraction(25), q)
-        buf.seek(0)
-        assert np.concatenate(list(codec.decompress(buf))).shape == frames.shape
+    _codes_every_quality(load_codec(str(t.out / "cond.json")))
 
 
 def test_init_weights_that_do_not_fit_their_config_are_refused(tmp_path, tiny_model):
