@@ -31,7 +31,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ..autoencoder import Autoencoder, fit_linear_path
+from ..autoencoder import fit_linear_path
 from ..config import CodecConfig
 from ..prior import group_id, to_tiles
 from ..quantizer import QuantizerOutput
@@ -138,12 +138,15 @@ class Trainer:
             added = {"prior.copy_w", "prior.copy_b"} if want.copy_radius else set()
             added |= {"prior.same_emb.weight", "prior.diff_emb.weight"} if want.match_context else set()
         qc = self.cfg.autoencoder.quality_conditioned
-        if extend and cfg.quantizer.scalar and qc == cfg.quantizer.qualities and not cfg.autoencoder.quality_conditioned:
+        conditioning = extend and cfg.quantizer.scalar and qc == cfg.quantizer.qualities \
+            and not cfg.autoencoder.quality_conditioned
+        if conditioning:
             cfg = replace(cfg, autoencoder=replace(cfg.autoencoder, quality_conditioned=qc))
-            added |= {f"autoencoder.{k}" for k in Autoencoder(cfg.autoencoder).state_dict() if ".film" in k or ".gain" in k}
         if cfg != self.cfg:
             self.cfg = cfg
             self.ae, self.vq, self.prior = (m.to(self.device) for m in build_modules(self.cfg))
+        if conditioning:
+            added |= {f"autoencoder.{k}" for k in self.ae.state_dict() if ".film" in k or ".gain" in k}
         tensors = load_file(str(entry.weights_path))
         for prefix, m in (("autoencoder.", self.ae), ("quantizer.", self.vq), ("prior.", self.prior)):
             state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
