@@ -21,7 +21,7 @@ import click
 @click.option("--steps", default=3000, show_default=True, help="Autoencoder + quantizer steps.")
 @click.option("--prior-steps", default=1500, show_default=True, help="Prior steps (on frozen tokens).")
 @click.option("--batch", default=8, show_default=True, help="Clips per autoencoder step (per process under torchrun).")
-@click.option("--clip", "clip", default="8,64,64", show_default=True, help="Clip shape T,H,W for the autoencoder.")
+@click.option("--clip", "clip", default="8,64,64", show_default=True, help="Clip shape T,H,W for the autoencoder; a model with a reference branch codes the first 2 frames to make the reference.")
 @click.option("--eval", "eval_video", default=None, help="Held-out video (FILE[:A-B]) for periodic evaluation.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--init", default=None, help="Start from an installed model (e.g. default) or a model path.")

@@ -3,7 +3,8 @@ time, and exact frame <-> tensor conversion."""
 import pytest
 import torch
 
-from vqcodec.autoencoder import Autoencoder, _shuffle, _unshuffle, frames_to_tensor, tensor_to_frames
+from vqcodec.autoencoder import (Autoencoder, _shuffle, _unshuffle, copy_prediction, frames_to_tensor,
+                                 tensor_to_frames)
 from vqcodec.config import AutoencoderConfig
 
 
@@ -133,3 +134,78 @@ def test_unconditioned_model_ignores_the_quality():
     with torch.no_grad():
         assert torch.equal(ae.encoder(x, 5), ae.encoder(x))
     assert not any(".film" in n or ".gain" in n for n, _ in ae.named_parameters())
+
+
+def _referencing_ae(qualities: int = 3, seed: int = 0) -> Autoencoder:
+    """A fresh autoencoder with the reference branch (conditional coding)."""
+    torch.manual_seed(seed)
+    cfg = AutoencoderConfig(channels=8, latent_channels=16, res_blocks=1, attn_heads=2, embed_dim=8,
+                            linear_path=True, quality_conditioned=qualities, reference=True)
+    ae = Autoencoder(cfg).eval()
+    with torch.no_grad():  # as fit_linear_path / Trainer._load_weights leave it
+        for branch in (ae.encoder.reference, ae.decoder.reference):
+            copy_prediction(ae, branch)
+    return ae
+
+
+def test_reference_branch_starts_as_the_intra_model():
+    """Zero-initialised: with a reference the encoder and decoder compute
+    exactly what they compute without one (an extended model starts as the
+    model it extends)."""
+    ae = _referencing_ae()
+    x, ref = torch.rand(2, 3, 4, 16, 16) - 0.5, torch.rand(2, 3, 16, 16) - 0.5
+    with torch.no_grad():
+        z = ae.encoder(x, 2)
+        assert torch.equal(ae.encoder(x, 2, ref), z)
+        assert torch.equal(ae.decoder(z, 2, ref), ae.decoder(z, 2))
+
+
+def test_reference_prediction_cancels_a_still_scene():
+    """With alpha = 1 a clip that is its reference held still has zero
+    latents (the prediction is the linear path of the still reference, and
+    the networks start at zero), and the decoder adds the prediction back:
+    its output is what the intra model decodes from the full latents."""
+    ae = _referencing_ae()
+    ref = torch.rand(1, 3, 16, 16) - 0.5
+    still = ref.unsqueeze(2).expand(-1, -1, 4, -1, -1)  # (1, 3, 4, 16, 16)
+    with torch.no_grad():
+        for branch in (ae.encoder.reference, ae.decoder.reference):
+            branch.alpha.fill_(1.0)
+        z = ae.encoder(still, 1, ref)
+        assert z.abs().max() < 1e-5
+        full = ae.encoder(still, 1)
+        assert full.abs().max() > 0.1
+        assert torch.allclose(ae.decoder(z, 1, ref), ae.decoder(full, 1), atol=1e-5)
+        # the quality picks its own alpha: at alpha 0 nothing is predicted
+        ae.encoder.reference.alpha[1].zero_()
+        assert torch.allclose(ae.encoder(still, 2, ref), full, atol=1e-6)
+
+
+def test_reference_keep_zero_is_the_intra_case():
+    ae = _referencing_ae()
+    with torch.no_grad():
+        for n, p in ae.named_parameters():
+            if ".reference." in n:
+                p.normal_(0, 0.3)
+        x, ref = torch.rand(2, 3, 4, 16, 16) - 0.5, torch.rand(2, 3, 16, 16) - 0.5
+        keep = torch.tensor([0.0, 1.0])
+        z = ae.encoder(x, 3, ref, keep)
+        assert torch.allclose(z[0], ae.encoder(x[:1], 3)[0], atol=1e-6)
+        assert torch.allclose(z[1], ae.encoder(x[1:], 3, ref[1:])[0], atol=1e-6)
+        assert not torch.allclose(z[1], ae.encoder(x[1:], 3)[0])
+        y = ae.decoder(z, 3, ref, keep)
+        assert torch.allclose(y[0], ae.decoder(z[:1], 3)[0], atol=1e-6)
+
+
+def test_reference_is_refused_where_it_cannot_be_used():
+    x = torch.rand(1, 3, 4, 16, 16) - 0.5
+    plain = Autoencoder(AutoencoderConfig(channels=8, latent_channels=16, res_blocks=1, attn_heads=2,
+                                          embed_dim=8)).eval()
+    with torch.no_grad():
+        with pytest.raises(ValueError, match="does not use a reference"):
+            plain.encoder(x, None, torch.zeros(1, 3, 16, 16))
+        ae = _referencing_ae()
+        with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
+            ae.encoder(x, 1, torch.zeros(1, 3, 1, 16, 16))
+        with pytest.raises(ValueError, match="conditioned on the quality"):
+            ae.decoder(ae.encoder(x, 1), None, torch.zeros(1, 3, 16, 16))

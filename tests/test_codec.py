@@ -377,3 +377,73 @@ def test_rvq_models_refuse_rate_distortion_rounding(predictive_codec):
     with pytest.raises(ValueError, match="scalar"):
         predictive_codec.use_rounding(0.1)
     predictive_codec.use_rounding(None)  # the default is fine: RVQ ignores it
+
+
+@pytest.fixture(scope="module")
+def referencing_codec(scalar_codec):
+    """The tiny scalar model with a reference branch (conditional coding) whose
+    weights are moved off zero, so inter GOPs really depend on their reference."""
+    import torch
+    from dataclasses import replace
+
+    from vqcodec.autoencoder import Autoencoder
+    from vqcodec.codec import Codec
+
+    c = scalar_codec
+    cfg = replace(c.config, autoencoder=replace(c.config.autoencoder, reference=True))
+    ae = Autoencoder(cfg.autoencoder)
+    missing, unexpected = ae.load_state_dict(c.autoencoder.state_dict(), strict=False)
+    assert not unexpected and all(".reference." in k for k in missing)
+    torch.manual_seed(3)
+    with torch.no_grad():
+        for n, p in ae.named_parameters():
+            if ".reference." in n:
+                p.normal_(0, 0.05) if "alpha" not in n else p.fill_(0.5)
+    codec = Codec(cfg, ae, c.quantizer, c.prior, c.model_id)
+    codec.use_rounding(0)
+    return codec
+
+
+def test_reference_stream_decodes_what_the_encoder_reconstructed(referencing_codec, tiny_frames):
+    """Closed loop: each inter GOP is coded against the encoder's own
+    reconstruction of the previous GOP's last frame; the decoder rebuilds the
+    same reference, so its frames equal the encoder's reconstruction. Intra
+    packets (every intra period) start without one."""
+    codec, (T, h, w) = referencing_codec, tiny_frames.shape[:3]
+    gop, period = codec.config.gop, codec.config.intra_period
+    assert T > gop and period > gop  # the clip holds inter packets
+    for quality in codec.qualities:
+        enc = codec.packet_encoder(w, h, quality)
+        recon, alone = [], []
+        for i, f in enumerate(tiny_frames):
+            for p in enc.push(f) + (enc.flush() if i + 1 == T else []):
+                recon.append(enc.reconstruction()[: p.frame_count, :h, :w])
+                alone.append(codec.decode_tokens(enc.coded, quality)[: p.frame_count, :h, :w])
+        data, _ = _compress(codec, tiny_frames, quality)
+        out = _decompress(codec, data)
+        assert np.array_equal(out, np.concatenate(recon))
+        assert np.array_equal(recon[0], alone[0])  # the first packet is intra
+        assert not np.array_equal(recon[1], alone[1])  # an inter packet uses its reference
+
+
+def test_reference_resets_at_every_intra_packet(referencing_codec, tiny_frames):
+    from dataclasses import replace
+
+    from vqcodec.codec import Codec
+
+    c = referencing_codec
+    cfg = replace(c.config, intra_period=c.config.gop)  # every packet intra
+    codec = Codec(cfg, c.autoencoder, c.quantizer, c.prior, c.model_id)
+    codec.use_rounding(0)
+    h, w, gop = tiny_frames.shape[1], tiny_frames.shape[2], cfg.gop
+    out = _decompress(codec, _compress(codec, tiny_frames, 1)[0])
+    alone = [codec.decode_tokens(codec.encode_tokens(codec._padded(tiny_frames[i:i + gop]), 1), 1)
+             [: len(tiny_frames[i:i + gop]), :h, :w] for i in range(0, len(tiny_frames), gop)]
+    assert np.array_equal(out, np.concatenate(alone))
+
+
+def test_a_reference_is_refused_by_a_model_without_one(scalar_codec, tiny_frames):
+    frames = scalar_codec._padded(tiny_frames[:4])
+    with pytest.raises(ValueError, match="takes no reference"):
+        scalar_codec.encode_tokens(frames, 1, ref=frames[0])
+    assert not scalar_codec.uses_reference

@@ -231,3 +231,57 @@ def test_init_weights_that_do_not_fit_their_config_are_refused(tmp_path, tiny_mo
     t = TrainConfig(out=tmp_path / "run", name="bad", ae_steps=0, prior_steps=0)
     with pytest.raises(ValueError, match="do not match"):
         Trainer(t, _tiny_cfg(tiny_model), ClipSampler([], t.clip, 1.0, seed=0), None, init=str(folder / "tiny.json"))
+
+
+def test_init_adds_the_reference_branch_and_trains_it(tmp_path, tiny_model):
+    """A scalar init gains the requested reference branch (conditional
+    coding): its prediction starts as the init's linear path and everything
+    else at zero, so the model encodes and decodes what the init did, with or
+    without a reference. Training pairs come from the clip: its first t
+    frames are coded to make the reference, and the branch then trains."""
+    import torch
+
+    from vqcodec import load_codec
+    from vqcodec.training.data import ClipSampler
+    from vqcodec.training.train import INTRA_SHARE, Trainer
+
+    init = tiny_model.replace("tiny.json", "tiny_scalar.json")
+    old = load_codec(init)
+    want = replace(old.config, autoencoder=replace(old.config.autoencoder, reference=True))
+    t = TrainConfig(out=tmp_path / "run", name="ref", ae_steps=3, prior_steps=1, batch=4,
+                    clip=ClipShape(6, 32, 32), prior_clip=ClipShape(10, 32, 32), prior_batch=1)
+    tr = Trainer(t, want, ClipSampler([], t.clip, 1.0, seed=0), None, init=init)
+    assert tr.cfg.autoencoder.reference
+    branch = tr.ae.encoder.reference
+    if old.autoencoder.encoder.linear is not None:
+        assert torch.equal(branch.predict.weight, old.autoencoder.encoder.linear.conv.weight)
+    x, ref = torch.rand(1, 3, 4, 32, 32) - 0.5, torch.rand(1, 3, 32, 32) - 0.5
+    tr.ae.eval()
+    with torch.no_grad():
+        z = old.autoencoder.encoder(x, 1)
+        assert torch.equal(tr.ae.encoder(x, 1, ref), z)
+        assert torch.equal(tr.ae.decoder(z, 1, ref), old.autoencoder.decoder(z, 1))
+    clips = torch.rand(5, 3, 6, 32, 32)
+    rest, ref, keep = tr._split_reference(clips, torch.tensor([1, 2, 1, 2, 1]))
+    assert rest.shape == (5, 3, 4, 32, 32) and torch.equal(rest, clips[:, :, 2:])
+    assert ref.shape == (5, 3, 32, 32) and torch.equal(torch.round((ref + 0.5) * 255), (ref + 0.5) * 255)
+    assert set(keep.tolist()) <= {0.0, 1.0} and 0 < INTRA_SHARE < 1
+    with pytest.raises(ValueError, match="at least 4 frames"):
+        tr._split_reference(clips[:, :, :3], torch.tensor([1] * 5))
+    tr.ae.train()
+    tr.train_autoencoder()
+    assert tr.ae.decoder.reference.alpha.abs().sum() > 0  # the branch trains
+    tr.train_prior(ClipSampler([], t.prior_clip, 1.0, seed=1))
+    codec = load_codec(str(t.out / "ref.json"))
+    assert codec.uses_reference
+    _codes_every_quality(codec)
+
+
+def test_reference_needs_a_scalar_quantizer():
+    from vqcodec.config import AutoencoderConfig
+
+    rvq = CodecConfig.recommended("r", "rvq")
+    with pytest.raises(ValueError, match="reference.*scalar"):
+        replace(rvq, autoencoder=replace(rvq.autoencoder, reference=True))
+    assert CodecConfig.recommended("s").autoencoder.reference
+    assert not AutoencoderConfig().reference  # older model files read as models without it

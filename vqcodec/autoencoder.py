@@ -152,6 +152,68 @@ class LinearPath(nn.Module):
         return self.conv(x)
 
 
+class ReferenceBranch(nn.Module):
+    """Conditional coding: what one side (encoder or decoder) of an inter GOP
+    takes from `ref`, the last decoded frame of the previous GOP.
+
+        ref (B, 3, H, W) in [-0.5, 0.5]
+        -> hi  (B, C, 1, H/p, W/p)    features added at 1/p resolution
+        -> lat (B, C2, 1, H/ps, W/ps) features added at latent resolution
+        -> prediction (B, D, 1, H/ps, W/ps): alpha[q] * the linear path of ref
+           held still for t frames (the PCA latent of a static scene)
+
+    The encoder subtracts the prediction from its latents and the decoder adds
+    it back, so a still region's latents (and its tokens) are near zero. Both
+    sides hold their own copy of the linear projection (`predict`, copied from
+    the encoder's linear path when the branch is added) because a safetensors
+    file cannot hold shared tensors. Everything that reaches the networks
+    starts at zero: an extended model computes what the model it extends did."""
+
+    def __init__(self, cfg: AutoencoderConfig):
+        super().__init__()
+        c, c2, p = cfg.channels, cfg.latent_channels, cfg.patch
+        self.t = cfg.down_t
+        self.stem = nn.Conv2d(3 * p * p, c, 3, padding=1)
+        self.hi = nn.Conv2d(c, c, 3, padding=1)
+        self.lat = nn.Conv2d(c, c2, cfg.down_s, stride=cfg.down_s)
+        k = (cfg.down_t, cfg.down_s, cfg.down_s)
+        self.predict = nn.Conv3d(3 * p * p, cfg.embed_dim, k, stride=k)
+        self.alpha = nn.Parameter(torch.zeros(max(1, cfg.quality_conditioned), cfg.embed_dim))
+        for m in (self.hi, self.lat):
+            nn.init.zeros_(m.weight)
+            nn.init.zeros_(m.bias)
+        self.patch = p
+
+    def forward(self, ref: torch.Tensor, quality) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """ref (B, 3, H, W) -> (hi, lat, prediction), each with a time axis of 1."""
+        u = F.pixel_unshuffle(ref, self.patch)  # (B, 3p^2, H/p, W/p)
+        f = F.silu(self.stem(u))
+        still = u.unsqueeze(2).expand(-1, -1, self.t, -1, -1)  # (B, 3p^2, t, H/p, W/p)
+        if self.alpha.shape[0] == 1:  # a model not conditioned on the quality: one alpha
+            q = torch.zeros(1, dtype=torch.long, device=ref.device)
+        elif quality is None:
+            raise ValueError("this model's autoencoder is conditioned on the quality: pass one")
+        else:  # (B,) or (1,), 1-based
+            q = torch.as_tensor(quality, device=ref.device).long().reshape(-1) - 1
+        alpha = self.alpha[q].view(q.shape[0], -1, 1, 1, 1)  # (B or 1, D, 1, 1, 1)
+        return self.hi(f).unsqueeze(2), self.lat(f).unsqueeze(2), alpha * self.predict(still)
+
+
+def _reference(branch: ReferenceBranch | None, ref: torch.Tensor | None, quality,
+               keep: torch.Tensor | None = None):
+    """-> (hi, lat, prediction) of ref, or zeros (0.0) for an intra GOP.
+    keep (B,) of 0/1 (training): clips whose reference counts; the others
+    train the intra case while every parameter still takes part (DDP)."""
+    if ref is None:
+        return 0.0, 0.0, 0.0
+    if branch is None:
+        raise ValueError("this model's autoencoder does not use a reference frame")
+    if ref.dim() != 4 or ref.shape[1] != 3:
+        raise ValueError(f"a reference frame is (B, 3, H, W), got {tuple(ref.shape)}")
+    out = branch(ref, quality)
+    return out if keep is None else tuple(o * keep.view(-1, 1, 1, 1, 1) for o in out)
+
+
 class Encoder(nn.Module):
     def __init__(self, cfg: AutoencoderConfig):
         super().__init__()
@@ -171,16 +233,22 @@ class Encoder(nn.Module):
             nn.init.zeros_(self.proj.weight)
             nn.init.zeros_(self.proj.bias)
         self.film, self.gain = _conditioned(cfg, c2), _conditioned(cfg, cfg.embed_dim, gain=True)
+        self.reference = ReferenceBranch(cfg) if cfg.reference else None
 
-    def forward(self, x: torch.Tensor, quality: int | torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, quality: int | torch.Tensor | None = None,
+                ref: torch.Tensor | None = None, keep: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, 3, T, H, W) in [-0.5, 0.5] -> z (B, D, T/t, H/s, W/s); a
-        quality-conditioned model needs the quality (int, or (B,) per clip)."""
+        quality-conditioned model needs the quality (int, or (B,) per clip);
+        ref (B, 3, H, W): the previous GOP's last decoded frame (None: intra);
+        keep: see _reference."""
+        r_hi, r_lat, pred = _reference(self.reference, ref, quality, keep)
         u = _unshuffle(x, self.cfg.patch)  # (B, 3p^2, T, H/p, W/p)
-        h = self.blocks(self.stem(u))
-        h = _apply(self.film, self.latent_blocks(self.down(F.silu(h))), quality)  # (B, C2, T/t, H/s, W/s)
+        h = self.blocks(self.stem(u) + r_hi)
+        h = _apply(self.film, self.latent_blocks(self.down(F.silu(h)) + r_lat), quality)  # (B, C2, T/t, H/s, W/s)
         z = self.proj(F.silu(h))
         z = z if self.linear is None else z + self.linear(u)
-        return _apply(self.gain, z, quality)  # per-quality channel gains: which channels this step keeps
+        # per-quality channel gains: which channels this step keeps; minus the reference's prediction
+        return _apply(self.gain, z - pred, quality)
 
 
 class Decoder(nn.Module):
@@ -203,14 +271,18 @@ class Decoder(nn.Module):
             nn.init.zeros_(self.head.bias)
         self.gain = _conditioned(cfg, cfg.embed_dim, gain=True)
         self.film, self.film_hi = _conditioned(cfg, c2), _conditioned(cfg, c)
+        self.reference = ReferenceBranch(cfg) if cfg.reference else None
 
-    def forward(self, z: torch.Tensor, quality: int | torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, quality: int | torch.Tensor | None = None,
+                ref: torch.Tensor | None = None, keep: torch.Tensor | None = None) -> torch.Tensor:
         """z (B, D, T/t, H/s, W/s) -> x (B, 3, T, H, W), unclamped; a
         quality-conditioned model needs the quality (int, or (B,) per clip):
-        a coarse step's latents want smoothing, a fine step's want detail kept."""
-        z = _apply(self.gain, z, quality)
-        h = _apply(self.film, self.latent_blocks(self.proj(z)), quality)  # (B, C2, T/t, H/s, W/s)
-        h = _apply(self.film_hi, self.blocks(self.up(F.silu(h))), quality)  # (B, C, T, H/p, W/p)
+        a coarse step's latents want smoothing, a fine step's want detail kept.
+        ref, keep: the frame the encoder saw (None: intra), see _reference."""
+        r_hi, r_lat, pred = _reference(self.reference, ref, quality, keep)
+        z = _apply(self.gain, z, quality) + pred  # the residual plus the reference's prediction
+        h = _apply(self.film, self.latent_blocks(self.proj(z) + r_lat), quality)  # (B, C2, T/t, H/s, W/s)
+        h = _apply(self.film_hi, self.blocks(self.up(F.silu(h)) + r_hi), quality)  # (B, C, T, H/p, W/p)
         u = self.head(F.silu(h))  # (B, 3p^2, T, H/p, W/p)
         if self.linear is not None:
             u = u + self.linear(z)
@@ -245,10 +317,21 @@ def fit_linear_path(ae: Autoencoder, x: torch.Tensor) -> float:
     enc.bias.copy_(-(basis.T @ mean).float())
     dec.weight.copy_(kernel)  # ConvTranspose3d (D, c, kt, kh, kw): the transpose
     dec.bias.copy_(mean.reshape(c, -1).mean(1).float())
+    for branch in (ae.encoder.reference, ae.decoder.reference):
+        if branch is not None:
+            copy_prediction(ae, branch)
     # a ConvTranspose3d bias is per output channel; the per-element mean rest
     # (small: pixel statistics barely depend on the position in a block) is
     # left for the networks to learn.
     return float(evals.flip(0)[: cfg.embed_dim].sum() / evals.sum())
+
+
+@torch.no_grad()
+def copy_prediction(ae: Autoencoder, branch: ReferenceBranch) -> None:
+    """Start a reference branch's prediction as the encoder's linear path."""
+    if ae.encoder.linear is not None:
+        branch.predict.weight.copy_(ae.encoder.linear.conv.weight)
+        branch.predict.bias.copy_(ae.encoder.linear.conv.bias)
 
 
 def frames_to_tensor(frames: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,11 @@ decode them). The encoder therefore never computes probabilities the decoder
 cannot reproduce (no teacher-forced pass).
 
 A GOP (config.gop frames) is one packet. Prior context (the previous latent
-frame) carries across GOPs inside an intra period and resets at its start.
+frame) carries across GOPs inside an intra period and resets at its start. A
+model with a reference branch (conditional coding, AutoencoderConfig.reference)
+also hands its autoencoder the previous GOP's last decoded frame, reset at the
+same place; FullEncoder decodes what it coded to get it (closed loop). The
+prior never sees it, so the tokens stay bit-exact whatever the pixels do.
 
 Which arithmetic turns the prior into tables is part of the format version:
 streams of versions 1-3 were coded with the float prior (FloatTables, kept so
@@ -196,38 +200,59 @@ class Codec:
         """Token planes a latent frame of `quality` holds: L levels (RVQ) or every channel (scalar)."""
         return self.config.quantizer.groups_at(quality) * self.prior.per
 
+    @property
+    def uses_reference(self) -> bool:
+        """Whether inter GOPs are coded against the previous GOP's last decoded
+        frame (AutoencoderConfig.reference, conditional coding)."""
+        return self.config.autoencoder.reference
+
+    def _reference(self, ref: np.ndarray | None) -> torch.Tensor | None:
+        """uint8 (H, W, 3) decoded frame -> (1, 3, H, W) in [-0.5, 0.5], or None."""
+        if ref is None:
+            return None
+        if not self.uses_reference:
+            raise ValueError(f"model {self.model_id.name!r} codes every GOP alone: it takes no reference frame")
+        return frames_to_tensor(torch.from_numpy(ref[None]).to(self.device))[:, :, 0]
+
     @torch.inference_mode()
-    def encode_tokens(self, frames: np.ndarray, quality: int) -> np.ndarray:
-        """uint8 (T, H, W, 3), T a multiple of factor_t and H, W of factor_s
-        -> int64 tokens (T/t, planes_at(quality), H/s, W/s)."""
+    def _latents(self, frames: np.ndarray, quality: int, ref: np.ndarray | None) -> torch.Tensor:
+        """uint8 (T, H, W, 3) -> z (1, D, T', h, w)."""
         x = frames_to_tensor(torch.from_numpy(frames).to(self.device))
-        z = self.autoencoder.encoder(x, quality)
-        idx = self.quantizer.encode(z, quality)  # (1, planes, T', h, w)
+        return self.autoencoder.encoder(x, quality, self._reference(ref))
+
+    @torch.inference_mode()
+    def encode_tokens(self, frames: np.ndarray, quality: int, ref: np.ndarray | None = None) -> np.ndarray:
+        """uint8 (T, H, W, 3), T a multiple of factor_t and H, W of factor_s
+        -> int64 tokens (T/t, planes_at(quality), H/s, W/s). ref (H, W, 3)
+        uint8: the previous GOP's last decoded frame, for a model that uses
+        one (None: an intra GOP)."""
+        idx = self.quantizer.encode(self._latents(frames, quality, ref), quality)  # (1, planes, T', h, w)
         return idx[0].permute(1, 0, 2, 3).cpu().numpy()
 
     @torch.inference_mode()
-    def quantize(self, frames: np.ndarray, quality: int) -> tuple[np.ndarray, np.ndarray | None]:
+    def quantize(self, frames: np.ndarray, quality: int, ref: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray | None]:
         """uint8 (T, H, W, 3) -> (tokens (T', planes, h, w) int64, latents): the
         nearest-symbol tokens, and for a scalar model whose encoder rounds by
         rate-distortion (self.rounding) the latents in steps, z / step, float32
         (T', planes, h, w), from which encode_payload picks the symbols it codes.
-        latents is None when the tokens are final."""
+        latents is None when the tokens are final. ref: as encode_tokens'."""
         if not self.config.quantizer.scalar or type(self.rounding) is NearestRounding:
-            return self.encode_tokens(frames, quality), None
-        x = frames_to_tensor(torch.from_numpy(frames).to(self.device))
-        z = self.autoencoder.encoder(x, quality)[0].permute(1, 0, 2, 3).cpu().numpy()  # (T', D, h, w)
+            return self.encode_tokens(frames, quality, ref), None
+        z = self._latents(frames, quality, ref)[0].permute(1, 0, 2, 3).cpu().numpy()  # (T', D, h, w)
         u = z / np.float32(self.quantizer.step(quality))  # IEEE division: the quantizer's own u
         return nearest_symbols(u, self.config.quantizer.codebook_size), u
 
     @torch.inference_mode()
-    def decode_tokens(self, tokens: np.ndarray, quality: int | None = None) -> np.ndarray:
+    def decode_tokens(self, tokens: np.ndarray, quality: int | None = None,
+                      ref: np.ndarray | None = None) -> np.ndarray:
         """int64 tokens (T', planes, h, w) -> uint8 frames (T'*t, h*s, w*s, 3).
         quality: needed by scalar models (it picks the step); RVQ reads it
-        from the token count."""
+        from the token count. ref: the frame the encoder was given."""
         quality = self._quality_of(tokens, quality)
         idx = torch.from_numpy(np.ascontiguousarray(tokens)).to(self.device)
         z = self.quantizer.decode(idx.permute(1, 0, 2, 3).unsqueeze(0), quality)
-        return tensor_to_frames(self.autoencoder.decoder(z, quality)).cpu().numpy()
+        return tensor_to_frames(self.autoencoder.decoder(z, quality, self._reference(ref))).cpu().numpy()
 
     def _quality_of(self, tokens: np.ndarray, quality: int | None) -> int:
         """The quality of tokens (T', planes, h, w): given, or (RVQ only) their level count."""
@@ -410,9 +435,12 @@ class FullEncoder:
         self.codec, self.quality, self.version = codec, quality, version
         self._gop: list[np.ndarray] = []  # frames (H, W, 3) of the GOP being filled
         self._prev: torch.Tensor | None = None  # (N, h, w) prior context
+        self._ref: np.ndarray | None = None  # (H', W', 3) last decoded frame, padded (conditional coding)
         self._done = 0  # frames already in packets
         self.ideal_bits, self.tokens = 0.0, 0
         self.coded: np.ndarray | None = None  # tokens (T', planes, h, w) of the last packet, as coded
+        self._coded_ref: np.ndarray | None = None  # the reference they were coded against
+        self._decoded: np.ndarray | None = None  # their decoded frames, once known
 
     def push(self, frame: np.ndarray) -> list[Packet]:
         self._gop.append(frame)
@@ -424,8 +452,10 @@ class FullEncoder:
     def _packet(self) -> Packet:
         codec, gop = self.codec, np.stack(self._gop)
         self._gop = []
-        tokens, latents = codec.quantize(codec._padded(gop), self.quality)  # (T', L, h, w)
         intra = self._done % codec.config.intra_period == 0
+        if intra:  # an intra GOP is coded alone: random access starts here
+            self._ref = None
+        tokens, latents = codec.quantize(codec._padded(gop), self.quality, self._ref)  # (T', L, h, w)
         if intra or self._prev is None:
             self._prev = codec._empty_context(tokens.shape[2], tokens.shape[3])
         payload, bits, self._prev = codec.encode_payload(tokens, self._prev, self.version, self.quality, latents)
@@ -433,8 +463,20 @@ class FullEncoder:
                         tokens_crc(tokens))
         self.ideal_bits += bits
         self.tokens, self.coded = self.tokens + tokens.size, tokens
+        self._coded_ref, self._decoded = self._ref, None
+        if codec.uses_reference:  # closed loop: the next GOP's reference is what the decoder will have
+            self._ref = self.reconstruction()[len(gop) - 1]
         self._done += len(gop)
         return packet
+
+    def reconstruction(self) -> np.ndarray:
+        """Decoded frames (T, H', W', 3) uint8 of the last packet, padded to
+        the latent grid: exactly what FullDecoder outputs before cropping."""
+        if self.coded is None:
+            raise ValueError("no packet coded yet")
+        if self._decoded is None:
+            self._decoded = self.codec.decode_tokens(self.coded, self.quality, self._coded_ref)
+        return self._decoded
 
 
 class FullDecoder:
@@ -445,12 +487,13 @@ class FullDecoder:
         s = codec.factor_s
         self.h, self.w = -(-header.height // s), -(-header.width // s)  # latent grid
         self._prev: torch.Tensor | None = None
+        self._ref: np.ndarray | None = None  # (H', W', 3) last decoded frame, padded (conditional coding)
 
     def push(self, packet: Packet) -> np.ndarray:
         """-> frames (n, H, W, 3) uint8 of the packet."""
         h = self.header
         if packet.kind == PacketType.INTRA:
-            self._prev = self.codec._empty_context(self.h, self.w)
+            self._prev, self._ref = self.codec._empty_context(self.h, self.w), None
         elif self._prev is None:
             raise CodecError(f"stream starts with an inter packet at frame {packet.first_frame}")
         latent = -(-packet.frame_count // self.codec.factor_t)
@@ -460,4 +503,7 @@ class FullDecoder:
                 f"decoded tokens of frames {packet.first_frame}-{packet.first_frame + packet.frame_count - 1} "
                 f"do not match their CRC: the prior's probabilities differ from the encoder's"
             )
-        return self.codec.decode_tokens(tokens, h.quality)[: packet.frame_count, : h.height, : h.width]
+        frames = self.codec.decode_tokens(tokens, h.quality, self._ref)
+        if self.codec.uses_reference:
+            self._ref = frames[packet.frame_count - 1]
+        return frames[: packet.frame_count, : h.height, : h.width]

@@ -43,6 +43,14 @@ class AutoencoderConfig:
     # should smooth) and a fine one (where it should keep detail). Zero-
     # initialised: a conditioned model starts as the unconditioned one.
     quality_conditioned: int = 0
+    # Conditional coding (autoencoder.ReferenceBranch): the encoder and decoder
+    # of an inter GOP also see the last decoded frame of the previous GOP. They
+    # get its features at both resolutions, and the latents become a residual:
+    # the encoder subtracts alpha * (the linear path of the reference held
+    # still), the decoder adds it back, with alpha learned per (quality,
+    # channel). Static content then costs near-zero latents. Zero-initialised:
+    # a model extended with it starts as the one it extends.
+    reference: bool = False
 
     @property
     def factor_t(self) -> int:
@@ -190,6 +198,8 @@ class CodecConfig:
             )
         if self.autoencoder.embed_dim != self.quantizer.dim:
             raise ValueError("autoencoder.embed_dim must equal quantizer.dim")
+        if self.autoencoder.reference and not self.quantizer.scalar:
+            raise ValueError("autoencoder.reference (conditional coding) needs a scalar quantizer")
         qc = self.autoencoder.quality_conditioned
         if qc and qc != self.quantizer.qualities:
             raise ValueError(f"autoencoder.quality_conditioned ({qc}) must be 0 or the quantizer's "
@@ -212,8 +222,9 @@ class CodecConfig:
         PCA-initialised linear path, GOPs of 16 frames, intra periods of 128,
         and either predictive RVQ (8 latent frames: 1 I + 7 P) or scalar
         quantization at 10 steps (about sqrt(2) apart: quality +1 ~ +1 dB),
-        128 symbols per channel, networks conditioned on the quality, with
-        the prior's temporal shortcuts."""
+        128 symbols per channel, networks conditioned on the quality and on
+        the previous GOP's last decoded frame, with the prior's temporal
+        shortcuts."""
         if quantizer == "scalar":  # neighbouring symbols are neighbouring values: copy prev +- 2
             q = QuantizerConfig(codebook_size=128, scalar_steps=SCALAR_STEPS, channel_groups=8)
             p = PriorConfig(copy_radius=2, match_context=True)
@@ -223,7 +234,8 @@ class CodecConfig:
             raise ValueError(f"unknown quantizer {quantizer!r} (choose rvq or scalar)")
         # intra period 128 frames: the prior's context resets (random access, error
         # containment) about every 5 s at 25 fps; x264's default keyint is 250
-        ae = AutoencoderConfig(linear_path=True, quality_conditioned=q.qualities if q.scalar else 0)
+        ae = AutoencoderConfig(linear_path=True, quality_conditioned=q.qualities if q.scalar else 0,
+                               reference=q.scalar)
         return cls(name=name, autoencoder=ae, quantizer=q, prior=p,
                    gop=16, intra_period=128)
 

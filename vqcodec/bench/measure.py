@@ -261,7 +261,7 @@ def encoder_point(codec: Codec, frames: np.ndarray, quality: int) -> dict:
         packets = enc.push(frame) if i + 1 < t else enc.push(frame) + enc.flush()
         for p in packets:
             payload += len(p.payload)
-            decoded.append(codec.decode_tokens(enc.coded, quality)[: p.frame_count, :h, :w])
+            decoded.append(enc.reconstruction()[: p.frame_count, :h, :w])
     out = np.concatenate(decoded)
     return {"bpp": bits_per_pixel(payload, w, h, t), "psnr_rgb": psnr_rgb(frames, out),
             "payload_bytes": payload, "seconds": time.perf_counter() - start}

@@ -40,9 +40,10 @@ def _prior_shape(shape: ClipShape, cfg: CodecConfig, videos: list[np.ndarray]) -
     model's architecture wins), so P latent frames are trained at every
     depth; no larger than the smallest video (in whole latent frames)."""
     t = cfg.autoencoder.factor_t
-    frames, height, width = cfg.gop, shape.height, shape.width
+    # a model with a reference branch codes the first t frames to make the reference
+    frames, height, width = cfg.gop + t * cfg.autoencoder.reference, shape.height, shape.width
     if videos:
-        frames = min(frames, max(t, min(len(v) for v in videos) // t * t))
+        frames = min(frames, max(t * (1 + cfg.autoencoder.reference), min(len(v) for v in videos) // t * t))
         height = min(height, *(v.shape[1] for v in videos))
         width = min(width, *(v.shape[2] for v in videos))
     return ClipShape(frames, height, width)

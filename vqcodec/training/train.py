@@ -31,7 +31,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ..autoencoder import fit_linear_path
+from ..autoencoder import copy_prediction, fit_linear_path
 from ..config import CodecConfig
 from ..prior import group_id, to_tiles
 from ..quantizer import QuantizerOutput
@@ -61,6 +61,10 @@ class TrainConfig:
     synthetic_share: float = 0.5
     log_name: str = "train_log.jsonl"
 
+# share of the clips a model with a reference branch trains without one (intra
+# GOPs: one in intra_period / gop of the default's, here more so they stay good)
+INTRA_SHARE = 0.2
+
 
 def _lr(step: int, total: int, base: float, warmup: int = 100) -> float:
     if step < warmup:
@@ -82,9 +86,10 @@ class _AutoencoderStep(nn.Module):
         super().__init__()
         self.ae, self.vq = ae, vq
 
-    def forward(self, x: torch.Tensor, levels: torch.Tensor) -> tuple[torch.Tensor, QuantizerOutput]:
-        qo = self.vq(self.ae.encoder(x - 0.5, levels), levels)
-        return self.ae.decoder(qo.quantized, levels) + 0.5, qo
+    def forward(self, x: torch.Tensor, levels: torch.Tensor, ref: torch.Tensor | None = None,
+                keep: torch.Tensor | None = None) -> tuple[torch.Tensor, QuantizerOutput]:
+        qo = self.vq(self.ae.encoder(x - 0.5, levels, ref, keep), levels)
+        return self.ae.decoder(qo.quantized, levels, ref, keep) + 0.5, qo
 
 
 class Trainer:
@@ -142,11 +147,18 @@ class Trainer:
             and not cfg.autoencoder.quality_conditioned
         if conditioning:
             cfg = replace(cfg, autoencoder=replace(cfg.autoencoder, quality_conditioned=qc))
+        # ... and the reference branch (conditional coding), also zero where it counts
+        referencing = extend and cfg.quantizer.scalar and self.cfg.autoencoder.reference \
+            and not cfg.autoencoder.reference
+        if referencing:
+            cfg = replace(cfg, autoencoder=replace(cfg.autoencoder, reference=True))
         if cfg != self.cfg:
             self.cfg = cfg
             self.ae, self.vq, self.prior = (m.to(self.device) for m in build_modules(self.cfg))
         if conditioning:
             added |= {f"autoencoder.{k}" for k in self.ae.state_dict() if ".film" in k or ".gain" in k}
+        if referencing:
+            added |= {f"autoencoder.{k}" for k in self.ae.state_dict() if ".reference." in k}
         tensors = load_file(str(entry.weights_path))
         for prefix, m in (("autoencoder.", self.ae), ("quantizer.", self.vq), ("prior.", self.prior)):
             state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
@@ -157,6 +169,9 @@ class Trainer:
             if unexpected or {prefix + k for k in missing} - added:
                 raise ValueError(f"{name_or_path}: weights do not match its config "
                                  f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})")
+        if referencing:  # its prediction starts as the loaded encoder's linear path
+            for branch in (self.ae.encoder.reference, self.ae.decoder.reference):
+                copy_prediction(self.ae, branch)
         if added and self.dist.is_main:
             tqdm.write(f"model extended with {', '.join(sorted(added))} (zero at the start)")
 
@@ -220,7 +235,8 @@ class Trainer:
                 g["lr"] = _lr(step, t.ae_steps, t.lr) * g.get("scale", 1.0)
             x = self.sampler.batch(t.batch).to(self.device)  # (B, 3, T, H, W) in [0, 1]
             levels = torch.randint(1, N + 1, (x.shape[0],), device=self.device)  # quantizer dropout / quality
-            y, qo = model(x, levels)
+            x, ref, keep = self._split_reference(x, levels)
+            y, qo = model(x, levels, ref, keep)
             rec = F.mse_loss(y, x)
             loss = rec + qo.commit_loss
             bpp = None
@@ -250,6 +266,31 @@ class Trainer:
         self._checkpoint(None, "prior", 0, started, base)
         self.opt_state = None
 
+    @torch.no_grad()
+    def _split_reference(self, x: torch.Tensor, levels: torch.Tensor
+                         ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """Conditional coding's training pairs: x (B, 3, T, H, W) in [0, 1] ->
+        (the clip after its first t frames, ref, keep). The first t frames are
+        coded alone at each clip's quality and ref (B, 3, H, W) in [-0.5, 0.5]
+        is their last decoded frame, rounded to 8 bits as a stream decoder's
+        is: what an inter GOP's reference looks like. keep (B,) is 0 for
+        INTRA_SHARE of the clips, which train the intra case. Models without
+        the reference branch get (x, None, None)."""
+        if not self.cfg.autoencoder.reference:
+            return x, None, None
+        t = self.cfg.autoencoder.factor_t
+        if x.shape[2] < 2 * t:
+            raise ValueError(f"a model with a reference branch trains on clips of at least {2 * t} frames "
+                             f"(the first {t} make the reference); got {x.shape[2]}")
+        head, x = x[:, :, :t], x[:, :, t:]
+        keep = (torch.rand(x.shape[0], device=x.device) >= INTRA_SHARE).float()
+        was = self.ae.training
+        self.ae.eval()
+        z = self.ae.encoder(head - 0.5, levels)
+        y = self.ae.decoder(self.vq(z, levels).quantized, levels)[:, :, -1]  # (B, 3, H, W)
+        self.ae.train(was)
+        return x, torch.round((y + 0.5).clamp(0, 1) * 255) / 255 - 0.5, keep
+
     # ------------------------------------------------------------ stage 2
     @torch.no_grad()
     def _prior_batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -262,7 +303,8 @@ class Trainer:
         x = self.sampler_prior.batch(t.prior_batch).to(self.device)
         qual = torch.randint(1, qcfg.qualities + 1, (x.shape[0],)) if qcfg.scalar else \
             torch.full((x.shape[0],), qcfg.levels)
-        z = self.ae.encoder(x - 0.5, qual.to(self.device))
+        x, ref, keep = self._split_reference(x, qual.to(self.device))
+        z = self.ae.encoder(x - 0.5, qual.to(self.device), ref, keep)
         idx = torch.cat([self.vq.encode(z[b:b + 1], int(q)) for b, q in enumerate(qual)])  # (B, planes, T', h, w)
         cur, prev, kind, quality = [], [], [], []
         for b in range(idx.shape[0]):
