@@ -209,3 +209,6 @@ def test_reference_is_refused_where_it_cannot_be_used():
             ae.encoder(x, 1, torch.zeros(1, 3, 1, 16, 16))
         with pytest.raises(ValueError, match="conditioned on the quality"):
             ae.decoder(ae.encoder(x, 1), None, torch.zeros(1, 3, 16, 16))
+        for bad in (0, 4):  # alpha's quality is checked like the FiLM's (no wrap-around to the last row)
+            with pytest.raises(ValueError, match="outside"):
+                ae.encoder(x, bad, torch.zeros(1, 3, 16, 16))

@@ -90,13 +90,23 @@ class QualityFilm(nn.Module):
 
     def forward(self, h: torch.Tensor, quality: int | torch.Tensor) -> torch.Tensor:
         B, C = h.shape[:2]
-        q = torch.as_tensor(quality, device=h.device).long().reshape(-1) - 1  # (B,) or (1,)
-        if not 0 <= int(q.min()) <= int(q.max()) < (self.log_gain if self.gain else self.scale).shape[0]:
-            raise ValueError(f"quality {quality} is outside the model's conditioning range")
+        q = _quality_index(quality, (self.log_gain if self.gain else self.scale).shape[0], h.device)
         shape = (q.shape[0], C) + (1,) * (h.dim() - 2)
         if self.gain:
             return h * torch.exp(self.log_gain[q]).view(shape)
         return h * (1 + self.scale[q].view(shape)) + self.shift[q].view(shape)
+
+
+def _quality_index(quality: int | torch.Tensor | None, qualities: int, device) -> torch.Tensor:
+    """1-based quality (int or (B,) tensor) -> 0-based rows (B,) or (1,) of a
+    per-quality table of `qualities` rows; a clear error when it is missing
+    or out of range."""
+    if quality is None:
+        raise ValueError("this model's autoencoder is conditioned on the quality: pass one")
+    q = torch.as_tensor(quality, device=device).long().reshape(-1) - 1
+    if not 0 <= int(q.min()) <= int(q.max()) < qualities:
+        raise ValueError(f"quality {quality} is outside the model's conditioning range")
+    return q
 
 
 def _conditioned(cfg: AutoencoderConfig, ch: int, gain: bool = False) -> QualityFilm | None:
@@ -189,12 +199,8 @@ class ReferenceBranch(nn.Module):
         u = F.pixel_unshuffle(ref, self.patch)  # (B, 3p^2, H/p, W/p)
         f = F.silu(self.stem(u))
         still = u.unsqueeze(2).expand(-1, -1, self.t, -1, -1)  # (B, 3p^2, t, H/p, W/p)
-        if self.alpha.shape[0] == 1:  # a model not conditioned on the quality: one alpha
-            q = torch.zeros(1, dtype=torch.long, device=ref.device)
-        elif quality is None:
-            raise ValueError("this model's autoencoder is conditioned on the quality: pass one")
-        else:  # (B,) or (1,), 1-based
-            q = torch.as_tensor(quality, device=ref.device).long().reshape(-1) - 1
+        Q = self.alpha.shape[0]  # 1: a model not conditioned on the quality has one alpha
+        q = _quality_index(quality, Q, ref.device) if Q > 1 else torch.zeros(1, dtype=torch.long, device=ref.device)
         alpha = self.alpha[q].view(q.shape[0], -1, 1, 1, 1)  # (B or 1, D, 1, 1, 1)
         return self.hi(f).unsqueeze(2), self.lat(f).unsqueeze(2), alpha * self.predict(still)
 
