@@ -89,11 +89,6 @@ class QuantizerConfig:
     scalar_steps: tuple[float, ...] = ()
     channel_groups: int = 8  # scalar mode: prior groups per latent frame
     rate_weight: float = 0.012  # scalar mode: training loss MSE + rate_weight * step^2 * bpp
-    # Scalar mode, training only: the rate model of every latent frame after a
-    # clip's first is a mixture of a Laplace around the previous latent frame's
-    # symbol and one around zero, so the encoder learns that a repeated symbol
-    # is cheap, as it is under the prior's copy head (scalar_quantizer.py).
-    temporal_rate: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scalar_steps", tuple(float(v) for v in self.scalar_steps))
@@ -231,7 +226,7 @@ class CodecConfig:
         the previous GOP's last decoded frame, with the prior's temporal
         shortcuts."""
         if quantizer == "scalar":  # neighbouring symbols are neighbouring values: copy prev +- 2
-            q = QuantizerConfig(codebook_size=128, scalar_steps=SCALAR_STEPS, channel_groups=8, temporal_rate=True)
+            q = QuantizerConfig(codebook_size=128, scalar_steps=SCALAR_STEPS, channel_groups=8)
             p = PriorConfig(copy_radius=2, match_context=True)
         elif quantizer == "rvq":
             q, p = QuantizerConfig(predictive=True, commitment=0.1), PriorConfig()

@@ -43,9 +43,6 @@ class ScalarQuantizer(nn.Module):
         self.register_buffer("steps", torch.tensor(cfg.scalar_steps, dtype=torch.float32), persistent=False)
         # training rate model: log Laplace scale (in units of the step) per (quality, channel)
         self.log_scale = nn.Parameter(torch.zeros(len(cfg.scalar_steps), cfg.dim))
-        if cfg.temporal_rate:  # the copy component: its log scale and mixture logit per (quality, channel)
-            self.log_scale_p = nn.Parameter(torch.full((len(cfg.scalar_steps), cfg.dim), -1.0))
-            self.mix_logit = nn.Parameter(torch.zeros(len(cfg.scalar_steps), cfg.dim))
 
     def step(self, quality: int) -> float:
         if not 1 <= quality <= self.cfg.qualities:
@@ -72,12 +69,7 @@ class ScalarQuantizer(nn.Module):
         # rate: Laplace(0, b) mass of the unit bin around the noisy latent
         noisy = u + (torch.rand_like(u) - 0.5)
         b = (torch.exp(self.log_scale[qi]) + _MIN_SCALE).view(B, D, 1, 1, 1)
-        mass = _bin_mass(noisy, b)  # (B, D, T, H, W)
-        if self.cfg.temporal_rate and z.shape[2] > 1:  # later latent frames: mixed with a copy of the previous
-            b_p = (torch.exp(self.log_scale_p[qi]) + _MIN_SCALE).view(B, D, 1, 1, 1)
-            w = torch.sigmoid(self.mix_logit[qi]).view(B, D, 1, 1, 1)
-            copy = _bin_mass(noisy[:, :, 1:] - sym[:, :, :-1], b_p)  # (B, D, T-1, H, W)
-            mass = torch.cat([mass[:, :, :1], w * copy + (1 - w) * mass[:, :, 1:]], 2)
+        mass = _laplace_cdf((noisy + 0.5) / b) - _laplace_cdf((noisy - 0.5) / b)
         bits = -torch.log2(mass.clamp_min(1e-9)).flatten(1).sum(1)  # (B,)
         idx = (sym + self.cfg.codebook_size // 2).long()
         with torch.no_grad():  # mean per-channel perplexity of the symbols, for the progress bar
@@ -97,11 +89,6 @@ class ScalarQuantizer(nn.Module):
     def decode(self, indices: torch.Tensor, quality: int) -> torch.Tensor:
         """tokens (B, D, T, H, W) -> z_hat (B, D, T, H, W) float32."""
         return (indices - self.cfg.codebook_size // 2).float() * self.step(quality)
-
-
-def _bin_mass(v: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Mass of the unit bin around v under Laplace(0, b)."""
-    return _laplace_cdf((v + 0.5) / b) - _laplace_cdf((v - 0.5) / b)
 
 
 def _laplace_cdf(x: torch.Tensor) -> torch.Tensor:

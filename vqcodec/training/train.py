@@ -152,10 +152,6 @@ class Trainer:
             and not cfg.autoencoder.reference
         if referencing:
             cfg = replace(cfg, autoencoder=replace(cfg.autoencoder, reference=True))
-        timing = extend and cfg.quantizer.scalar and self.cfg.quantizer.temporal_rate \
-            and not cfg.quantizer.temporal_rate
-        if timing:
-            cfg = replace(cfg, quantizer=replace(cfg.quantizer, temporal_rate=True))
         if cfg != self.cfg:
             self.cfg = cfg
             self.ae, self.vq, self.prior = (m.to(self.device) for m in build_modules(self.cfg))
@@ -163,8 +159,6 @@ class Trainer:
             added |= {f"autoencoder.{k}" for k in self.ae.state_dict() if ".film" in k or ".gain" in k}
         if referencing:
             added |= {f"autoencoder.{k}" for k in self.ae.state_dict() if ".reference." in k}
-        if timing:
-            added |= {"quantizer.log_scale_p", "quantizer.mix_logit"}
         tensors = load_file(str(entry.weights_path))
         for prefix, m in (("autoencoder.", self.ae), ("quantizer.", self.vq), ("prior.", self.prior)):
             state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
