@@ -20,6 +20,11 @@ import click
 @click.option("--name", default="custom", show_default=True, help="Model name (the stream records it).")
 @click.option("--steps", default=3000, show_default=True, help="Autoencoder + quantizer steps.")
 @click.option("--prior-steps", default=1500, show_default=True, help="Prior steps (on frozen tokens).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Peak learning rate of the autoencoder stage (warm-up, then cosine down to a tenth) "
+                   "[default: 1e-3]; lower it to fine-tune a trained model.")
+@click.option("--prior-lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Peak learning rate of the prior stage [default: 6e-4].")
 @click.option("--batch", default=8, show_default=True, help="Clips per autoencoder step (per process under torchrun).")
 @click.option("--clip", "clip", default="8,64,64", show_default=True, help="Clip shape T,H,W for the autoencoder; a model with a reference branch codes the first 2 frames to make the reference.")
 @click.option("--eval", "eval_video", default=None, help="Held-out video (FILE[:A-B]) for periodic evaluation.")
@@ -31,7 +36,7 @@ import click
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--install", is_flag=True, help="Copy the result into the user model folder so --model NAME finds it.")
-def train(data, synthetic, out, name, steps, prior_steps, batch, clip, eval_video, resume, init, quantizer, device,
+def train(data, synthetic, out, name, steps, prior_steps, lr, prior_lr, batch, clip, eval_video, resume, init, quantizer, device,
           seed, install):
     """Train a model on your own footage (and/or synthetic clips).
 
@@ -62,6 +67,7 @@ def train(data, synthetic, out, name, steps, prior_steps, batch, clip, eval_vide
             raise ValueError(f"{out_dir} already holds a run; use --resume or another --out")
         tcfg = TrainConfig(out=out_dir, name=name, ae_steps=steps, prior_steps=prior_steps, batch=batch,
                            clip=ClipShape.parse(clip), device=_device(device), seed=seed)
+        tcfg = replace(tcfg, lr=tcfg.lr if lr is None else lr, prior_lr=tcfg.prior_lr if prior_lr is None else prior_lr)
         cfg = CodecConfig.recommended(name, quantizer)
         with session(tcfg.device) as dist:  # a single process unless torchrun started this one
             trainer = run_training(replace(tcfg, device=dist.device), cfg, list(data), synthetic,

@@ -78,6 +78,26 @@ def test_train_command_with_video_data(tmp_path, tiny_model, tiny_video_file, mo
     assert r.exit_code != 0 and "already holds a run" in r.output
 
 
+def test_train_command_passes_learning_rates_and_refuses_bad_ones(tmp_path, monkeypatch):
+    """--lr / --prior-lr reach the trainer (unset: its defaults); zero or a word is a one-line error."""
+    import vqcodec.training.run as run
+    from vqcodec_cli.main import main
+
+    seen = []
+    monkeypatch.setattr(run, "run_training", lambda tcfg, *a, **k: seen.append(tcfg))
+    base = ["train", "--synthetic", "--steps", "1", "--prior-steps", "1"]
+    r = CliRunner().invoke(main, base + ["--out", str(tmp_path / "a"), "--lr", "4e-4", "--prior-lr", "1e-4"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, base + ["--out", str(tmp_path / "b")])
+    assert r.exit_code == 0, r.output
+    assert (seen[0].lr, seen[0].prior_lr) == (4e-4, 1e-4)
+    assert (seen[1].lr, seen[1].prior_lr) == (TrainConfig.lr, TrainConfig.prior_lr)
+    for bad in (["--lr", "0"], ["--prior-lr", "-1"], ["--lr", "fast"]):
+        r = CliRunner().invoke(main, base + ["--out", str(tmp_path / "c")] + bad)
+        assert r.exit_code == 2 and "Traceback" not in r.output and bad[0] in r.output
+    assert len(seen) == 2 and not (tmp_path / "c").exists()
+
+
 def test_predictive_run_fits_the_linear_path_and_trains_p_groups(tmp_path):
     """A fresh run of a linear-path, predictive model: the PCA sets the linear
     paths before step 1, the prior sees I and P latent frames (one prior clip
