@@ -36,8 +36,8 @@ import click
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--install", is_flag=True, help="Copy the result into the user model folder so --model NAME finds it.")
-def train(data, synthetic, out, name, steps, prior_steps, lr, prior_lr, batch, clip, eval_video, resume, init, quantizer, device,
-          seed, install):
+def train(data, synthetic, out, name, steps, prior_steps, lr, prior_lr, batch, clip, eval_video, resume, init,
+          quantizer, device, seed, install):
     """Train a model on your own footage (and/or synthetic clips).
 
     \b
@@ -66,8 +66,8 @@ def train(data, synthetic, out, name, steps, prior_steps, lr, prior_lr, batch, c
         if not resume and (out_dir / "progress.json").is_file():
             raise ValueError(f"{out_dir} already holds a run; use --resume or another --out")
         tcfg = TrainConfig(out=out_dir, name=name, ae_steps=steps, prior_steps=prior_steps, batch=batch,
-                           clip=ClipShape.parse(clip), device=_device(device), seed=seed)
-        tcfg = replace(tcfg, lr=tcfg.lr if lr is None else lr, prior_lr=tcfg.prior_lr if prior_lr is None else prior_lr)
+                           clip=ClipShape.parse(clip), device=_device(device), seed=seed,
+                           **{k: v for k, v in (("lr", lr), ("prior_lr", prior_lr)) if v is not None})
         cfg = CodecConfig.recommended(name, quantizer)
         with session(tcfg.device) as dist:  # a single process unless torchrun started this one
             trainer = run_training(replace(tcfg, device=dist.device), cfg, list(data), synthetic,
