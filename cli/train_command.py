@@ -25,6 +25,9 @@ import click
                    "[default: 1e-3]; lower it to fine-tune a trained model.")
 @click.option("--prior-lr", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Peak learning rate of the prior stage [default: 6e-4].")
+@click.option("--weighting", type=click.Choice(["mse", "db"]), default="mse", show_default=True,
+              help="How the autoencoder stage weighs its clips: by squared error (coarse qualities "
+                   "dominate) or by dB (each clip's loss over its own error: every quality alike).")
 @click.option("--batch", default=8, show_default=True, help="Clips per autoencoder step (per process under torchrun).")
 @click.option("--clip", "clip", default="8,64,64", show_default=True, help="Clip shape T,H,W for the autoencoder; a model with a reference branch codes the first 2 frames to make the reference.")
 @click.option("--eval", "eval_video", default=None, help="Held-out video (FILE[:A-B]) for periodic evaluation.")
@@ -36,7 +39,7 @@ import click
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--install", is_flag=True, help="Copy the result into the user model folder so --model NAME finds it.")
-def train(data, synthetic, out, name, steps, prior_steps, lr, prior_lr, batch, clip, eval_video, resume, init,
+def train(data, synthetic, out, name, steps, prior_steps, lr, prior_lr, weighting, batch, clip, eval_video, resume, init,
           quantizer, device, seed, install):
     """Train a model on your own footage (and/or synthetic clips).
 
@@ -66,7 +69,7 @@ def train(data, synthetic, out, name, steps, prior_steps, lr, prior_lr, batch, c
         if not resume and (out_dir / "progress.json").is_file():
             raise ValueError(f"{out_dir} already holds a run; use --resume or another --out")
         tcfg = TrainConfig(out=out_dir, name=name, ae_steps=steps, prior_steps=prior_steps, batch=batch,
-                           clip=ClipShape.parse(clip), device=_device(device), seed=seed,
+                           clip=ClipShape.parse(clip), device=_device(device), seed=seed, weighting=weighting,
                            **{k: v for k, v in (("lr", lr), ("prior_lr", prior_lr)) if v is not None})
         cfg = CodecConfig.recommended(name, quantizer)
         with session(tcfg.device) as dist:  # a single process unless torchrun started this one

@@ -71,6 +71,9 @@ def test_rate_estimate_grows_with_the_latent_and_shrinks_with_the_step():
     assert small < large < fine
     loss = rate_loss(torch.tensor([100.0, 100.0]), torch.tensor([0.5, 0.25]), pixels=1000, weight=0.1)
     assert float(loss) == pytest.approx(0.1 * (0.25 * 0.1 + 0.0625 * 0.1) / 2)
+    weighted = rate_loss(torch.tensor([100.0, 100.0]), torch.tensor([0.5, 0.25]), pixels=1000, weight=0.1,
+                         clip_weights=torch.tensor([0.0, 2.0]))  # the clips' weights multiply their terms
+    assert float(weighted) == pytest.approx(0.1 * (2 * 0.0625 * 0.1) / 2)
 
 
 def test_scalar_quantizer_needs_steps():

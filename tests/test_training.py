@@ -4,6 +4,7 @@ import io
 import json
 from dataclasses import replace
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,6 +97,41 @@ def test_train_command_passes_learning_rates_and_refuses_bad_ones(tmp_path, monk
         r = CliRunner().invoke(main, base + ["--out", str(tmp_path / "c")] + bad)
         assert r.exit_code == 2 and "Traceback" not in r.output and bad[0] in r.output
     assert len(seen) == 2 and not (tmp_path / "c").exists()
+
+
+def test_db_weighting_weighs_each_clip_by_its_own_error():
+    """--weighting db: a clip's weight is the batch's mean error over its own,
+    detached, so d(loss) is the same for the same dB at any quality; mse keeps
+    equal weights; anything else is refused."""
+    import torch
+
+    from vqcodec.training.train import clip_weights
+
+    assert clip_weights(torch.tensor([0.01, 0.001]), "mse") is None
+    err = torch.tensor([0.02, 0.002, 0.0005], requires_grad=True)
+    w = clip_weights(err, "db")
+    assert not w.requires_grad
+    assert torch.allclose(w * err.detach(), torch.full((3,), float(err.mean())))  # equal weighted errors
+    # a 1 % smaller error lowers every clip's weighted loss by the same amount
+    (w * err).sum().backward()
+    assert torch.allclose(err.grad * err.detach(), torch.full((3,), float(err.mean())))
+    assert clip_weights(torch.zeros(2), "db").isfinite().all()  # a perfect clip does not divide by zero
+    with pytest.raises(ValueError, match="weighting"):
+        TrainConfig(out=Path("x"), weighting="psnr")
+
+
+def test_train_command_passes_the_weighting(tmp_path, monkeypatch):
+    import vqcodec.training.run as run
+    from vqcodec_cli.main import main
+
+    seen = []
+    monkeypatch.setattr(run, "run_training", lambda tcfg, *a, **k: seen.append(tcfg))
+    base = ["train", "--synthetic", "--steps", "1", "--prior-steps", "1"]
+    assert CliRunner().invoke(main, base + ["--out", str(tmp_path / "a"), "--weighting", "db"]).exit_code == 0
+    assert CliRunner().invoke(main, base + ["--out", str(tmp_path / "b")]).exit_code == 0
+    assert [t.weighting for t in seen] == ["db", "mse"]
+    r = CliRunner().invoke(main, base + ["--out", str(tmp_path / "c"), "--weighting", "loud"])
+    assert r.exit_code == 2 and "--weighting" in r.output and "Traceback" not in r.output
 
 
 def test_predictive_run_fits_the_linear_path_and_trains_p_groups(tmp_path):

@@ -97,9 +97,12 @@ def _laplace_cdf(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x < 0, 0.5 * e, 1.0 - 0.5 * e)
 
 
-def rate_loss(bits: torch.Tensor, steps: torch.Tensor, pixels: int, weight: float) -> torch.Tensor:
+def rate_loss(bits: torch.Tensor, steps: torch.Tensor, pixels: int, weight: float,
+              clip_weights: torch.Tensor | None = None) -> torch.Tensor:
     """The trainer's rate term: weight * step^2 * bits per pixel, averaged over
     clips. bits, steps: (B,); pixels: per clip. step^2 scales the slope with
-    the quality, as dD/dR ~ step^2 for a uniform quantizer."""
-    return weight * (steps**2 * bits / pixels).mean()
+    the quality, as dD/dR ~ step^2 for a uniform quantizer. clip_weights (B,):
+    the same per-clip weights as the distortion's (training.train), or None."""
+    r = steps**2 * bits / pixels
+    return weight * (r if clip_weights is None else clip_weights * r).mean()
 

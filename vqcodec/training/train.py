@@ -60,6 +60,16 @@ class TrainConfig:
     device: str = "cpu"
     synthetic_share: float = 0.5
     log_name: str = "train_log.jsonl"
+    # how the autoencoder stage weighs its clips (clip_weights): "mse" (every
+    # clip's squared error as it is) or "db" (each clip's loss over its own
+    # error, so a dB gained counts the same at every quality)
+    weighting: str = "mse"
+
+    def __post_init__(self) -> None:
+        if self.weighting not in WEIGHTINGS:
+            raise ValueError(f"unknown clip weighting {self.weighting!r} (choose {' or '.join(WEIGHTINGS)})")
+
+WEIGHTINGS = ("mse", "db")
 
 # share of the clips a model with a reference branch trains without one (intra
 # GOPs: one in intra_period / gop of the default's, here more so they stay good)
@@ -71,6 +81,23 @@ def _lr(step: int, total: int, base: float, warmup: int = 100) -> float:
         return base * (step + 1) / warmup
     frac = (step - warmup) / max(1, total - warmup)
     return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
+
+
+def clip_weights(err: torch.Tensor, weighting: str) -> torch.Tensor | None:
+    """Per-clip squared errors (B,) of one batch -> weights (B,) of each clip's
+    loss (distortion and rate alike), or None for equal weights ("mse").
+
+    With equal weights the batch's mean squared error is dominated by its
+    coarse-quality clips, whose errors are 10-20x the fine ones' (20 vs 33 dB),
+    so the shared networks learn mostly what the low qualities need. "db"
+    divides each clip's loss by its own error (detached): the gradient of
+    err / err0 is that of log(err), a dB, so a tenth of a dB weighs the same
+    at every quality, as in a BD-rate. Scaled by the batch's mean error so
+    the loss keeps its usual size (the gradient clip and Adam's epsilon)."""
+    if weighting == "mse":
+        return None
+    e = err.detach().clamp_min(1e-6)
+    return e.mean() / e
 
 
 def psnr(x: torch.Tensor, y: torch.Tensor) -> float:
@@ -237,13 +264,14 @@ class Trainer:
             levels = torch.randint(1, N + 1, (x.shape[0],), device=self.device)  # quantizer dropout / quality
             x, ref, keep = self._split_reference(x, levels)
             y, qo = model(x, levels, ref, keep)
-            rec = F.mse_loss(y, x)
-            loss = rec + qo.commit_loss
+            err = (y - x).pow(2).flatten(1).mean(1)  # (B,) per-clip squared error
+            rec, w = err.mean(), clip_weights(err, t.weighting)
+            loss = (rec if w is None else (w * err).mean()) + qo.commit_loss
             bpp = None
             if qo.rate_bits is not None:  # scalar: rate term at each clip's step
                 steps = torch.tensor(qcfg.scalar_steps, device=self.device)[levels - 1]
                 pixels = x.shape[2] * x.shape[3] * x.shape[4]
-                loss = loss + rate_loss(qo.rate_bits, steps, pixels, qcfg.rate_weight)
+                loss = loss + rate_loss(qo.rate_bits, steps, pixels, qcfg.rate_weight, w)
                 bpp = qo.rate_bits.mean().item() / pixels
             opt.zero_grad(set_to_none=True)
             loss.backward()
