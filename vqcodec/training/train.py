@@ -69,7 +69,8 @@ class TrainConfig:
         if self.weighting not in WEIGHTINGS:
             raise ValueError(f"unknown clip weighting {self.weighting!r} (choose {' or '.join(WEIGHTINGS)})")
 
-WEIGHTINGS = ("mse", "db")
+
+WEIGHTINGS = ("mse", "db")  # TrainConfig.weighting's values (the CLI lists them too: it loads no torch)
 
 # share of the clips a model with a reference branch trains without one (intra
 # GOPs: one in intra_period / gop of the default's, here more so they stay good)
