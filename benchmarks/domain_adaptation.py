@@ -1,6 +1,7 @@
 """Domain adaptation: fine-tune the default model on the first half of a scene, measure on the second half.
 
     python benchmarks/domain_adaptation.py [--steps 300] [--prior-steps 200] [--frames 48]
+                                           [--lr 3e-4] [--clip 10,64,64] [--weighting db]
                                            [--out benchmarks/results/domain_adaptation]
 
 The scenario where a learned codec should win (DESIGN.md, benchmark protocol):
@@ -13,6 +14,11 @@ a camera that always sees the same place. For each scene
   static     vqcodec.bench.scenes.static_scene, 2 x --frames frames at
              352x288 written losslessly (FFV1) to a temporary file: train on
              the first half, evaluate on the second (the objects have moved on).
+
+The fine-tuning command is the last stages of the default's own recipe
+(README -> Training: clips of 10 frames, 2 of which make the reference,
+weighted by dB) at a lower peak learning rate, since it starts from a trained
+model and sees one scene.
 
 it runs `vqcodec bench`'s machinery on the evaluation half with the default
 model (before), then `vqcodec train --init default --data TRAIN_HALF` in a
@@ -46,9 +52,10 @@ def child_cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def fine_tune(train_spec: str, out: Path, name: str, steps: int, prior_steps: int, log) -> dict:
+def fine_tune(train_spec: str, out: Path, name: str, args: argparse.Namespace, log) -> dict:
     cmd = [sys.executable, "-m", "vqcodec_cli.main", "train", "--init", "default", "--data", train_spec,
-           "--out", str(out), "--name", name, "--steps", str(steps), "--prior-steps", str(prior_steps)]
+           "--out", str(out), "--name", name, "--steps", str(args.steps), "--prior-steps", str(args.prior_steps),
+           "--lr", str(args.lr), "--clip", args.clip, "--weighting", args.weighting]
     log("  $ " + " ".join(cmd[2:]))
     cpu0, wall0 = child_cpu_seconds(), time.perf_counter()
     proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
@@ -70,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=300, help="autoencoder fine-tuning steps (default 300)")
     parser.add_argument("--prior-steps", type=int, default=200, help="prior fine-tuning steps (default 200)")
     parser.add_argument("--frames", type=int, default=48, help="evaluation frames per scene (default 48)")
+    parser.add_argument("--lr", type=float, default=3e-4, help="peak autoencoder learning rate (default 3e-4)")
+    parser.add_argument("--clip", default="10,64,64", help="training clip T,H,W (default 10,64,64)")
+    parser.add_argument("--weighting", default="db", choices=("mse", "db"), help="clip weighting (default db)")
     parser.add_argument("--scenes", default="bikes,static", help="comma-separated: bikes, static")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
@@ -86,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     header = report_header(["python", "benchmarks/domain_adaptation.py", *(sys.argv[1:] if argv is None else argv)])
     cfg = BenchConfig(qualities=QUALITIES, anchors=ANCHORS, ms_ssim=False)
     report = {**header, "settings": {"steps": args.steps, "prior_steps": args.prior_steps, "frames": args.frames,
+                                     "lr": args.lr, "clip": args.clip, "weighting": args.weighting,
                                      "qualities": QUALITIES, "anchors": ANCHORS}, "scenes": []}
     default = vqcodec.load_codec("default")
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,8 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"[{scene}] evaluation: {clip.source}")
             before = compare_clip(clip, default, cfg, log=log)
             write_clip_report(before, args.out / f"{scene}_before", header)
-            run = fine_tune(train_spec, Path(tmp) / f"run_{scene}", f"adapted-{scene}", args.steps,
-                            args.prior_steps, log)
+            run = fine_tune(train_spec, Path(tmp) / f"run_{scene}", f"adapted-{scene}", args, log)
             log(f"[{scene}] fine-tuned in {run['cpu_minutes']:.1f} CPU minutes ({run['wall_minutes']:.1f} wall)")
             after = compare_clip(clip, vqcodec.load_codec(run["model"]), cfg, log=log)
             write_clip_report(after, args.out / f"{scene}_after", header)
