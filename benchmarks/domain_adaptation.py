@@ -73,13 +73,15 @@ def bd_summary(result) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from vqcodec.training.train import WEIGHTINGS
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300, help="autoencoder fine-tuning steps (default 300)")
     parser.add_argument("--prior-steps", type=int, default=200, help="prior fine-tuning steps (default 200)")
     parser.add_argument("--frames", type=int, default=48, help="evaluation frames per scene (default 48)")
     parser.add_argument("--lr", type=float, default=3e-4, help="peak autoencoder learning rate (default 3e-4)")
     parser.add_argument("--clip", default="10,64,64", help="training clip T,H,W (default 10,64,64)")
-    parser.add_argument("--weighting", default="db", choices=("mse", "db"), help="clip weighting (default db)")
+    parser.add_argument("--weighting", default="db", choices=WEIGHTINGS, help="clip weighting (default db)")
     parser.add_argument("--scenes", default="bikes,static", help="comma-separated: bikes, static")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
