@@ -201,7 +201,6 @@ def test_compress_matches_the_library(compressed, tiny_codec):
     buf = io.BytesIO()
     tiny_codec.compress(iter(compressed.frames), buf, 64, 48, FPS, 2)
     assert compressed.vqv.read_bytes() == buf.getvalue()
-    assert compressed.vqv.read_bytes()[:4] == GOLDEN.read_bytes()[:4]
 
 
 def test_decompress_golden_over_existing_output(tmp_path, tiny_model):
