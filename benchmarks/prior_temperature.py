@@ -30,29 +30,27 @@ OUTPUT_HEADS = ("head_w", "head_b", "copy_w", "copy_b")  # every tensor the logi
 
 
 def main(argv: list[str] | None = None) -> int:
+    from vqcodec.bench.clips import add_tuning_clip_options, load_tuning_clip
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", default="default")
-    ap.add_argument("--clip", default="bikes.mp4:0.5-1")
-    ap.add_argument("--size", default="176x144")
-    ap.add_argument("--frames", type=int, default=32)
+    add_tuning_clip_options(ap)
     ap.add_argument("--qualities", default="2,4,6,8,10")
     ap.add_argument("--scales", default="1,0.9,1.1")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = ap.parse_args(argv)
 
-    from vqcodec.bench.clips import load_clip, parse_size
     from vqcodec.bench.measure import encoder_point
     from vqcodec.rounding import rounding_for
-    from vqcodec.samples import EVALUATION_SAMPLES
     from vqcodec.zoo import load_codec
 
-    if any(name in args.clip for name in EVALUATION_SAMPLES):
-        raise SystemExit(f"error: {args.clip} is an evaluation clip; measure on held-out footage")
     qualities = [int(q) for q in args.qualities.split(",")]
     scales = [float(s) for s in args.scales.split(",")]
     if 1.0 not in scales:
         scales.insert(0, 1.0)
-    clip = load_clip(args.clip, args.frames, parse_size(args.size))
+    try:
+        clip = load_tuning_clip(args.clip, args.frames, args.size)
+    except ValueError as e:  # an evaluation clip, a missing file, a bad size
+        raise SystemExit(f"error: {e}") from None
     codec = load_codec(args.model)
     codec.rounding = rounding_for(0.0)  # nearest: the same tokens at every scale
     trained = copy.deepcopy(codec.prior.state_dict())

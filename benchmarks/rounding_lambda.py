@@ -25,26 +25,24 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "rounding"
 
 
 def main(argv: list[str] | None = None) -> int:
+    from vqcodec.bench.clips import add_tuning_clip_options, load_tuning_clip
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", default="default")
-    ap.add_argument("--clip", default="bikes.mp4:0.5-1")
-    ap.add_argument("--size", default="176x144")
-    ap.add_argument("--frames", type=int, default=32)
+    add_tuning_clip_options(ap)
     ap.add_argument("--qualities", default="1,3,5,7,9")
     ap.add_argument("--lambdas", default="0,0.05,0.1,0.2,0.4")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = ap.parse_args(argv)
 
     from vqcodec.bench.bdrate import bd_rate
-    from vqcodec.bench.clips import load_clip, parse_size
     from vqcodec.bench.measure import encoder_point
     from vqcodec.rounding import rounding_for
-    from vqcodec.samples import EVALUATION_SAMPLES
     from vqcodec.zoo import load_codec
 
-    if any(name in args.clip for name in EVALUATION_SAMPLES):
-        raise SystemExit(f"error: {args.clip} is an evaluation clip; tune on held-out footage")
-    clip = load_clip(args.clip, args.frames, parse_size(args.size))
+    try:
+        clip = load_tuning_clip(args.clip, args.frames, args.size)
+    except ValueError as e:  # an evaluation clip, a missing file, a bad size
+        raise SystemExit(f"error: {e}") from None
     codec = load_codec(args.model)
     if not codec.config.quantizer.scalar:
         raise SystemExit("error: rate-distortion rounding applies to scalar-quantized models only")

@@ -68,3 +68,25 @@ def test_a_folder_or_a_non_video_is_refused(tmp_path):
         load_clip(str(junk))
     with pytest.raises(ValueError, match="positive"):
         load_clip("synthetic:pan", max_frames=0)
+
+
+def test_tuning_clip_refuses_the_evaluation_clip():
+    from vqcodec.bench.clips import load_tuning_clip
+
+    with pytest.raises(ValueError, match="evaluation clip"):
+        load_tuning_clip("carphone_pristine.mp4", 4, "64x64")
+    clip = load_tuning_clip("bikes.mp4:0.5-1", 4, "64x48")
+    assert clip.frames.shape == (4, 48, 64, 3) and not clip.evaluation_only
+
+
+def test_tuning_scripts_refuse_the_evaluation_clip(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    for script in ("rounding_lambda.py", "prior_temperature.py"):
+        r = subprocess.run([sys.executable, str(root / "benchmarks" / script), "--clip", "carphone_pristine.mp4",
+                            "--out", str(tmp_path / script)], capture_output=True, text=True, timeout=300)
+        assert r.returncode != 0 and "evaluation clip" in r.stderr and "Traceback" not in r.stderr
+        assert not (tmp_path / script).exists()

@@ -153,3 +153,26 @@ def load_clip(spec: str, max_frames: int | None = None, size: tuple[int, int] | 
     if size is not None:
         name += f"-{size[0]}x{size[1]}"
     return BenchClip(name, source + crop, frames, fps, path.name in EVALUATION_SAMPLES)
+
+
+# The held-out footage every encoder setting is tuned on (benchmarks/rounding_lambda.py,
+# prior_temperature.py): the half of bikes.mp4 that no training recipe uses.
+TUNING_CLIP, TUNING_SIZE, TUNING_FRAMES = "bikes.mp4:0.5-1", "176x144", 32
+
+
+def add_tuning_clip_options(parser) -> None:
+    """--model, --clip, --size, --frames of a script that tunes an encoder setting
+    (parser: an argparse.ArgumentParser; the values go to load_tuning_clip)."""
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--clip", default=TUNING_CLIP)
+    parser.add_argument("--size", default=TUNING_SIZE)
+    parser.add_argument("--frames", type=int, default=TUNING_FRAMES)
+
+
+def load_tuning_clip(spec: str, max_frames: int, size: str) -> BenchClip:
+    """load_clip for tuning: the same frames, but an evaluation clip is refused
+    (ValueError), since a setting tuned on it would flatter every figure measured on it."""
+    clip = load_clip(spec, max_frames, parse_size(size))
+    if clip.evaluation_only:
+        raise ValueError(f"{spec} is an evaluation clip; tune on held-out footage")
+    return clip
