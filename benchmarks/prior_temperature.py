@@ -18,7 +18,6 @@ Writes prior_temperature.json / .md in --out.
 from __future__ import annotations
 
 import argparse
-import copy
 import datetime
 import json
 import platform
@@ -39,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = ap.parse_args(argv)
 
+    import torch
+
     from vqcodec.bench.measure import encoder_point
     from vqcodec.rounding import rounding_for
     from vqcodec.zoo import load_codec
@@ -51,16 +52,17 @@ def main(argv: list[str] | None = None) -> int:
         clip = load_tuning_clip(args.clip, args.frames, args.size)
     except ValueError as e:  # an evaluation clip, a missing file, a bad size
         raise SystemExit(f"error: {e}") from None
-    codec = load_codec(args.model)
-    codec.rounding = rounding_for(0.0)  # nearest: the same tokens at every scale
-    trained = copy.deepcopy(codec.prior.state_dict())
     rows = {}
     for s in scales:
-        codec.prior.load_state_dict({k: v * s if k in OUTPUT_HEADS else v for k, v in trained.items()})
-        codec._integer = None  # the integer prior is converted from the float one on first use
+        # a fresh codec per scale: its integer prior is converted from the float one on first use
+        codec = load_codec(args.model)
+        codec.rounding = rounding_for(0.0)  # nearest: the same tokens at every scale
+        with torch.no_grad():
+            for name in OUTPUT_HEADS:  # a prior without the copy head has no copy_w, copy_b
+                if hasattr(codec.prior, name):
+                    getattr(codec.prior, name).mul_(s)
         rows[s] = [encoder_point(codec, clip.frames, q)["payload_bytes"] for q in qualities]
         print(f"scale {s:<5} payload bytes {rows[s]}", flush=True)
-    codec.prior.load_state_dict(trained)
     ref = rows[1.0]
     results = [{"scale": s, "payload_bytes": b,
                 "change_percent": [100 * (x / r - 1) for x, r in zip(b, ref)]} for s, b in rows.items()]
