@@ -92,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     from vqcodec.bench.report import report_header, write_clip_report
     from vqcodec.bench.report_format import finite_or_none, log
     from vqcodec.bench.scenes import static_scene
-    from vqcodec.samples import sample_path
-    from vqcodec.video_io import write_video
+    from vqcodec.media.samples import sample_path
+    from vqcodec.media.video_io import write_video
 
     header = report_header(["python", "benchmarks/domain_adaptation.py", *(sys.argv[1:] if argv is None else argv)])
     cfg = BenchConfig(qualities=QUALITIES, anchors=ANCHORS, ms_ssim=False)

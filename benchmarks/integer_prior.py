@@ -56,7 +56,7 @@ def code(codec, gops: list[np.ndarray], version: int) -> dict:
     payloads, ideal, t0 = [], 0.0, time.perf_counter()
     for i, tokens in enumerate(gops):
         if i % per_period == 0:
-            prev = codec._empty_context(h, w)
+            prev = codec.empty_context(h, w)
         payload, bits, prev = codec.encode_payload(tokens, prev, version)
         payloads.append(payload)
         ideal += bits
@@ -64,7 +64,7 @@ def code(codec, gops: list[np.ndarray], version: int) -> dict:
     t0 = time.perf_counter()
     for i, (tokens, payload) in enumerate(zip(gops, payloads)):
         if i % per_period == 0:
-            prev = codec._empty_context(h, w)
+            prev = codec.empty_context(h, w)
         back, prev = codec.decode_payload(payload, tokens.shape[0], tokens.shape[1], prev, version)
         if not np.array_equal(back, tokens):
             raise SystemExit(f"version {version}: GOP {i} does not decode to its tokens")
@@ -74,7 +74,7 @@ def code(codec, gops: list[np.ndarray], version: int) -> dict:
 
 def measure(codec, name: str, frames: np.ndarray, quality: int) -> dict:
     g = codec.config.gop
-    gops = [codec.encode_tokens(codec._padded(frames[i:i + g]), quality) for i in range(0, len(frames), g)]
+    gops = [codec.encode_tokens(codec.padded(frames[i:i + g]), quality) for i in range(0, len(frames), g)]
     t0 = time.perf_counter()
     for tokens in gops:
         codec.decode_tokens(tokens)

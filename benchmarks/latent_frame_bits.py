@@ -13,7 +13,7 @@ came from this script with the old and the new default.
 import sys, numpy as np, torch
 from vqcodec.zoo import load_codec
 from vqcodec.bench.clips import load_clip
-from vqcodec import cdf
+from vqcodec.coding import cdf
 torch.set_num_threads(2)
 spec, q = sys.argv[1], int(sys.argv[2])
 model = sys.argv[3] if len(sys.argv) > 3 else "default"
@@ -25,9 +25,9 @@ prev = None
 H, W = fr.shape[1:3]
 tot = 0
 for g0 in range(0, len(fr), gop):
-    tok = codec.encode_tokens(codec._padded(fr[g0:g0+gop]), q)
+    tok = codec.encode_tokens(codec.padded(fr[g0:g0+gop]), q)
     if g0 % codec.config.intra_period == 0:
-        prev = codec._empty_context(tok.shape[2], tok.shape[3])
+        prev = codec.empty_context(tok.shape[2], tok.shape[3])
     for f in range(tok.shape[0]):
         p0 = prev[:tok.shape[1]].cpu().numpy()
         same = (p0 == tok[f]).mean() if (p0 < 128).any() else float('nan')

@@ -54,7 +54,7 @@ def speed(codec, frames: int, qualities) -> list[dict]:
     from vqcodec.bench.measure import MODES as REGISTRY
     from vqcodec.bench.report_format import log
     from vqcodec.bench.scenes import pan_scene
-    from vqcodec.metrics import psnr_rgb
+    from vqcodec.media.metrics import psnr_rgb
 
     clip = pan_scene(frames, 352, 288)
     REGISTRY["lowlatency"].code(codec, clip[:8], Fraction(30), 1)  # warm-up

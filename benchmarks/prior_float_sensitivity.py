@@ -37,8 +37,8 @@ def collect_rows(codec, frames: np.ndarray, quality: int) -> list[list[np.ndarra
     """-> per latent frame, the float32 logit rows (P, K) of every coding step."""
     import torch
 
-    tokens = codec.encode_tokens(codec._padded(frames), quality)  # (T', L, h, w)
-    prev = codec._empty_context(tokens.shape[2], tokens.shape[3])
+    tokens = codec.encode_tokens(codec.padded(frames), quality)  # (T', L, h, w)
+    prev = codec.empty_context(tokens.shape[2], tokens.shape[3])
     per_frame = []
     for frame in tokens:
         flat, rows = frame.reshape(frame.shape[0], -1), []
@@ -48,7 +48,7 @@ def collect_rows(codec, frames: np.ndarray, quality: int) -> list[list[np.ndarra
             return np.ascontiguousarray(flat[level][:, pos].T).reshape(-1)
 
         with torch.inference_mode():
-            prev = codec._code_latent_frame(prev, frame.shape[0], step, codec.tables_for(3))
+            prev = codec.code_latent_frame(prev, frame.shape[0], step, codec.tables(3))
         per_frame.append(rows)
     return per_frame
 
@@ -73,7 +73,8 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = p.parse_args()
 
-    from vqcodec import cdf, load_codec
+    from vqcodec import load_codec
+    from vqcodec.coding import cdf
     from vqcodec.bench.scenes import pan_scene
 
     codec = load_codec(args.model)

@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from vqcodec.bench.measure import encoder_point
-    from vqcodec.rounding import rounding_for
+    from vqcodec.coding.rounding import rounding_for
     from vqcodec.zoo import load_codec
 
     qualities = [int(q) for q in args.qualities.split(",")]

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from vqcodec.bench.bdrate import bd_rate
     from vqcodec.bench.measure import encoder_point
-    from vqcodec.rounding import rounding_for
+    from vqcodec.coding.rounding import rounding_for
     from vqcodec.zoo import load_codec
 
     try:

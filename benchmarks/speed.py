@@ -72,7 +72,7 @@ def worker_vqcodec(args) -> dict:
 
     import vqcodec
     from vqcodec.bench.measure import MODES, PeakRss
-    from vqcodec.metrics import bits_per_pixel, psnr_rgb
+    from vqcodec.media.metrics import bits_per_pixel, psnr_rgb
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -103,7 +103,7 @@ def worker_vqcodec(args) -> dict:
 def worker_x264(args) -> dict:
     from vqcodec.bench.anchors import encode_anchor, parse_anchor
     from vqcodec.bench.measure import PeakRss
-    from vqcodec.metrics import bits_per_pixel, psnr_rgb
+    from vqcodec.media.metrics import bits_per_pixel, psnr_rgb
 
     w, h = args.size
     frames = _clip(args)

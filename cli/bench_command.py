@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from .common import DEVICES, Errors, checked_device
 from .output_file import OutputError
 
 ANCHOR_HELP = ("Comma-separated anchors CODEC[:PRESET][+TUNE], e.g. x264:medium,x264:veryslow,"
@@ -67,7 +68,7 @@ def _stderr(msg: str) -> None:
 @click.option("--modes", default="full", show_default=True, metavar="M1,...", help="vqcodec modes to measure.")
 @click.option("--anchors", default=None, metavar="A1,...", help=ANCHOR_HELP)
 @click.option("--model", default="default", show_default=True, help="Model name or path.")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True)
 @click.option("--out", "out_dir", default="bench_results", show_default=True,
               help="Folder for CLIP.json / CLIP.md / CLIP.png per clip and summary.md.")
 @click.option("--ms-ssim/--no-ms-ssim", default=True, show_default=True,
@@ -89,9 +90,7 @@ def bench(clips, frames, size, qualities, modes, anchors, model, device, out_dir
       vqcodec bench carphone_pristine.mp4 synthetic:static --qualities 1,2,4 --out results
       vqcodec bench bikes.mp4:0.5-1 --size 352x272 --anchors x264:medium,x265:medium
     """
-    from .main import _device, _Errors
-
-    with _Errors():
+    with Errors():
         from vqcodec.bench.clips import load_clip, parse_size
         from vqcodec.bench.compare import DEFAULT_ANCHORS, BenchConfig
 
@@ -121,7 +120,7 @@ def bench(clips, frames, size, qualities, modes, anchors, model, device, out_dir
         if (out / "summary.md").exists() and not force:
             raise OutputError(f"{out / 'summary.md'} exists; use --force to overwrite")
 
-        codec = load_codec(model, _device(device))
+        codec = load_codec(model, checked_device(device))
         codec.use_rounding(rdo)
         unknown = [q for q in (cfg.qualities or ()) if q not in codec.qualities]
         if unknown:

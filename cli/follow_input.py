@@ -41,6 +41,19 @@ class GrowingFile:
             time.sleep(self.poll)
         return b"".join(parts)
 
+    def read1(self, n: int = -1) -> bytes:
+        """What is there, at most n bytes; waits only while there is nothing (and the
+        file has grown within `idle` s): the streaming decoder's read."""
+        quiet_since = time.monotonic()
+        while True:
+            chunk = self._f.read(n)
+            if chunk:
+                return chunk
+            if self.stalled or time.monotonic() - quiet_since >= self.idle:
+                self.stalled = True
+                return b""
+            time.sleep(self.poll)
+
     def tell(self) -> int:
         return self._f.tell()
 

@@ -1,9 +1,9 @@
 """`vqcodec`: compress, decompress, inspect and train (click; thin by design).
 
 Each command parses its options, calls the library, and reports. Every
-expected failure (bad input, wrong model, corrupt stream, existing output) is
-one line on stderr starting with "error:" and a non-zero exit, never a
-traceback.
+expected failure is one line on stderr starting with "error:" and a non-zero
+exit, never a traceback (common.py). The choices offered (modes, keyframe
+policies, the prior's arithmetic) come from the library, never a copy.
 """
 from __future__ import annotations
 
@@ -13,53 +13,14 @@ from pathlib import Path
 
 import click
 
-from .output_file import OutputError, atomic_output, check_output
+from vqcodec.format.versions import ARITHMETICS, DEFAULT_ARITHMETIC
+from vqcodec.modes import DEFAULT_MODE, MODE_NAMES
+from vqcodec.modes.keyframes import POLICIES
 
-EXIT_ERROR = 1  # bad input, missing file, wrong model, existing output
-EXIT_CORRUPT = 3  # the stream itself is damaged (CRC, truncation, mismatch): nothing written
-EXIT_DAMAGED = 4  # damaged, but the frames before the damage were written
-
-
-def _fail(message: str, code: int = EXIT_ERROR) -> None:
-    click.echo(f"error: {' '.join(str(message).split())}", err=True)
-    sys.exit(code)
-
-
-class _Errors:
-    """Turn the library's error types into one-line messages and exit codes."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None or issubclass(exc_type, (SystemExit, click.exceptions.Exit, click.ClickException)):
-            return False
-        from vqcodec.codec import TokenMismatchError
-        from vqcodec.container import ContainerError
-        from vqcodec.entropy_coder import EntropyCodingError
-
-        if issubclass(exc_type, (ContainerError, EntropyCodingError, TokenMismatchError)):
-            _fail(exc, EXIT_CORRUPT)
-        if issubclass(exc_type, (ValueError, LookupError, OSError, OutputError)):
-            _fail(exc)
-        if issubclass(exc_type, KeyboardInterrupt):
-            _fail("interrupted", 130)
-        return False
-
-
-def _device(device: str) -> str:
-    if device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ValueError("--device cuda: no CUDA device is available")
-    return device
-
-
-def _progress(total: int | None, label: str):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=label, unit="frame", disable=None, file=sys.stderr, leave=False)
+from .bench_command import bench
+from .common import DEVICES, EXIT_DAMAGED, Errors, checked_device, progress
+from .output_file import atomic_output, check_output
+from .train_command import train
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,21 +44,21 @@ def main() -> None:
 @click.argument("output", metavar="OUT")
 @click.option("-q", "--quality", type=int, default=None, help="Quality, 1 = fewest bits: residual VQ levels kept, or the scalar step. Default: the model's middle one.")
 @click.option("--model", default="default", show_default=True, help="Installed model name or path to a model .json/.safetensors.")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True)
 @click.option("-f", "--force", is_flag=True, help="Overwrite OUT if it exists.")
 @click.option("--stats", "stats_path", type=click.Path(dir_okay=False), default=None, help="Write bits/pixel, ideal and payload bits as JSON.")
-@click.option("--mode", type=click.Choice(["full", "lowlatency"]), default="full", show_default=True,
+@click.option("--mode", type=click.Choice(MODE_NAMES), default=DEFAULT_MODE, show_default=True,
               help="full: every frame coded as VQ tokens in GOPs. lowlatency: VQ-coded keyframes, "
                    "frames between them rebuilt by motion-compensated interpolation.")
 @click.option("--keyint", type=click.IntRange(1, 255), default=8, show_default=True,
               help="lowlatency: keyframe interval (the maximum one with --keyframes adaptive).")
-@click.option("--keyframes", type=click.Choice(["fixed", "adaptive"]), default="fixed", show_default=True,
+@click.option("--keyframes", type=click.Choice(list(POLICIES)), default="fixed", show_default=True,
               help="lowlatency: keyframes every --keyint frames, or where the content changes "
                    "(LUV frame difference, as Fast-Vid2Vid).")
 @click.option("--latency", type=click.IntRange(0, 255), default=0, show_default=True,
               help="lowlatency: frames the encoder may hold back. 0 = predict forward from the last "
                    "keyframe only; >= keyint-1 = interpolate every frame between two keyframes.")
-@click.option("--arithmetic", type=click.Choice(["integer", "float"]), default="integer", show_default=True,
+@click.option("--arithmetic", type=click.Choice(ARITHMETICS), default=DEFAULT_ARITHMETIC, show_default=True,
               help="The prior's arithmetic. integer: tables computed in integers, decoded identically on "
                    "any CPU or GPU (format v4). float: several times faster to code, but bit-exact only "
                    "on a decoder with the encoder's float arithmetic (format v3).")
@@ -117,7 +78,7 @@ def compress(input, output, quality, model, device, force, stats_path, mode, key
       vqcodec compress cam.mp4 cam.vqv --mode lowlatency --arithmetic float   # same-machine pipelines
       ffmpeg -i in.mkv -f yuv4mpegpipe - | vqcodec compress - out.vqv
     """
-    with _Errors():
+    with Errors():
         if mode == "full":
             ctx = click.get_current_context()
             for name in ("keyint", "keyframes", "latency"):
@@ -128,16 +89,16 @@ def compress(input, output, quality, model, device, force, stats_path, mode, key
             check_output(stats_path, force)
         from vqcodec import load_codec
         from vqcodec.stream import StreamEncoder
-        from vqcodec.video_io import VideoReader
+        from vqcodec.media.video_io import VideoReader
 
-        codec = load_codec(model, _device(device))
+        codec = load_codec(model, checked_device(device))
         codec.use_rounding(rdo)
         with VideoReader(input) as reader:
             info = reader.info
             enc = StreamEncoder(info.width, info.height, info.fps, quality, mode=mode, model=codec,
                                 keyint=keyint, keyframes=keyframes, latency=latency, arithmetic=arithmetic)
             q = enc.quality
-            with atomic_output(output, force) as out, _progress(info.frame_count, "compress") as bar:
+            with atomic_output(output, force) as out, progress(info.frame_count, "compress") as bar:
                 stats = enc.write(iter(reader), out, bar.update)
                 if stats.frames == 0:  # inside: the output is then discarded, not committed
                     raise ValueError(f"{input} holds no frames")
@@ -160,7 +121,7 @@ def compress(input, output, quality, model, device, force, stats_path, mode, key
 @click.argument("input", metavar="IN")
 @click.argument("output", metavar="OUT")
 @click.option("--model", default=None, help="Model to decode with (default: the one named in the stream).")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True)
 @click.option("-f", "--force", is_flag=True, help="Overwrite OUT if it exists.")
 @click.option("--follow", is_flag=True,
               help="IN is still being written: wait for its packets until the END packet "
@@ -182,13 +143,15 @@ def decompress(input, output, model, device, force, follow, follow_wait, strict)
       vqcodec decompress clip.vqv - | ffplay -
       vqcodec decompress live.vqv - --follow | ffplay -
     """
-    with _Errors():
+    with Errors():
         check_output(output, force)
         _check_video_output(output)
         if follow and input == "-":
             raise ValueError("--follow reads a file that is being written; stdin already waits for data")
-        from vqcodec.container import StreamHeader
-        from vqcodec.video_io import VideoWriter
+        from vqcodec.errors import DAMAGED
+        from vqcodec.format.container import StreamHeader
+        from vqcodec.media.video_io import VideoWriter
+        from vqcodec.stream import StreamDecoder
         from vqcodec.zoo import codec_for
 
         from .follow_input import GrowingFile
@@ -198,20 +161,19 @@ def decompress(input, output, model, device, force, follow, follow_wait, strict)
             inp = GrowingFile(inp, follow_wait)
         with inp:
             header = StreamHeader.read(inp)
-            codec = codec_for(header, model, _device(device))
+            codec = codec_for(header, model, checked_device(device))
             if not (strict or follow or input == "-"):  # a file: decode past damage
                 _decompress_recovering(codec, inp, header, output, force)
                 return
             with VideoWriter(output, header.width, header.height, header.fps, force=force) as writer, \
-                    _progress(header.frame_count, "decompress") as bar:
+                    progress(header.frame_count, "decompress") as bar:
                 done = 0
                 try:
-                    for gop in codec.decompress(inp, header):
-                        for frame in gop:
-                            writer.write(frame)
-                        done += len(gop)
-                        bar.update(len(gop))
-                except _damage_types() as e:
+                    for _, frame in StreamDecoder(codec, header=header).read_from(inp):
+                        writer.write(frame)
+                        done += 1
+                        bar.update(1)
+                except DAMAGED as e:
                     if strict or done == 0:
                         raise
                     damaged = e
@@ -225,16 +187,16 @@ def _decompress_recovering(codec, inp, header, output: str, force: bool) -> None
     """Decode a seekable stream past damage (vqcodec.recovery): the frames lost inside
     the stream are concealed by repeating the frame before them, so the output keeps
     the stream's timing; every damage is one warning line; exit 4 if there was any."""
-    from vqcodec.container import ContainerError
+    from vqcodec.errors import ContainerError
+    from vqcodec.media.video_io import VideoWriter
     from vqcodec.recovery import RecoveringDecoder
-    from vqcodec.video_io import VideoWriter
 
     inp.seek(0)
     rec = RecoveringDecoder(codec, inp)
     position = written = concealed = 0  # next frame index; frames written; of them repeats
     last = None
     with VideoWriter(output, header.width, header.height, header.fps, force=force) as writer, \
-            _progress(header.frame_count, "decompress") as bar:
+            progress(header.frame_count, "decompress") as bar:
         for index, frame in rec:
             while last is not None and position < index:  # a gap inside the stream
                 writer.write(last)
@@ -254,14 +216,6 @@ def _decompress_recovering(codec, inp, header, output: str, force: bool) -> None
         sys.exit(EXIT_DAMAGED)
 
 
-def _damage_types() -> tuple[type[Exception], ...]:
-    from vqcodec.codec import TokenMismatchError
-    from vqcodec.container import ContainerError
-    from vqcodec.entropy_coder import EntropyCodingError
-
-    return ContainerError, EntropyCodingError, TokenMismatchError
-
-
 def _warn_damage(error: Exception, done: int, total: int | None, stalled: bool) -> None:
     at = getattr(error, "offset", None)
     lost = f"frames {done}..{total - 1} ({total - done})" if total else f"every frame from frame {done} on"
@@ -274,12 +228,12 @@ def _warn_damage(error: Exception, done: int, total: int | None, stalled: bool) 
 def _check_video_output(path: str) -> None:
     """Refuse an output extension VideoWriter cannot write before any work
     (reading the stream, loading the model)."""
-    from vqcodec.video_io import _OUTPUTS
+    from vqcodec.media.video_io import OUTPUT_EXTENSIONS
 
     ext = Path(path).suffix.lower()
-    if path != "-" and ext not in _OUTPUTS:
+    if path != "-" and ext not in OUTPUT_EXTENSIONS:
         raise ValueError(f"unsupported output extension {ext or '(none)'!r} for {path}; "
-                         f"use {', '.join(_OUTPUTS)} or - (stdout)")
+                         f"use {', '.join(OUTPUT_EXTENSIONS)} or - (stdout)")
 
 
 def _open_input(path: str):
@@ -296,8 +250,9 @@ def _open_input(path: str):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def info(file, as_json):
     """Describe a .vqv stream: model, size, frames, quality, packets, bitrate."""
-    with _Errors():
-        from vqcodec.container import StreamHeader, iter_packets
+    with Errors():
+        from vqcodec.format.container import StreamHeader, iter_packets
+        from vqcodec.format.versions import arithmetic_of
 
         with _open_input(file) as f:
             header = StreamHeader.read(f)
@@ -307,7 +262,7 @@ def info(file, as_json):
         doc = {
             "file": file,
             "format_version": header.version,
-            "prior_arithmetic": "integer" if header.version >= 4 else "float",
+            "prior_arithmetic": arithmetic_of(header.version),
             "model": header.model_name,
             "weights_sha256": header.weights_sha256.hex(),
             "mode": header.mode.name.lower(),
@@ -333,7 +288,7 @@ def info(file, as_json):
 
 def _lowlatency_info(packets) -> dict:
     """Keyframes and the frames held back, read from a low-latency stream's packets."""
-    from vqcodec.container import PacketType
+    from vqcodec.format.container import PacketType
 
     keys = [p.first_frame + p.frame_count - 1 for p in packets
             if p.kind in (PacketType.INTRA, PacketType.INTER)]
@@ -353,7 +308,7 @@ def _lowlatency_info(packets) -> dict:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def models(as_json):
     """List installed models: name, quality levels, latent factors, weights sha256."""
-    with _Errors():
+    with Errors():
         from vqcodec.zoo import available_models
 
         rows = []
@@ -378,9 +333,6 @@ def models(as_json):
                 click.echo(f"{r['name']}: qualities {q[0]}..{q[-1]}, latent t{r['latent_factors']['t']} x "
                            f"s{r['latent_factors']['s']}, {r['quantizer']} K={r['codebook_size']}, sha256 {r['sha256'][:16]}...")
 
-
-from .bench_command import bench  # noqa: E402  (registers `vqcodec bench`)
-from .train_command import train  # noqa: E402  (registers `vqcodec train`)
 
 main.add_command(bench)
 main.add_command(train)

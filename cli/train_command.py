@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from .common import DEVICES, Errors, checked_device
+
 
 @click.command()
 @click.option("--data", "data", multiple=True, metavar="DIR_OR_FILE[:A-B]",
@@ -36,7 +38,7 @@ import click
 @click.option("--quantizer", type=click.Choice(["rvq", "scalar"]), default="scalar", show_default=True,
               help="Fresh runs: scalar quantization (10 steps, the shipped default's) or residual VQ "
                    "(predictive, 8 levels). --init/--resume keep theirs.")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--install", is_flag=True, help="Copy the result into the user model folder so --model NAME finds it.")
 def train(data, synthetic, out, name, steps, prior_steps, lr, prior_lr, weighting, batch, clip, eval_video, resume, init,
@@ -51,9 +53,7 @@ def train(data, synthetic, out, name, steps, prior_steps, lr, prior_lr, weightin
       vqcodec train --out runs/cam --resume
       torchrun --nproc_per_node 2 -m vqcodec_cli.main train --synthetic --out runs/ddp
     """
-    from .main import _Errors
-
-    with _Errors():
+    with Errors():
         from vqcodec.config import CodecConfig
         from vqcodec.training.data import ClipShape
         from vqcodec.training.distributed import session
@@ -61,15 +61,13 @@ def train(data, synthetic, out, name, steps, prior_steps, lr, prior_lr, weightin
         from vqcodec.training.train import TrainConfig
         from vqcodec.zoo import user_models_dir
 
-        from .main import _device
-
         out_dir = Path(out)
         if resume and not (out_dir / "progress.json").is_file():
             raise ValueError(f"--resume: no checkpoint in {out_dir}")
         if not resume and (out_dir / "progress.json").is_file():
             raise ValueError(f"{out_dir} already holds a run; use --resume or another --out")
         tcfg = TrainConfig(out=out_dir, name=name, ae_steps=steps, prior_steps=prior_steps, batch=batch,
-                           clip=ClipShape.parse(clip), device=_device(device), seed=seed, weighting=weighting,
+                           clip=ClipShape.parse(clip), device=checked_device(device), seed=seed, weighting=weighting,
                            **{k: v for k, v in (("lr", lr), ("prior_lr", prior_lr)) if v is not None})
         cfg = CodecConfig.recommended(name, quantizer)
         with session(tcfg.device) as dist:  # a single process unless torchrun started this one

@@ -32,7 +32,7 @@ def tiny_frames() -> np.ndarray:
 @pytest.fixture
 def tiny_video_file(tmp_path, tiny_frames) -> str:
     """Path of `tiny_frames` written losslessly as FFV1 .mkv at 25 fps."""
-    from vqcodec.video_io import write_video
+    from vqcodec.media.video_io import write_video
 
     path = str(tmp_path / "tiny.mkv")
     write_video(path, tiny_frames, Fraction(25))

@@ -40,6 +40,7 @@ from conftest import _tiny_pattern  # noqa: E402
 
 from vqcodec.config import AutoencoderConfig, CodecConfig, PriorConfig, QuantizerConfig  # noqa: E402
 from vqcodec.zoo import build_modules, load_codec, save_model  # noqa: E402
+from vqcodec.api import compress
 
 TINY = CodecConfig(
     name="tiny",
@@ -73,7 +74,7 @@ TINY_COPY = replace(TINY_SCALAR, name="tiny_copy", prior=replace(TINY.prior, cop
 
 
 def make_tiny_model(folder: Path, cfg: CodecConfig = TINY, seed: int = 0) -> Path:
-    from vqcodec.autoencoder import fit_linear_path
+    from vqcodec.models.autoencoder import fit_linear_path
 
     torch.manual_seed(seed)
     ae, vq, prior = build_modules(cfg)
@@ -95,12 +96,12 @@ LOWLATENCY_KEYINT, LOWLATENCY_LATENCY = 4, 1
 
 
 def lowlatency_stream(codec, frames) -> bytes:
-    from vqcodec.keyframes import FixedKeyframes
-    from vqcodec.lowlatency import LowLatencySettings, compress_lowlatency
+    from vqcodec.modes.keyframes import FixedKeyframes
+    from vqcodec.modes.lowlatency import LowLatencySettings
 
     buf = io.BytesIO()
-    compress_lowlatency(codec, iter(frames), buf, frames.shape[2], frames.shape[1], Fraction(25), 2,
-                        FixedKeyframes(LOWLATENCY_KEYINT), LowLatencySettings(latency=LOWLATENCY_LATENCY))
+    compress(frames, buf, frames.shape[2], frames.shape[1], Fraction(25), 2, "lowlatency", codec,
+             keyframes=FixedKeyframes(LOWLATENCY_KEYINT), settings=LowLatencySettings(latency=LOWLATENCY_LATENCY))
     return buf.getvalue()
 
 
@@ -109,7 +110,7 @@ SCALAR_RDO_LAMBDA = 1.0  # large: the untrained tiny prior's tables are nearly f
 
 def full_stream(codec, frames) -> bytes:
     buf = io.BytesIO()
-    codec.compress(iter(frames), buf, frames.shape[2], frames.shape[1], Fraction(25), 2)
+    compress(iter(frames), buf, frames.shape[2], frames.shape[1], Fraction(25), 2, model=codec)
     return buf.getvalue()
 
 

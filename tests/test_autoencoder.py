@@ -3,7 +3,7 @@ time, and exact frame <-> tensor conversion."""
 import pytest
 import torch
 
-from vqcodec.autoencoder import (Autoencoder, _shuffle, _unshuffle, copy_prediction, frames_to_tensor,
+from vqcodec.models.autoencoder import (Autoencoder, _shuffle, _unshuffle, copy_prediction, frames_to_tensor,
                                  tensor_to_frames)
 from vqcodec.config import AutoencoderConfig
 
@@ -49,7 +49,7 @@ def _linear_cfg(**kw):
 def test_linear_path_with_every_component_is_lossless_at_init():
     """embed_dim = the block's size (3 * 2^2 = 12 values): the PCA basis is
     complete, the networks start at zero, so decoder(encoder(x)) == x."""
-    from vqcodec.autoencoder import Autoencoder, fit_linear_path
+    from vqcodec.models.autoencoder import Autoencoder, fit_linear_path
 
     torch.manual_seed(0)
     ae = Autoencoder(_linear_cfg())
@@ -62,7 +62,7 @@ def test_linear_path_with_every_component_is_lossless_at_init():
 def test_linear_path_keeps_the_top_components():
     """Fewer components than values: the kept share is below 1 and the
     reconstruction error equals the variance left out."""
-    from vqcodec.autoencoder import Autoencoder, fit_linear_path
+    from vqcodec.models.autoencoder import Autoencoder, fit_linear_path
 
     torch.manual_seed(0)
     ae = Autoencoder(_linear_cfg(embed_dim=4))
@@ -78,7 +78,7 @@ def test_linear_path_keeps_the_top_components():
 
 
 def test_no_linear_path_by_default():
-    from vqcodec.autoencoder import Autoencoder
+    from vqcodec.models.autoencoder import Autoencoder
     from vqcodec.config import AutoencoderConfig
 
     ae = Autoencoder(AutoencoderConfig(channels=8, latent_channels=8, embed_dim=8))

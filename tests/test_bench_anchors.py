@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vqcodec.bench.anchors import AnchorConfig, crf_sweep, encode_anchor, parse_anchor
-from vqcodec.metrics import psnr_rgb
+from vqcodec.media.metrics import psnr_rgb
 
 FPS = Fraction(25)
 

@@ -7,7 +7,8 @@ import numpy as np
 
 from vqcodec.bench.anchors import encode_anchor, parse_anchor
 from vqcodec.bench.measure import MODES, PeakRss, anchor_point, measure_quality, measure_vqcodec
-from vqcodec.metrics import bits_per_pixel, psnr_rgb
+from vqcodec.media.metrics import bits_per_pixel, psnr_rgb
+from vqcodec.api import compress, decompress
 
 FPS = Fraction(25)
 
@@ -23,12 +24,12 @@ def test_peak_rss_sees_an_allocation_inside_the_block():
 def test_vqcodec_point_counts_the_whole_file(tiny_codec, tiny_frames):
     p = measure_vqcodec(tiny_codec, "full", tiny_frames, FPS, 2, with_ms_ssim=False)
     buf = io.BytesIO()
-    tiny_codec.compress(iter(tiny_frames), buf, 64, 48, FPS, 2)
+    compress(iter(tiny_frames), buf, 64, 48, FPS, 2, model=tiny_codec)
     assert p.bytes == len(buf.getvalue())  # header + packets + end packet, not just the payload
     assert p.details["container_bits"] == 8 * p.bytes - p.details["payload_bits"] > 0
     assert p.bpp == bits_per_pixel(p.bytes, 64, 48, 12)
     buf.seek(0)
-    decoded = np.concatenate(list(tiny_codec.decompress(buf)))
+    decoded = np.stack(list(decompress(buf, model=tiny_codec)))
     assert p.quality.psnr_rgb == psnr_rgb(tiny_frames, decoded)
     assert p.curve == "vqcodec full" and p.setting == "q=2"
     assert p.encode_fps > 0 and p.decode_fps > 0 and p.peak_rss_mib > 0

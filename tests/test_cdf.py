@@ -3,7 +3,7 @@ table values and rows, and invariance to things that must not matter."""
 import numpy as np
 import pytest
 
-from vqcodec import cdf
+from vqcodec.coding import cdf
 
 
 def test_rows_sum_to_total_and_respect_min_freq():

@@ -23,9 +23,10 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import EXPECTED, _tiny_pattern
-from vqcodec.container import StreamHeader
-from vqcodec.video_io import VideoReader, VideoWriter, read_video, write_video
+from vqcodec.format.container import StreamHeader
+from vqcodec.media.video_io import VideoReader, VideoWriter, read_video, write_video
 from vqcodec_cli.main import main
+from vqcodec.api import compress, decompress
 
 GOLDEN = EXPECTED / "tiny_q2.vqv"
 FPS = Fraction(25)
@@ -113,7 +114,7 @@ def test_round_trip_mkv_and_y4m(compressed, decompressed, tiny_codec):
         assert (info.width, info.height, info.fps) == (64, 48, FPS)
     # the lossless .mkv holds exactly what the library decodes from the same stream
     with open(compressed.vqv, "rb") as f:
-        expected = np.concatenate(list(tiny_codec.decompress(f)))
+        expected = np.stack(list(decompress(f, model=tiny_codec)))
     got, _ = read_video(str(decompressed.mkv))
     np.testing.assert_array_equal(got, expected)
     # and the .y4m is the same picture up to 4:2:0 chroma: compare luma
@@ -199,7 +200,7 @@ def test_compress_matches_the_library(compressed, tiny_codec):
     frames (test_codec pins that stream's golden bytes; the encoder's float
     analysis may round a few latents differently on another CPU)."""
     buf = io.BytesIO()
-    tiny_codec.compress(iter(compressed.frames), buf, 64, 48, FPS, 2)
+    compress(iter(compressed.frames), buf, 64, 48, FPS, 2, model=tiny_codec)
     assert compressed.vqv.read_bytes() == buf.getvalue()
 
 
@@ -324,7 +325,7 @@ def test_truncated_stream_writes_what_it_recovered(tmp_path, tiny_model, tiny_co
                         r"lost frames 4\.\.11 \(8\)", damage), damage
     assert summary.startswith("warning: wrote 4 frames, 0 of them concealed")
     recovered = read_video(str(tmp_path / "a.mkv"))[0]
-    assert np.array_equal(recovered, np.concatenate(list(tiny_codec.decompress(io.BytesIO(data))))[:4])
+    assert np.array_equal(recovered, np.stack(list(decompress(io.BytesIO(data), model=tiny_codec)))[:4])
     # --strict refuses it: exit 3, nothing written
     result = cli("decompress", cut, tmp_path / "b.mkv", "--model", tiny_model, "--strict")
     assert_one_line_error(result, "truncated")
@@ -334,7 +335,7 @@ def test_truncated_stream_writes_what_it_recovered(tmp_path, tiny_model, tiny_co
 
 
 def test_corrupt_packet_in_the_middle(tmp_path, tiny_model, tiny_codec):
-    reference = np.concatenate(list(tiny_codec.decompress(io.BytesIO(GOLDEN.read_bytes()))))
+    reference = np.stack(list(decompress(io.BytesIO(GOLDEN.read_bytes()), model=tiny_codec)))
     data = bytearray(GOLDEN.read_bytes())
     data[-60] ^= 0xFF  # inside the last GOP's payload: nothing after it to resume at
     bad = tmp_path / "bad.vqv"

@@ -11,20 +11,22 @@ import numpy as np
 import pytest
 
 from conftest import _tiny_pattern
-from vqcodec.codec import CodecError
-from vqcodec.container import ContainerError, StreamHeader
+from vqcodec.errors import CodecError
+from vqcodec.format.container import ContainerError, StreamHeader
+from vqcodec.api import compress, decompress
+from vqcodec.modes.full import FullMode
 
 EXPECTED = Path(__file__).resolve().parent / "expected"
 
 
 def _compress(codec, frames, quality, fps=Fraction(25)):
     buf = io.BytesIO()
-    stats = codec.compress(iter(frames), buf, frames.shape[2], frames.shape[1], fps, quality)
+    stats = compress(iter(frames), buf, frames.shape[2], frames.shape[1], fps, quality, model=codec)
     return buf.getvalue(), stats
 
 
 def _decompress(codec, data):
-    return np.concatenate(list(codec.decompress(io.BytesIO(data))))
+    return np.stack(list(decompress(io.BytesIO(data), model=codec)))
 
 
 def test_round_trip_every_quality(tiny_codec, tiny_frames):
@@ -42,7 +44,7 @@ def test_round_trip_every_quality(tiny_codec, tiny_frames):
 
 def test_tokens_survive_the_stream(tiny_codec, tiny_frames):
     data, _ = _compress(tiny_codec, tiny_frames, 3)
-    padded = tiny_codec._padded(tiny_frames[:4])
+    padded = tiny_codec.padded(tiny_frames[:4])
     direct = tiny_codec.decode_tokens(tiny_codec.encode_tokens(padded, 3))
     assert np.array_equal(_decompress(tiny_codec, data)[:4], direct[:4])
 
@@ -52,7 +54,7 @@ def _tokens_of(codec, data, monkeypatch) -> list[np.ndarray]:
     got, decode = [], codec.decode_tokens
     monkeypatch.setattr(codec, "decode_tokens", lambda tokens, *a, **k: got.append(tokens.copy()) or
                         decode(tokens, *a, **k))
-    list(codec.decompress(io.BytesIO(data)))
+    list(decompress(io.BytesIO(data), model=codec))
     monkeypatch.undo()
     return got
 
@@ -104,7 +106,7 @@ def test_odd_sizes_and_short_last_gop(tiny_codec):
 
 def test_unknown_count_on_a_pipe_gets_filled_in_when_seekable(tiny_codec, tiny_frames):
     buf = io.BytesIO()
-    tiny_codec.compress(iter(tiny_frames), buf, 64, 48, Fraction(25), 1, frame_count=None)
+    compress(iter(tiny_frames), buf, 64, 48, Fraction(25), 1, frame_count=None, model=tiny_codec)
     assert StreamHeader.read(io.BytesIO(buf.getvalue())).frame_count == 12
 
 
@@ -112,7 +114,7 @@ def test_bad_quality_and_frame_shape(tiny_codec, tiny_frames):
     with pytest.raises(CodecError, match="quality"):
         _compress(tiny_codec, tiny_frames, 9)
     with pytest.raises(CodecError, match="shape"):
-        tiny_codec.compress(iter(tiny_frames), io.BytesIO(), 60, 48, Fraction(25), 1)
+        compress(iter(tiny_frames), io.BytesIO(), 60, 48, Fraction(25), 1, model=tiny_codec)
 
 
 def test_corrupt_payload_is_a_clear_error(tiny_codec, tiny_frames):
@@ -127,7 +129,7 @@ def test_model_mismatch(tiny_codec, tiny_frames, tmp_path):
     sys.path.insert(0, str(Path(__file__).parent))
     from make_expected import make_tiny_model
 
-    from vqcodec import load_codec
+    from vqcodec import compress, decompress, load_codec
 
     other = load_codec(str(make_tiny_model(tmp_path, seed=1)))
     data, _ = _compress(tiny_codec, tiny_frames, 1)
@@ -140,7 +142,7 @@ _SCRIPT = textwrap.dedent(
     import io, sys, numpy as np, torch
     from fractions import Fraction
     torch.set_num_threads(int(sys.argv[1]))
-    from vqcodec import load_codec
+    from vqcodec import compress, decompress, load_codec
     codec = load_codec("default")
     if sys.argv[2] == "encode":
         rng = np.random.default_rng(0)
@@ -150,10 +152,10 @@ _SCRIPT = textwrap.dedent(
         frames = ((x * 2 + y + 5 * t + np.array([0, 60, 120])) % 256).astype(np.uint8)
         frames = np.clip(frames + rng.integers(0, 20, frames.shape), 0, 255).astype(np.uint8)
         buf = io.BytesIO()
-        codec.compress(iter(frames), buf, 80, 64, Fraction(25), codec.qualities[-1])
+        compress(iter(frames), buf, 80, 64, Fraction(25), codec.qualities[-1], model=codec)
         open(sys.argv[3], "wb").write(buf.getvalue())
     else:
-        out = np.concatenate(list(codec.decompress(open(sys.argv[3], "rb"))))
+        out = np.stack(list(decompress(open(sys.argv[3], "rb"), model=codec)))
         np.save(sys.argv[4], out)
     """
 )
@@ -183,20 +185,20 @@ def test_thread_count_does_not_change_streams_or_frames(tmp_path):
 
 
 def test_decompress_honours_the_callers_limits(tiny_codec):
-    from vqcodec.container import LimitExceeded, Limits
+    from vqcodec.format.container import LimitExceeded, Limits
 
     golden = (EXPECTED / "tiny_q2.vqv").read_bytes()
     with pytest.raises(LimitExceeded, match="frame area 3072 exceeds the limit of 2000"):
-        list(tiny_codec.decompress(io.BytesIO(golden), limits=Limits(max_pixels=2000)))
+        list(decompress(io.BytesIO(golden), limits=Limits(max_pixels=2000), model=tiny_codec))
     header = StreamHeader.read(io.BytesIO(golden))  # a header read with looser limits is rechecked
     with pytest.raises(LimitExceeded, match="frame area"):
-        list(tiny_codec.decompress(io.BytesIO(golden[header.size:]), header, Limits(max_pixels=2000)))
+        list(decompress(io.BytesIO(golden[header.size:]), tiny_codec, header=header, limits=Limits(max_pixels=2000)))
 
 
 def test_tile_batch_does_not_change_streams_or_frames():
     """The prior's tiles go through in batches of any size: same bytes, same frames.
     Shipped model at 176x144 (9 tiles of 8x8 latents), quality 2."""
-    from vqcodec import load_codec
+    from vqcodec import compress, decompress, load_codec
 
     codec = load_codec("default")
     rng = np.random.default_rng(1)
@@ -215,7 +217,7 @@ def test_tile_batch_does_not_change_streams_or_frames():
 
 # ------------------------------------------------ predictive (I/P) models
 def _expected_model(name: str):
-    from vqcodec import load_codec
+    from vqcodec import compress, decompress, load_codec
 
     return load_codec(str(EXPECTED / "models" / f"{name}.json"))
 
@@ -237,7 +239,7 @@ def test_predictive_stream_decodes_to_the_direct_reconstruction(predictive_codec
     tokens of the closed loop and the decoder rebuilds the same chain."""
     codec = predictive_codec
     data, _ = _compress(codec, tiny_frames, quality)
-    gop = codec._padded(tiny_frames[:8])
+    gop = codec.padded(tiny_frames[:8])
     tokens = codec.encode_tokens(gop, quality)
     assert tokens.shape[0] == 4
     assert np.array_equal(_decompress(codec, data)[:8], codec.decode_tokens(tokens)[:8])
@@ -250,7 +252,7 @@ def test_predictive_frames_use_the_p_groups_of_the_prior(predictive_codec):
     kind = codec.config.quantizer.frame_kind
     assert kind(0) == 0 and kind(1) == 1 and kind(3) == 1
     tokens = np.zeros((2, 2, 4, 4), dtype=np.int64)
-    ctx = codec._empty_context(4, 4)
+    ctx = codec.empty_context(4, 4)
     _, bits_ip, _ = codec.encode_payload(tokens, ctx)
     _, bits_i, _ = codec.encode_payload(tokens[:1], ctx)
     _, bits_i2, _ = codec.encode_payload(tokens[1:], ctx)
@@ -289,7 +291,7 @@ def test_scalar_stream_decodes_to_the_direct_reconstruction(scalar_codec, tiny_f
     """Every channel is a token plane at every quality; the quality picks the step."""
     codec = scalar_codec
     data, _ = _compress(codec, tiny_frames, quality)
-    tokens = codec.encode_tokens(codec._padded(tiny_frames[:8]), quality)
+    tokens = codec.encode_tokens(codec.padded(tiny_frames[:8]), quality)
     assert tokens.shape[1] == codec.config.quantizer.dim
     assert np.array_equal(_decompress(codec, data)[:8], codec.decode_tokens(tokens, quality)[:8])
 
@@ -305,7 +307,7 @@ def test_scalar_qualities_differ_in_rate_and_step(scalar_codec, tiny_frames):
 
 
 def test_scalar_tokens_need_their_quality_to_decode(scalar_codec, tiny_frames):
-    tokens = scalar_codec.encode_tokens(scalar_codec._padded(tiny_frames[:8]), 1)
+    tokens = scalar_codec.encode_tokens(scalar_codec.padded(tiny_frames[:8]), 1)
     with pytest.raises(ValueError, match="quality"):
         scalar_codec.decode_tokens(tokens)
 
@@ -313,7 +315,7 @@ def test_scalar_tokens_need_their_quality_to_decode(scalar_codec, tiny_frames):
 def test_scalar_prior_is_told_the_quality(scalar_codec):
     """The same tokens coded as quality 1 or 2 get different probabilities."""
     tokens = np.full((1, 8, 4, 4), 8, dtype=np.int64)
-    ctx = scalar_codec._empty_context(4, 4)
+    ctx = scalar_codec.empty_context(4, 4)
     _, bits1, _ = scalar_codec.encode_payload(tokens, ctx, quality=1)
     _, bits2, _ = scalar_codec.encode_payload(tokens, ctx, quality=2)
     assert bits1 != pytest.approx(bits2)
@@ -346,7 +348,7 @@ def test_copy_head_golden_stream(copy_codec, tiny_frames):
 @pytest.mark.parametrize("quality", [1, 2])
 def test_copy_head_stream_decodes_to_the_direct_reconstruction(copy_codec, tiny_frames, quality):
     data, _ = _compress(copy_codec, tiny_frames, quality)
-    tokens = copy_codec.encode_tokens(copy_codec._padded(tiny_frames[:8]), quality)
+    tokens = copy_codec.encode_tokens(copy_codec.padded(tiny_frames[:8]), quality)
     assert np.array_equal(_decompress(copy_codec, data)[:8], copy_codec.decode_tokens(tokens, quality)[:8])
 
 
@@ -361,20 +363,20 @@ def test_copy_head_makes_a_repeated_latent_frame_cheap(copy_codec):
     with torch.no_grad():
         copy_codec.prior.copy_b[:, 2::5] += 12.0  # offset 0 of every plane
     try:
-        copy_codec._integer = None  # rebuild the integer tables from the changed weights
-        _, _, ctx = copy_codec.encode_payload(first.copy(), copy_codec._empty_context(4, 4), quality=2)
+        copy_codec.reset_tables()  # rebuild the integer tables from the changed weights
+        _, _, ctx = copy_codec.encode_payload(first.copy(), copy_codec.empty_context(4, 4), quality=2)
         _, same_bits, _ = copy_codec.encode_payload(first.copy(), ctx, quality=2)
         _, other_bits, _ = copy_codec.encode_payload(other.copy(), ctx, quality=2)
     finally:
         with torch.no_grad():
             copy_codec.prior.copy_b[:, 2::5] -= 12.0
-        copy_codec._integer = None
+        copy_codec.reset_tables()
     assert same_bits < 0.2 * other_bits
 
 
 # ------------------------------------------- rate-distortion rounding (scalar)
 def test_scalar_default_encoder_rounds_by_rate_distortion():
-    from vqcodec.rounding import DEFAULT_LAMBDA, RateDistortionRounding
+    from vqcodec.coding.rounding import DEFAULT_LAMBDA, RateDistortionRounding
 
     assert _expected_model("tiny_scalar").rounding == RateDistortionRounding(DEFAULT_LAMBDA)
 
@@ -392,11 +394,11 @@ def test_rdo_stream_decodes_to_the_tokens_it_coded(rdo_codec, tiny_frames, quali
     """The symbols are chosen inside the coding loop: the packet's token CRC,
     the decoder and the encoder's own record all agree on them."""
     codec, h, w = rdo_codec, tiny_frames.shape[1], tiny_frames.shape[2]
-    enc = codec.packet_encoder(w, h, quality)
+    enc = FullMode.encoder(codec, w, h, Fraction(25), None, quality)
     packets = [p for f in tiny_frames[:8] for p in enc.push(f)]
     assert len(packets) == 1
     coded = enc.coded
-    nearest = codec.encode_tokens(codec._padded(tiny_frames[:8]), quality)
+    nearest = codec.encode_tokens(codec.padded(tiny_frames[:8]), quality)
     assert np.abs(coded - nearest).max() <= 1
     data, _ = _compress(codec, tiny_frames, quality)
     assert np.array_equal(_decompress(codec, data)[:8], codec.decode_tokens(coded, quality)[:8])
@@ -421,7 +423,7 @@ def referencing_codec(scalar_codec):
     import torch
     from dataclasses import replace
 
-    from vqcodec.autoencoder import Autoencoder
+    from vqcodec.models.autoencoder import Autoencoder
     from vqcodec.codec import Codec
 
     c = scalar_codec
@@ -448,7 +450,7 @@ def test_reference_stream_decodes_what_the_encoder_reconstructed(referencing_cod
     gop, period = codec.config.gop, codec.config.intra_period
     assert T > gop and period > gop  # the clip holds inter packets
     for quality in codec.qualities:
-        enc = codec.packet_encoder(w, h, quality)
+        enc = FullMode.encoder(codec, w, h, Fraction(25), None, quality)
         recon, alone = [], []
         for i, f in enumerate(tiny_frames):
             for p in enc.push(f) + (enc.flush() if i + 1 == T else []):
@@ -472,13 +474,13 @@ def test_reference_resets_at_every_intra_packet(referencing_codec, tiny_frames):
     codec.use_rounding(0)
     h, w, gop = tiny_frames.shape[1], tiny_frames.shape[2], cfg.gop
     out = _decompress(codec, _compress(codec, tiny_frames, 1)[0])
-    alone = [codec.decode_tokens(codec.encode_tokens(codec._padded(tiny_frames[i:i + gop]), 1), 1)
+    alone = [codec.decode_tokens(codec.encode_tokens(codec.padded(tiny_frames[i:i + gop]), 1), 1)
              [: len(tiny_frames[i:i + gop]), :h, :w] for i in range(0, len(tiny_frames), gop)]
     assert np.array_equal(out, np.concatenate(alone))
 
 
 def test_a_reference_is_refused_by_a_model_without_one(scalar_codec, tiny_frames):
-    frames = scalar_codec._padded(tiny_frames[:4])
+    frames = scalar_codec.padded(tiny_frames[:4])
     with pytest.raises(ValueError, match="takes no reference"):
         scalar_codec.encode_tokens(frames, 1, ref=frames[0])
     assert not scalar_codec.uses_reference

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vqcodec.container import (
+from vqcodec.format.container import (
     DEFAULT_LIMITS, ContainerError, CorruptHeader, CorruptPacket, LimitExceeded, Limits, Mode,
     NotAVqvFile, Packet, PacketCrcError, PacketReader, PacketType, StreamHeader, TruncatedStream,
     UnsupportedVersion, iter_packets, same_stream,

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from vqcodec import cdf
-from vqcodec.entropy_coder import EntropyCodingError, RangeDecoder, RangeEncoder
+from vqcodec.coding import cdf
+from vqcodec.coding.range_coder import EntropyCodingError, RangeDecoder, RangeEncoder
 
 
 def _tables(rng, m, k):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from vqcodec import fixed_point as fx
+from vqcodec.coding import fixed_point as fx
 
 
 def _py_round_shift(x: int, k: int) -> int:

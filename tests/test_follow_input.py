@@ -15,9 +15,10 @@ from click.testing import CliRunner
 
 from conftest import _tiny_pattern
 from vqcodec.stream import StreamEncoder
-from vqcodec.video_io import read_video
+from vqcodec.media.video_io import read_video
 from vqcodec_cli.follow_input import GrowingFile
 from vqcodec_cli.main import main
+from vqcodec.api import decompress
 
 
 def _append_slowly(path, chunks, pause: float) -> threading.Thread:
@@ -78,7 +79,7 @@ def test_follow_decodes_a_file_while_it_is_written(tmp_path, tiny_model, tiny_co
     _append_slowly(live, packets[2:], 0.3).join()
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err.decode()
-    expected = np.concatenate(list(tiny_codec.decompress(io.BytesIO(b"".join(packets)))))
+    expected = np.stack(list(decompress(io.BytesIO(b"".join(packets)), model=tiny_codec)))
     assert np.array_equal(read_video(str(tmp_path / "out.mkv"))[0], expected)  # .mkv: lossless
 
 

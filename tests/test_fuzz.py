@@ -36,10 +36,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import EXPECTED
-from vqcodec.codec import CodecError
-from vqcodec.container import ContainerError, StreamHeader, iter_packets
-from vqcodec.entropy_coder import EntropyCodingError
+from vqcodec.errors import CodecError
+from vqcodec.format.container import ContainerError, StreamHeader, iter_packets
+from vqcodec.coding.range_coder import EntropyCodingError
 from vqcodec_cli.main import main
+from vqcodec.api import decompress
 
 ROOT = Path(__file__).resolve().parents[1]
 LIBRARY_ERRORS = (ContainerError, CodecError, EntropyCodingError)
@@ -105,8 +106,8 @@ def parse_only(data: bytes) -> None:
 
 def decode_all(codec, data: bytes) -> None:
     try:
-        for frames in codec.decompress(io.BytesIO(data)):
-            assert frames.dtype.name == "uint8" and frames.ndim == 4 and frames.shape[-1] == 3
+        for frame in decompress(io.BytesIO(data), model=codec):
+            assert frame.dtype.name == "uint8" and frame.ndim == 3 and frame.shape[-1] == 3
     except LIBRARY_ERRORS:
         pass
 

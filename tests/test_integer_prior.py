@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from vqcodec import cdf
-from vqcodec import fixed_point as fx
-from vqcodec.container import StreamHeader
-from vqcodec.integer_prior import IntegerPrior
+from vqcodec.coding import cdf
+from vqcodec.coding import fixed_point as fx
+from vqcodec.format.container import StreamHeader
+from vqcodec.coding.integer_prior import IntegerPrior
 from vqcodec.stream import StreamEncoder
+from vqcodec.api import decompress
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +89,7 @@ def _compress(codec, frames, **kw) -> bytes:
 
 
 def _decode(codec, data: bytes) -> np.ndarray:
-    return np.concatenate(list(codec.decompress(io.BytesIO(data))))
+    return np.stack(list(decompress(io.BytesIO(data), model=codec)))
 
 
 def test_stream_made_with_one_engine_decodes_with_another(monkeypatch, tiny_codec, tiny_frames):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from vqcodec.bench.scenes import pan_scene, static_scene
-from vqcodec.keyframes import AdaptiveKeyframes, FixedKeyframes
+from vqcodec.modes.keyframes import AdaptiveKeyframes, FixedKeyframes
 
 
 def _keys(policy, frames) -> list[int]:

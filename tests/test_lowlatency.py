@@ -11,22 +11,23 @@ import pytest
 
 from conftest import EXPECTED
 from make_expected import LOWLATENCY_KEYINT, LOWLATENCY_LATENCY, lowlatency_stream
-from vqcodec.container import Mode, PacketType, StreamHeader, iter_packets
-from vqcodec.keyframes import AdaptiveKeyframes, FixedKeyframes
-from vqcodec.lowlatency import LowLatencyEncoder, LowLatencySettings, compress_lowlatency
+from vqcodec.format.container import Mode, PacketType, StreamHeader, iter_packets
+from vqcodec.modes.keyframes import AdaptiveKeyframes, FixedKeyframes
+from vqcodec.api import compress, decompress
+from vqcodec.modes.lowlatency import LowLatencyMode, LowLatencySettings
 
 GOLDEN = EXPECTED / "tiny_lowlatency_q2.vqv"
 
 
 def _compress(codec, frames, quality=2, policy=None, latency=0):
     buf = io.BytesIO()
-    stats = compress_lowlatency(codec, iter(frames), buf, frames.shape[2], frames.shape[1], Fraction(25),
-                                quality, policy or FixedKeyframes(4), LowLatencySettings(latency=latency))
+    stats = compress(frames, buf, frames.shape[2], frames.shape[1], Fraction(25), quality, "lowlatency", codec,
+                     keyframes=policy or FixedKeyframes(4), settings=LowLatencySettings(latency=latency))
     return buf.getvalue(), stats
 
 
 def _decompress(codec, data):
-    return np.concatenate(list(codec.decompress(io.BytesIO(data))))
+    return np.stack(list(decompress(io.BytesIO(data), model=codec)))
 
 
 def _packets(data):
@@ -61,7 +62,7 @@ def test_round_trip_is_exact_and_repeatable(tiny_codec, tiny_frames, latency):
     # keyframes (every 4th frame, and the last when frames were held back) decode to what
     # the VQ path gives for the frame alone
     for k in (0, 4, 8) + ((11,) if latency else ()):
-        tokens = tiny_codec.encode_tokens(tiny_codec._padded(tiny_frames[k][None]), 2)
+        tokens = tiny_codec.encode_tokens(tiny_codec.padded(tiny_frames[k][None]), 2)
         pair = tiny_codec.decode_tokens(tokens).astype(np.uint16)
         assert np.array_equal(a[k], ((pair[0] + pair[1] + 1) // 2).astype(np.uint8))
 
@@ -80,7 +81,8 @@ def test_packets_follow_the_latency(tiny_codec, tiny_frames):
 @pytest.mark.parametrize("latency,policy", [(0, FixedKeyframes(4)), (2, FixedKeyframes(4)),
                                             (5, FixedKeyframes(8)), (1, AdaptiveKeyframes(6))])
 def test_a_packet_for_frame_t_is_out_before_frame_t_plus_latency_plus_1(tiny_codec, tiny_frames, latency, policy):
-    enc = LowLatencyEncoder(tiny_codec, 64, 48, 2, policy, LowLatencySettings(latency=latency))
+    enc = LowLatencyMode.encoder(tiny_codec, 64, 48, Fraction(25), None, 2, keyframes=policy,
+                                 settings=LowLatencySettings(latency=latency))
     out_until = -1  # last frame covered by the packets so far
     for t, frame in enumerate(tiny_frames):
         assert out_until >= t - latency - 1, f"frame {t - latency - 1} still held when frame {t} arrives"
@@ -102,8 +104,8 @@ def test_interpolation_beats_holding_the_keyframe(tiny_codec, tiny_frames):
 
 
 def test_corrupted_side_information_is_a_codec_error(tiny_codec, tiny_frames):
-    from vqcodec.codec import CodecError
-    from vqcodec.container import ContainerError
+    from vqcodec.errors import CodecError
+    from vqcodec.format.container import ContainerError
 
     data = bytearray(_compress(tiny_codec, tiny_frames)[0])
     data[-40] ^= 0xFF  # inside the last packets' payload: its CRC catches it
@@ -116,19 +118,19 @@ _SCRIPT = textwrap.dedent(
     import io, sys, numpy as np, torch
     from fractions import Fraction
     torch.set_num_threads(int(sys.argv[1]))
-    from vqcodec import load_codec
+    from vqcodec import compress, decompress, load_codec
     from vqcodec.bench.scenes import pan_scene
-    from vqcodec.keyframes import FixedKeyframes
-    from vqcodec.lowlatency import LowLatencySettings, compress_lowlatency
+    from vqcodec.modes.keyframes import FixedKeyframes
+    from vqcodec.modes.lowlatency import LowLatencySettings
     codec = load_codec("default")
     if sys.argv[2] == "encode":
         frames = pan_scene(6, 96, 80)
         buf = io.BytesIO()
-        compress_lowlatency(codec, iter(frames), buf, 96, 80, Fraction(25), 3, FixedKeyframes(3),
-                            LowLatencySettings(latency=2))
+        compress(frames, buf, 96, 80, Fraction(25), 3, "lowlatency", codec, keyframes=FixedKeyframes(3),
+                 settings=LowLatencySettings(latency=2))
         open(sys.argv[3], "wb").write(buf.getvalue())
     else:
-        out = np.concatenate(list(codec.decompress(open(sys.argv[3], "rb"))))
+        out = np.stack(list(decompress(open(sys.argv[3], "rb"), model=codec)))
         np.save(sys.argv[4], out)
     """
 )

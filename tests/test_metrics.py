@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from skimage import data
 
-from vqcodec import metrics
-from vqcodec.metrics import bits_per_pixel, kbps, ms_ssim_rgb, psnr_rgb, psnr_yuv611, psnr_yuv_planes
+from vqcodec.media import metrics
+from vqcodec.media.metrics import bits_per_pixel, kbps, ms_ssim_rgb, psnr_rgb, psnr_yuv611, psnr_yuv_planes
 
 
 def _photo_clip(h: int, w: int, frames: int = 2) -> np.ndarray:

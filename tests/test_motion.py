@@ -3,7 +3,7 @@ bilateral interpolation lands between its keyframes, blends are exact."""
 import numpy as np
 import pytest
 
-from vqcodec import motion
+from vqcodec.motion import compensation as motion
 from vqcodec.bench.scenes import static_scene
 
 

@@ -3,7 +3,7 @@ estimates are what the range coder spends."""
 import numpy as np
 import pytest
 
-from vqcodec.motion_coding import MAX_VECTOR, SideReader, SideWriter
+from vqcodec.motion.side_info import MAX_VECTOR, SideReader, SideWriter
 
 
 def _random_field(rng, by=5, bx=7, smooth=True):

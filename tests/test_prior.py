@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from vqcodec.config import PriorConfig, QuantizerConfig
-from vqcodec.prior import Prior, checkerboard, from_tiles, schedule, to_tiles
+from vqcodec.models.prior import Prior, checkerboard, from_tiles, schedule, to_tiles
 
 
 def test_schedule_is_level_major_two_halves():
@@ -69,9 +69,9 @@ def test_exact_token_round_trip(tiny_codec):
     K = tiny_codec.config.quantizer.codebook_size
     for levels in (1, 2, 3):
         tokens = rng.integers(0, K, (3, levels, 5, 7))
-        prev = tiny_codec._empty_context(5, 7)
+        prev = tiny_codec.empty_context(5, 7)
         payload, ideal, ctx = tiny_codec.encode_payload(tokens, prev)
-        back, ctx2 = tiny_codec.decode_payload(payload, 3, levels, tiny_codec._empty_context(5, 7))
+        back, ctx2 = tiny_codec.decode_payload(payload, 3, levels, tiny_codec.empty_context(5, 7))
         assert np.array_equal(back, tokens)
         assert torch.equal(ctx, ctx2)
         assert 8 * len(payload) <= ideal * 1.01 + 64
@@ -86,7 +86,7 @@ def test_predictive_prior_has_groups_and_heads_per_frame_kind():
     import torch
 
     from vqcodec.config import PriorConfig, QuantizerConfig
-    from vqcodec.prior import Prior, group_id
+    from vqcodec.models.prior import Prior, group_id
 
     N = 3
     p = Prior(PriorConfig(dim=16, layers=1, heads=2, tile=4), QuantizerConfig(levels=N, codebook_size=8, predictive=True))
@@ -141,7 +141,7 @@ def test_scalar_training_inputs_hide_the_group_and_the_later_channels():
 
 
 def test_integer_scalar_prior_matches_the_float_one():
-    from vqcodec.integer_prior import IntegerPrior
+    from vqcodec.coding.integer_prior import IntegerPrior
 
     p = _scalar_prior()
     cur = torch.randint(0, 9, (3, 4, 16))
@@ -162,7 +162,7 @@ def _shortcut_prior(seed: int = 0):
 
 
 def test_copy_logits_land_on_the_symbols_around_the_previous_one():
-    from vqcodec.prior import copy_logits
+    from vqcodec.models.prior import copy_logits
 
     K, r = 8, 2
     cw = torch.arange(1.0, 11.0).view(1, 1, 10)  # one position, per = 2 planes x 5 offsets (-2..2)
@@ -180,7 +180,7 @@ def test_copy_logits_land_on_the_symbols_around_the_previous_one():
 
 
 def test_match_counts_see_only_planes_known_in_both_frames():
-    from vqcodec.prior import match_counts
+    from vqcodec.models.prior import match_counts
 
     M = 8
     cur = torch.tensor([[[1, 2], [3, M], [5, 5]]])  # (1, planes 3, S 2)
@@ -207,7 +207,7 @@ def test_shortcuts_start_at_zero_and_change_nothing_until_trained():
 
 
 def test_integer_prior_with_shortcuts_matches_the_float_one():
-    from vqcodec.integer_prior import IntegerPrior
+    from vqcodec.coding.integer_prior import IntegerPrior
 
     p = _shortcut_prior(1)
     with torch.no_grad():

@@ -3,7 +3,7 @@ dropout keeps prefixes, encode/decode agree with the training pass."""
 import torch
 
 from vqcodec.config import QuantizerConfig
-from vqcodec.quantizer import ResidualVQ
+from vqcodec.models.residual_vq import ResidualVQ
 
 
 def _vq(levels=4, size=32, dim=8, predictive=False):

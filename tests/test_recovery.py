@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from conftest import EXPECTED, _tiny_pattern
-from vqcodec.lowlatency import LowLatencySettings
+from vqcodec.modes.lowlatency import LowLatencySettings
 from vqcodec.recovery import RecoveringDecoder
 from vqcodec.stream import StreamEncoder
+from vqcodec.api import decompress
 
 
 def _stream(codec, mode):
@@ -18,7 +19,7 @@ def _stream(codec, mode):
     enc = StreamEncoder(64, 48, 25, 2, model=codec, **opts)
     packets = [p for f in frames for p in enc.push(f)] + enc.flush()
     data = b"".join(packets)
-    return packets, data, np.concatenate(list(codec.decompress(io.BytesIO(data))))
+    return packets, data, np.stack(list(decompress(io.BytesIO(data), model=codec)))
 
 
 @pytest.mark.parametrize("mode", ["full", "lowlatency"])

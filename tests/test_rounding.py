@@ -6,14 +6,14 @@ import pytest
 import torch
 
 from vqcodec.config import QuantizerConfig
-from vqcodec.rounding import (
+from vqcodec.coding.rounding import (
     DEFAULT_LAMBDA,
     NearestRounding,
     RateDistortionRounding,
     nearest_symbols,
     rounding_for,
 )
-from vqcodec.scalar_quantizer import ScalarQuantizer
+from vqcodec.models.scalar_quantizer import ScalarQuantizer
 
 K = 16
 

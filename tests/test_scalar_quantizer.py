@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from vqcodec.config import QuantizerConfig
-from vqcodec.scalar_quantizer import ScalarQuantizer, rate_loss
+from vqcodec.models.scalar_quantizer import ScalarQuantizer, rate_loss
 
 CFG = QuantizerConfig(codebook_size=16, dim=4, scalar_steps=(0.5, 0.25), channel_groups=2)
 

@@ -14,13 +14,13 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import _tiny_pattern
-from vqcodec.codec import CodecError
-from vqcodec.container import (
+from vqcodec.errors import CodecError
+from vqcodec.format.container import (
     ContainerError, PacketReader, PacketType, StreamHeader, TruncatedStream, UnsupportedVersion,
 )
-from vqcodec.lowlatency import LowLatencySettings
+from vqcodec.modes.lowlatency import LowLatencySettings
 from vqcodec.stream import StreamDecoder, StreamEncoder
-from vqcodec.video_io import read_video, write_video
+from vqcodec.media.video_io import read_video, write_video
 from vqcodec_cli.main import main
 
 FPS = Fraction(25)
@@ -45,7 +45,7 @@ def decode(codec, data: bytes, chunk: int) -> tuple[np.ndarray, StreamDecoder]:
 
 
 def whole(codec, data: bytes) -> np.ndarray:
-    return np.concatenate(list(codec.decompress(io.BytesIO(data))))
+    return np.stack(list(decompress(io.BytesIO(data), model=codec)))
 
 
 @pytest.fixture(scope="module")
@@ -113,14 +113,24 @@ def test_bad_frames_and_misuse(tiny_codec):
     with pytest.raises(CodecError, match="quality 9 is not offered"):
         StreamEncoder(64, 48, FPS, 9, model=tiny_codec)
     with pytest.raises(ValueError, match="unknown keyframes 'often'"):
-        StreamEncoder(64, 48, FPS, 2, model=tiny_codec, keyframes="often")
+        StreamEncoder(64, 48, FPS, 2, mode="lowlatency", model=tiny_codec, keyframes="often")
+
+
+def test_library_and_cli_share_one_default_mode(tiny_codec):
+    from vqcodec.format.container import Mode
+    from vqcodec.modes import DEFAULT_MODE
+    from vqcodec_cli.main import compress as compress_command
+
+    option = next(p for p in compress_command.params if p.name == "mode")
+    assert DEFAULT_MODE == option.default == "full"
+    assert StreamEncoder(64, 48, FPS, 2, model=tiny_codec).header.mode is Mode.FULL
 
 
 def test_an_empty_stream_is_a_header_and_an_end_packet(tiny_codec):
     enc = StreamEncoder(64, 48, FPS, 2, model=tiny_codec)
     packets = enc.flush()
     assert len(packets) == 2
-    frames = list(tiny_codec.decompress(io.BytesIO(b"".join(packets))))
+    frames = list(decompress(io.BytesIO(b"".join(packets)), model=tiny_codec))
     assert frames == []
 
 
@@ -215,7 +225,7 @@ _MEMORY = textwrap.dedent("""
             return int(f.read().split()[1]) * 4096
 
     codec = load_codec(sys.argv[1])
-    enc, dec = StreamEncoder(64, 48, 25, 1, model=codec, keyint=4), StreamDecoder(codec)
+    enc, dec = StreamEncoder(64, 48, 25, 1, "lowlatency", model=codec, keyint=4), StreamDecoder(codec)
     rng, marks = np.random.default_rng(0), {}
     for t in range(int(sys.argv[2])):
         frame = np.roll(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), t, axis=1)
@@ -241,7 +251,8 @@ def test_memory_does_not_grow_with_the_stream(tiny_model, tmp_path):
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from vqcodec.entropy_coder import EntropyCodingError  # noqa: E402
+from vqcodec.coding.range_coder import EntropyCodingError  # noqa: E402
+from vqcodec.api import decompress
 
 _GOLDEN_STREAMS = {}
 

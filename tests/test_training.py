@@ -14,6 +14,7 @@ from vqcodec.config import CodecConfig
 from vqcodec.training.data import ClipShape, find_videos
 from vqcodec.training.run import run_training
 from vqcodec.training.train import TrainConfig
+from vqcodec.api import compress, decompress
 
 
 def _codes_every_quality(codec) -> None:
@@ -21,9 +22,9 @@ def _codes_every_quality(codec) -> None:
     frames = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
     for q in codec.qualities:
         buf = io.BytesIO()
-        codec.compress(iter(frames), buf, 32, 32, Fraction(25), q)
+        compress(iter(frames), buf, 32, 32, Fraction(25), q, model=codec)
         buf.seek(0)
-        assert np.concatenate(list(codec.decompress(buf))).shape == frames.shape
+        assert np.stack(list(decompress(buf, model=codec))).shape == frames.shape
 
 
 def _tiny_cfg(tiny_model) -> CodecConfig:
@@ -56,7 +57,7 @@ def test_two_stages_checkpoint_and_resume(tmp_path, tiny_model):
 
     codec = load_codec(str(out / "t1.json"))
     frames = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
-    codec.compress(iter(frames), io.BytesIO(), 32, 32, Fraction(25), 2)
+    compress(iter(frames), io.BytesIO(), 32, 32, Fraction(25), 2, model=codec)
 
 
 def test_evaluation_clip_is_refused(tmp_path):
@@ -162,7 +163,7 @@ def test_predictive_run_fits_the_linear_path_and_trains_p_groups(tmp_path):
     run_training(t, cfg, [], synthetic=True, log=lambda m: None)
     codec = load_codec(str(out / "p.json"))
     frames = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
-    codec.compress(iter(frames), io.BytesIO(), 32, 32, Fraction(25), 2)
+    compress(iter(frames), io.BytesIO(), 32, 32, Fraction(25), 2, model=codec)
 
 
 def test_scalar_run_trains_rate_and_every_quality_context(tmp_path):

@@ -1,4 +1,4 @@
-"""vqcodec.video_io: reading, writing, pipes, errors, padding."""
+"""vqcodec.media.video_io: reading, writing, pipes, errors, padding."""
 from __future__ import annotations
 
 import io
@@ -12,8 +12,8 @@ import av
 import numpy as np
 import pytest
 
-from vqcodec.samples import SampleNotFoundError, sample_path
-from vqcodec.video_io import (OutputExistsError, VideoInfo, VideoIOError, VideoReader, VideoWriter,
+from vqcodec.media.samples import SampleNotFoundError, sample_path
+from vqcodec.media.video_io import (OutputExistsError, VideoInfo, VideoIOError, VideoReader, VideoWriter,
                               crop_frames, pad_frames, read_video, write_video)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -93,7 +93,7 @@ def test_y4m_444_from_ffmpeg_is_read(tiny_frames):
 def test_stdin_to_stdout_pipe(tiny_frames):
     # A child process is a y4m filter: VideoReader("-") on its real stdin,
     # VideoWriter("-") on its real stdout, like `ffmpeg ... | vqcodec ... | ffplay -`.
-    code = ("from vqcodec.video_io import VideoReader, VideoWriter\n"
+    code = ("from vqcodec.media.video_io import VideoReader, VideoWriter\n"
             "with VideoReader('-') as r:\n"
             "    i = r.info\n"
             "    with VideoWriter('-', i.width, i.height, i.fps) as w:\n"

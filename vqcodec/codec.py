@@ -1,90 +1,48 @@
-"""The one place the stages meet: frames <-> tokens <-> probabilities <-> bytes.
+"""The engine for one model: frames <-> tokens <-> payload bytes.
 
-    compress:   frames -> autoencoder.encode -> quantizer (first L levels) -> tokens
-                tokens -> prior, group by group -> cdf -> range coder -> packet payload
-    decompress: payload -> (prior, the same groups) -> tokens -> quantizer -> decoder -> frames
+    frames -> autoencoder.encode -> quantizer -> tokens (T', planes, h, w)
+    tokens -> prior, group by group -> tables (coding/tables.py) -> range coder -> payload
+    payload -> (prior, the same groups) -> tokens -> quantizer -> decoder -> frames
 
-Bit-exactness rests on `_code_latent_frame`: ONE loop, used by both the
+Bit-exactness rests on `code_latent_frame`: ONE loop, used by both the
 encoder and the decoder, runs the prior passes in the fixed group schedule on
 the same tile batches; only the callback differs (encode the true symbols, or
 decode them). The encoder therefore never computes probabilities the decoder
 cannot reproduce (no teacher-forced pass).
 
-A GOP (config.gop frames) is one packet. Prior context (the previous latent
-frame) carries across GOPs inside an intra period and resets at its start. A
-model with a reference branch (conditional coding, AutoencoderConfig.reference)
-also hands its autoencoder the previous GOP's last decoded frame, reset at the
-same place; FullEncoder decodes what it coded to get it (closed loop). The
-prior never sees it, so the tokens stay bit-exact whatever the pixels do.
-
-Which arithmetic turns the prior into tables is part of the format version:
-streams of versions 1-3 were coded with the float prior (FloatTables, kept so
-they still decode on the machine kind that wrote them); version 4 streams use
-the integer prior (IntegerTables), the same on every machine.
+Codec knows no packets and no files: the coding modes (modes/) drive it
+packet by packet, stream.py frames their packets, api.py reads and writes
+files. Which arithmetic turns the prior into tables is part of the format
+version (format/versions.py); `tables(version)` hands out the right one.
 """
 from __future__ import annotations
 
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import BinaryIO, Callable, Iterable, Iterator
+from typing import Callable
 
 import numpy as np
 import torch
 
-from . import cdf
-from .autoencoder import Autoencoder, frames_to_tensor, tensor_to_frames
+from .coding import cdf
+from .coding.range_coder import RangeDecoder, RangeEncoder
+from .coding.rounding import NearestRounding, nearest_symbols, rounding_for
+from .coding.tables import FloatTables, IntegerTables, Tables
 from .config import CodecConfig
-from .container import (
-    DEFAULT_LIMITS,
-    FORMAT_VERSION,
-    ContainerError,
-    Limits,
-    Mode,
-    Packet,
-    PacketType,
-    StreamHeader,
-    iter_packets,
-)
-from .entropy_coder import RangeDecoder, RangeEncoder
-from .integer_prior import IntegerPrior
-from .prior import Prior, checkerboard, from_tiles, schedule, to_tiles
-from .quantizer import ResidualVQ
-from .rounding import NearestRounding, nearest_symbols, rounding_for
-from .scalar_quantizer import ScalarQuantizer
-
-
-class CodecError(ValueError):
-    """A stream that cannot be decoded by this codec (wrong model, mismatch)."""
-
-
-class TokenMismatchError(CodecError):
-    """Decoded tokens fail their CRC: the stream is damaged or the prior's
-    probabilities differ from the encoder's."""
+from .errors import CodecError
+from .format.container import Mode, StreamHeader
+from .format.versions import FORMAT_VERSION, arithmetic_of
+from .models.autoencoder import Autoencoder, frames_to_tensor, tensor_to_frames
+from .models.prior import Prior, checkerboard, from_tiles, schedule, to_tiles
+from .models.residual_vq import ResidualVQ
+from .models.scalar_quantizer import ScalarQuantizer
 
 
 @dataclass(frozen=True)
 class ModelId:
     name: str
     sha256: bytes  # of the weights file
-
-
-@dataclass(frozen=True)
-class CompressStats:
-    frames: int
-    width: int
-    height: int
-    quality: int
-    bytes: int  # whole stream, header included
-    bits_per_pixel: float
-    payload_bits: int  # range-coder output only
-    ideal_bits: float  # sum of -log2 p of the coded tokens under the prior
-    raw_index_bits: float  # tokens * log2(K): cost without a prior
-    tokens: int
-    seconds: float
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def tokens_crc(tokens: np.ndarray) -> int:
@@ -97,44 +55,6 @@ def tokens_crc(tokens: np.ndarray) -> int:
 # h*w) -> symbols (P*per,), position-major (row i: position i // per, plane
 # planes.start + i % per). per = 1 for RVQ (one level), C/G for scalar models.
 CoderStep = Callable[[np.ndarray, np.ndarray, slice, np.ndarray], np.ndarray]
-
-
-# The prior's arithmetic a stream is written with, and the format version that says so.
-ARITHMETIC_VERSIONS = {"integer": FORMAT_VERSION, "float": 3}
-
-
-def arithmetic_version(arithmetic: str) -> int:
-    if arithmetic not in ARITHMETIC_VERSIONS:
-        raise ValueError(f"unknown prior arithmetic {arithmetic!r} (choose integer or float)")
-    return ARITHMETIC_VERSIONS[arithmetic]
-
-
-class FloatTables:
-    """Versions 1-3: float32 prior -> cdf.frequencies. Bit-exact only where the
-    float arithmetic is identical (same kind of machine and library)."""
-
-    def __init__(self, prior: Prior):
-        self.prior = prior
-
-    def logits(self, cur: torch.Tensor, prev: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
-        return self.prior(cur, prev, group)  # (B, S, K) float32
-
-    def tables(self, lg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """logits (P, K) -> (frequencies (P, K), float logits for the ideal-bits report)."""
-        return cdf.frequencies(lg), lg
-
-
-class IntegerTables:
-    """Version 4: integer prior -> cdf.frequencies_from_fixed, integers end to end."""
-
-    def __init__(self, prior: IntegerPrior):
-        self.prior = prior
-
-    def logits(self, cur: torch.Tensor, prev: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
-        return self.prior(cur, prev, group)  # (B, S, K) int64, FRAC fractional bits
-
-    def tables(self, lg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return cdf.frequencies_from_fixed(lg, self.prior.frac), lg / float(1 << self.prior.frac)
 
 
 class Codec:
@@ -161,17 +81,22 @@ class Codec:
         self.autoencoder = autoencoder.to(self.device).eval()
         self.quantizer = quantizer.to(self.device).eval()
         self.prior = prior.to(self.device).eval()
-        self._integer: IntegerTables | None = None
+        self._integer: IntegerTables | None = None  # converted on first use (tables)
         # how a scalar model's encoder picks symbols (rounding.py); RVQ ignores it
         self.rounding: NearestRounding = rounding_for(None)
 
-    def tables_for(self, version: int = FORMAT_VERSION) -> FloatTables | IntegerTables:
+    def tables(self, version: int = FORMAT_VERSION) -> Tables:
         """The probability arithmetic of a stream of format `version`."""
-        if version < 4:
+        if arithmetic_of(version) == "float":
             return FloatTables(self.prior)
         if self._integer is None:  # converted once, on first use (milliseconds)
-            self._integer = IntegerTables(IntegerPrior(self.prior).to(self.device))
+            self._integer = IntegerTables.of(self.prior, self.device)
         return self._integer
+
+    def reset_tables(self) -> None:
+        """Forget the integer prior converted from the weights: call after
+        changing the prior's weights in place."""
+        self._integer = None
 
     # ------------------------------------------------------------ properties
     @property
@@ -264,8 +189,8 @@ class Codec:
 
     # --------------------------------------------- tokens <-> bits (the prior)
     @torch.inference_mode()
-    def _code_latent_frame(self, prev: torch.Tensor, quality: int, step: CoderStep,
-                           arith: FloatTables | IntegerTables, kind: int = 0) -> torch.Tensor:
+    def code_latent_frame(self, prev: torch.Tensor, quality: int, step: CoderStep,
+                          arith: Tables, kind: int = 0) -> torch.Tensor:
         """Run the group schedule over one latent frame.
 
         prev: (planes, h, w) int64 tokens of the previous latent frame, MASK
@@ -294,7 +219,8 @@ class Codec:
             cur[planes].reshape(per, -1)[:, pos] = sym
         return cur
 
-    def _empty_context(self, h: int, w: int) -> torch.Tensor:
+    def empty_context(self, h: int, w: int) -> torch.Tensor:
+        """The prior context (planes, h, w) of a latent frame with nothing before it."""
         N = self.config.quantizer.planes
         return torch.full((N, h, w), self.prior.mask_index, dtype=torch.long, device=self.device)
 
@@ -307,7 +233,7 @@ class Codec:
         models), self.rounding picks each symbol once its table is known and
         the chosen symbols are written back into `tokens`, which must then be
         a writable array: the caller's CRC covers what was coded."""
-        enc, ideal, arith = RangeEncoder(), 0.0, self.tables_for(version)
+        enc, ideal, arith = RangeEncoder(), 0.0, self.tables(version)
         quality = self._quality_of(tokens, quality)
         w = tokens.shape[3]
         for f, frame in enumerate(tokens):  # (planes, h, w)
@@ -326,7 +252,7 @@ class Codec:
                 ideal += cdf.ideal_bits(lg, sym)
                 return sym
 
-            prev = self._code_latent_frame(prev, quality, step, arith, self.config.quantizer.frame_kind(f))
+            prev = self.code_latent_frame(prev, quality, step, arith, self.config.quantizer.frame_kind(f))
         return enc.finish(), ideal, prev
 
     def decode_payload(
@@ -334,55 +260,40 @@ class Codec:
         version: int = FORMAT_VERSION,
     ) -> tuple[np.ndarray, torch.Tensor]:
         """Inverse of encode_payload: -> (tokens (T', planes, h, w), next context)."""
-        dec, arith = RangeDecoder(payload), self.tables_for(version)
+        dec, arith = RangeDecoder(payload), self.tables(version)
         out, planes = [], self.planes_at(quality)
         for f in range(latent_frames):
-            prev = self._code_latent_frame(prev, quality, lambda freq, lg, planes, pos: dec.decode(freq), arith,
+            prev = self.code_latent_frame(prev, quality, lambda freq, lg, planes, pos: dec.decode(freq), arith,
                                            self.config.quantizer.frame_kind(f))
             out.append(prev[:planes].cpu().numpy())
         return np.stack(out), prev
 
-    # ---------------------------------------------------------- whole streams
-    def make_header(self, width: int, height: int, fps: Fraction, frame_count: int | None, quality: int,
-                    version: int = FORMAT_VERSION) -> StreamHeader:
+    # ------------------------------------------------------------- streams
+    def stream_header(self, mode: Mode, width: int, height: int, fps: Fraction, frame_count: int | None,
+                      quality: int, gop: int, intra_period: int, version: int = FORMAT_VERSION) -> StreamHeader:
+        """The header of a stream this model codes (every mode builds its header here)."""
         return StreamHeader(
             model_name=self.model_id.name,
             weights_sha256=self.model_id.sha256,
-            mode=Mode.FULL,
+            mode=mode,
             width=width,
             height=height,
             fps=Fraction(fps),
             frame_count=frame_count,
-            gop=self.config.gop,
-            intra_period=self.config.intra_period,
+            gop=gop,
+            intra_period=intra_period,
             quality=quality,
             version=version,
         )
 
-    def _padded(self, gop: np.ndarray) -> np.ndarray:
-        """Edge-replicate a GOP (T, H, W, 3) to multiples of the latent factors."""
+    def padded(self, gop: np.ndarray) -> np.ndarray:
+        """Edge-replicate frames (T, H, W, 3) to multiples of the latent factors."""
         T, H, W, _ = gop.shape
         t, s = self.factor_t, self.factor_s
         return np.pad(gop, ((0, -T % t), (0, -H % s), (0, -W % s), (0, 0)), mode="edge")
 
-    def compress(
-        self,
-        frames: Iterable[np.ndarray],
-        out: BinaryIO,
-        width: int,
-        height: int,
-        fps: Fraction,
-        quality: int,
-        frame_count: int | None = None,
-        progress: Callable[[int], None] | None = None,
-    ) -> CompressStats:
-        """Code frames ((H, W, 3) uint8 each) into `out` as a full-mode .vqv stream."""
-        from .stream import StreamEncoder
-
-        enc = StreamEncoder(width, height, fps, quality, mode="full", model=self, frame_count=frame_count)
-        return enc.write(frames, out, progress)
-
     def check_header(self, header: StreamHeader) -> None:
+        """Raise CodecError unless this model decodes the stream `header` describes."""
         if header.model_name != self.model_id.name or header.weights_sha256 != self.model_id.sha256:
             raise CodecError(
                 f"stream needs model {header.model_name!r} (sha256 {header.weights_sha256.hex()[:12]}...), "
@@ -392,118 +303,3 @@ class Codec:
             raise CodecError(f"stream quality {header.quality} is not offered by this model")
         if header.mode == Mode.FULL and header.gop != self.config.gop:
             raise CodecError(f"stream GOP {header.gop} does not match the model's {self.config.gop}")
-
-    def decompress(self, inp: BinaryIO, header: StreamHeader | None = None,
-                   limits: Limits = DEFAULT_LIMITS) -> Iterator[np.ndarray]:
-        """Yield decoded frames (n, H, W, 3) uint8, one array per packet, from a .vqv
-        stream. Read the header first with StreamHeader.read to check it, or let this do
-        it; `limits` bound what the stream may ask for (lower them for untrusted input)."""
-        if header is None:
-            header = StreamHeader.read(inp, limits)
-        limits.check_header(header)
-        self.check_header(header)
-        decoder = self.packet_decoder(header)
-        expected = 0
-        for packet in iter_packets(inp, header, limits):
-            if packet.kind == PacketType.END:
-                break
-            frames = decoder.push(packet)
-            expected += packet.frame_count
-            yield frames
-        else:
-            raise ContainerError(f"stream ends without an end packet after frame {expected}")
-        if header.frame_count is not None and expected != header.frame_count:
-            raise CodecError(f"stream holds {expected} frames; its header says {header.frame_count}")
-
-    def packet_encoder(self, width: int, height: int, quality: int, version: int = FORMAT_VERSION) -> FullEncoder:
-        return FullEncoder(self, width, height, quality, version)
-
-    def packet_decoder(self, header: StreamHeader):
-        """The decoder of header's mode: .push(packet) -> frames (n, H, W, 3) uint8."""
-        if header.mode == Mode.LOWLATENCY:
-            from .lowlatency import LowLatencyDecoder
-
-            return LowLatencyDecoder(self, header)
-        return FullDecoder(self, header)
-
-
-class FullEncoder:
-    """The full mode, frame by frame: every config.gop frames make one packet (a GOP);
-    the prior's context carries across GOPs and resets at each intra period."""
-
-    def __init__(self, codec: Codec, width: int, height: int, quality: int, version: int = FORMAT_VERSION):
-        self.codec, self.quality, self.version = codec, quality, version
-        self._gop: list[np.ndarray] = []  # frames (H, W, 3) of the GOP being filled
-        self._prev: torch.Tensor | None = None  # (N, h, w) prior context
-        self._ref: np.ndarray | None = None  # (H', W', 3) last decoded frame, padded (conditional coding)
-        self._done = 0  # frames already in packets
-        self.ideal_bits, self.tokens = 0.0, 0
-        self.coded: np.ndarray | None = None  # tokens (T', planes, h, w) of the last packet, as coded
-        self._coded_ref: np.ndarray | None = None  # the reference they were coded against
-        self._decoded: np.ndarray | None = None  # their decoded frames, once known
-
-    def push(self, frame: np.ndarray) -> list[Packet]:
-        self._gop.append(frame)
-        return [self._packet()] if len(self._gop) == self.codec.config.gop else []
-
-    def flush(self) -> list[Packet]:
-        return [self._packet()] if self._gop else []
-
-    def _packet(self) -> Packet:
-        codec, gop = self.codec, np.stack(self._gop)
-        self._gop = []
-        intra = self._done % codec.config.intra_period == 0
-        if intra:  # an intra GOP is coded alone: random access starts here
-            self._ref = None
-        tokens, latents = codec.quantize(codec._padded(gop), self.quality, self._ref)  # (T', L, h, w)
-        if intra or self._prev is None:
-            self._prev = codec._empty_context(tokens.shape[2], tokens.shape[3])
-        payload, bits, self._prev = codec.encode_payload(tokens, self._prev, self.version, self.quality, latents)
-        packet = Packet(PacketType.INTRA if intra else PacketType.INTER, self._done, len(gop), payload,
-                        tokens_crc(tokens))
-        self.ideal_bits += bits
-        self.tokens, self.coded = self.tokens + tokens.size, tokens
-        self._coded_ref, self._decoded = self._ref, None
-        if codec.uses_reference:  # closed loop: the next GOP's reference is what the decoder will have
-            self._ref = self.reconstruction()[len(gop) - 1]
-        self._done += len(gop)
-        return packet
-
-    def reconstruction(self) -> np.ndarray:
-        """Decoded frames (T, H', W', 3) uint8 of the last packet, padded to
-        the latent grid: exactly what FullDecoder outputs before cropping."""
-        if self.coded is None:
-            raise ValueError("no packet coded yet")
-        if self._decoded is None:
-            self._decoded = self.codec.decode_tokens(self.coded, self.quality, self._coded_ref)
-        return self._decoded
-
-
-class FullDecoder:
-    """Packets of a full-mode stream in, frames out."""
-
-    def __init__(self, codec: Codec, header: StreamHeader):
-        self.codec, self.header = codec, header
-        s = codec.factor_s
-        self.h, self.w = -(-header.height // s), -(-header.width // s)  # latent grid
-        self._prev: torch.Tensor | None = None
-        self._ref: np.ndarray | None = None  # (H', W', 3) last decoded frame, padded (conditional coding)
-
-    def push(self, packet: Packet) -> np.ndarray:
-        """-> frames (n, H, W, 3) uint8 of the packet."""
-        h = self.header
-        if packet.kind == PacketType.INTRA:
-            self._prev, self._ref = self.codec._empty_context(self.h, self.w), None
-        elif self._prev is None:
-            raise CodecError(f"stream starts with an inter packet at frame {packet.first_frame}")
-        latent = -(-packet.frame_count // self.codec.factor_t)
-        tokens, self._prev = self.codec.decode_payload(packet.payload, latent, h.quality, self._prev, h.version)
-        if tokens_crc(tokens) != packet.tokens_crc:
-            raise TokenMismatchError(
-                f"decoded tokens of frames {packet.first_frame}-{packet.first_frame + packet.frame_count - 1} "
-                f"do not match their CRC: the prior's probabilities differ from the encoder's"
-            )
-        frames = self.codec.decode_tokens(tokens, h.quality, self._ref)
-        if self.codec.uses_reference:
-            self._ref = frames[packet.frame_count - 1]
-        return frames[: packet.frame_count, : h.height, : h.width]

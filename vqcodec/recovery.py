@@ -21,13 +21,11 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from .codec import Codec, CodecError
-from .container import DEFAULT_LIMITS, ContainerError, Limits, StreamHeader, TruncatedStream, same_stream
-from .entropy_coder import EntropyCodingError
-from .stream import StreamDecoder
-
-DAMAGE = (ContainerError, CodecError, EntropyCodingError)  # what a damaged stream raises
-_CHUNK = 1 << 16
+from .codec import Codec
+from .errors import RECOVERABLE, TruncatedStream
+from .format.container import DEFAULT_LIMITS, Limits, StreamHeader, same_stream
+from .format.versions import has_header_copies
+from .stream import READ_SIZE, StreamDecoder
 
 
 @dataclass
@@ -66,7 +64,7 @@ class RecoveringDecoder:
         self._f.seek(base)
         dec = StreamDecoder(self.codec, limits=self.limits, join=join)
         try:
-            while chunk := self._f.read(_CHUNK):
+            while chunk := self._f.read(READ_SIZE):
                 for index, frame in dec.indexed_frames(chunk):
                     if dec.header is not None and self.header is None:
                         self.header = dec.header
@@ -80,10 +78,10 @@ class RecoveringDecoder:
                     return None
             dec.flush()
             return None
-        except DAMAGE as e:
+        except RECOVERABLE as e:
             if self.header is None and dec.header is not None:
                 self.header = dec.header
-            if self.header is None or self.header.version < 3 or isinstance(e, TruncatedStream) and \
+            if self.header is None or not has_header_copies(self.header.version) or isinstance(e, TruncatedStream) and \
                     self._at_end():
                 self._damage(base + dec.packet_offset, e)
                 return None  # nothing to resume from: no header, no HEADER packets, or the end

@@ -2,7 +2,7 @@
 
 For camera pipelines that push frames forever and send packets over a network:
 
-    enc = StreamEncoder(352, 288, fps=30, quality=1)          # low-latency mode by default
+    enc = StreamEncoder(352, 288, fps=30, quality=1, mode="lowlatency")
     for frame in camera:                                      # (H, W, 3) uint8
         for packet in enc.push(frame):
             sock.sendall(packet)
@@ -26,40 +26,43 @@ from; nothing grows with the length of the stream.
 
 Joining late: every INTRA packet but the first is preceded by a HEADER packet (a copy of
 the stream header). A StreamDecoder whose first bytes are not the start of a stream
-skips to the next HEADER packet and decodes from that intra period on; `first_frame`
-then says which frame it started at.
+skips to the next HEADER packet (format/sync.py) and decodes from that intra period on;
+`first_frame` then says which frame it started at.
+
+StreamDecoder is the one decode driver: the file API (api.decompress), the CLI
+(files, pipes, --follow) and RecoveringDecoder all feed it bytes, through
+`read_from` or `push`.
 """
 from __future__ import annotations
 
 import io
 import time
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from typing import BinaryIO, Callable, Iterable, Iterator
 
 import numpy as np
 
-from .codec import Codec, CodecError, CompressStats, arithmetic_version
-from .container import (
+from . import modes
+from .codec import Codec
+from .errors import CodecError, ContainerError, TruncatedStream
+from .format import sync
+from .format.container import (
     DEFAULT_LIMITS,
     MAGIC,
     MAX_HEADER_SIZE,
     PACKET_HEAD_SIZE,
-    SYNC,
-    ContainerError,
     Limits,
     Packet,
     PacketReader,
     PacketType,
     StreamHeader,
-    TruncatedStream,
-    parse_packet_head,
 )
-from .keyframes import AdaptiveKeyframes, FixedKeyframes, KeyframePolicy
-from .lowlatency import LowLatencyEncoder, LowLatencySettings, header_for
+from .format.versions import DEFAULT_ARITHMETIC, version_for
+from .modes.keyframes import KeyframePolicy
+from .modes.lowlatency import LowLatencySettings
 
-MODES = ("full", "lowlatency")
-_POLICIES = {"fixed": FixedKeyframes, "adaptive": AdaptiveKeyframes}
+READ_SIZE = 1 << 16  # bytes read_from asks its input for at a time
 
 
 def _codec(model: str | Codec, device: str) -> Codec:
@@ -70,12 +73,33 @@ def _codec(model: str | Codec, device: str) -> Codec:
     return load_codec(model, device)
 
 
+@dataclass(frozen=True)
+class CompressStats:
+    frames: int
+    width: int
+    height: int
+    quality: int
+    bytes: int  # whole stream, header included
+    bits_per_pixel: float
+    payload_bits: int  # range-coder output only
+    ideal_bits: float  # sum of -log2 p of the coded tokens under the prior
+    raw_index_bits: float  # tokens * log2(K): cost without a prior
+    tokens: int
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+
+
 class StreamEncoder:
     """Frames in, packets (bytes) out, in constant memory.
 
-    mode "lowlatency" (default; keyframes every `keyint` frames or where the content
-    changes with keyframes="adaptive", at most `latency` frames held back) or "full"
-    (GOPs of the model's size: better rate, one GOP of delay). `model` is an installed
+    mode "full" (the default, modes.DEFAULT_MODE: GOPs of the model's size, the better
+    rate, one GOP of delay) or "lowlatency" (keyframes every `keyint` frames or where
+    the content changes with keyframes="adaptive", at most `latency` frames held back:
+    what a camera pipeline that bounds its delay names). `model` is an installed
     model name, a path, or a loaded Codec. `quality` defaults to the model's middle one.
     `frame_count`, if known, goes into the header; left None, the header says unknown.
     `arithmetic` "integer" (default, format v4): the prior's tables are computed in
@@ -85,13 +109,12 @@ class StreamEncoder:
     """
 
     def __init__(self, width: int, height: int, fps: float | Fraction, quality: int | None = None,
-                 mode: str = "lowlatency", model: str | Codec = "default", *, device: str = "cpu",
+                 mode: str = modes.DEFAULT_MODE, model: str | Codec = "default", *, device: str = "cpu",
                  keyint: int = 8, keyframes: str | KeyframePolicy = "fixed", latency: int = 0,
                  settings: LowLatencySettings | None = None, frame_count: int | None = None,
-                 arithmetic: str = "integer"):
-        if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r} (choose {' or '.join(MODES)})")
-        version = arithmetic_version(arithmetic)
+                 arithmetic: str = DEFAULT_ARITHMETIC):
+        modes.mode_class(mode)  # an unknown mode fails before the model loads
+        version = version_for(arithmetic)
         self.codec = codec = _codec(model, device)
         q = codec.qualities[len(codec.qualities) // 2] if quality is None else quality
         if q not in codec.qualities:
@@ -99,20 +122,9 @@ class StreamEncoder:
                              f"(choose {codec.qualities[0]}..{codec.qualities[-1]})")
         fps = Fraction(fps).limit_denominator(1001 * 1000) if isinstance(fps, float) else Fraction(fps)
         self.width, self.height, self.quality, self.mode = width, height, q, mode
-        if mode == "full":
-            self.header = codec.make_header(width, height, fps, frame_count, q, version)
-            self._core = codec.packet_encoder(width, height, q, version)
-        else:
-            if isinstance(keyframes, str):
-                if keyframes not in _POLICIES:
-                    raise ValueError(f"unknown keyframes {keyframes!r} (choose fixed or adaptive)")
-                keyframes = _POLICIES[keyframes](keyint)
-            if settings is None:
-                settings = LowLatencySettings(latency=latency)
-            elif latency != settings.latency and latency != 0:
-                raise ValueError(f"latency {latency} and settings.latency {settings.latency} disagree")
-            self.header = header_for(codec, width, height, fps, frame_count, q, keyframes, settings, version)
-            self._core = LowLatencyEncoder(codec, width, height, q, keyframes, settings, version)
+        self._core = modes.encoder_for(mode, codec, width, height, fps, frame_count, q, version, keyint=keyint,
+                                       keyframes=keyframes, latency=latency, settings=settings)
+        self.header: StreamHeader = self._core.header
         self.frames_in = self.frames_out = self.bytes_out = self.payload_bits = 0
         self._started = self._ended = False
         self._seconds = 0.0
@@ -204,9 +216,12 @@ class StreamDecoder:
     """
 
     def __init__(self, model: str | Codec | None = None, *, device: str = "cpu",
-                 limits: Limits = DEFAULT_LIMITS, join: bool | None = None):
+                 limits: Limits = DEFAULT_LIMITS, join: bool | None = None,
+                 header: StreamHeader | None = None):
         """join: True = start by scanning for a HEADER packet even if the bytes begin
-        with a stream header; None = decide from the first bytes."""
+        with a stream header; None = decide from the first bytes. header: the stream's
+        header, already read from the input (StreamHeader.read): the bytes pushed then
+        start right after it."""
         self.model, self.device, self.limits = model, device, limits
         self.header: StreamHeader | None = None
         self.first_frame: int | None = None  # index of the first frame returned
@@ -218,6 +233,23 @@ class StreamDecoder:
         self._late = join  # None: undecided; False: starts at the header; True: joins late
         self._reader: PacketReader | None = None
         self._core = None
+        if header is not None:
+            limits.check_header(header)
+            self._late = False
+            self._start(header, header.size, 0)
+
+    def read_from(self, f: BinaryIO, size: int = READ_SIZE) -> Iterator[tuple[int, np.ndarray]]:
+        """Decode the stream `f` holds to its END packet -> (frame index, frame (H, W, 3)
+        uint8), each as soon as its packet is decoded. Reads what is there (read1, where
+        `f` has it: a pipe or a file still being written is not waited on for a whole
+        chunk) and stops at the END packet without reading further. Raises
+        TruncatedStream if the input ends first."""
+        read = getattr(f, "read1", f.read)
+        while not self.ended:
+            chunk = read(size)
+            if not chunk:
+                self.flush()
+            yield from self.indexed_frames(chunk)
 
     def push(self, data: bytes) -> list[np.ndarray]:
         """Feed bytes -> the frames (H, W, 3) uint8 they complete, in order."""
@@ -268,6 +300,9 @@ class StreamDecoder:
             self.ended = True
             if self._buf:
                 raise ContainerError(f"{len(self._buf)} bytes after the END packet")
+            count = self.header.frame_count
+            if not self._late and count is not None and packet.first_frame != count:
+                raise CodecError(f"stream holds {packet.first_frame} frames; its header says {count}")
         elif packet.kind is not PacketType.HEADER:
             out = self._core.push(packet)  # (n, H, W, 3): the packet's last n frames
             if self.first_frame is None:
@@ -285,35 +320,13 @@ class StreamDecoder:
             del self._buf[:header.size]
             self._start(header, header.size, 0)
             return True
-        # Late join: scan for a HEADER packet (sync, a valid head CRC, type HEADER, its payload).
-        while True:
-            i = self._buf.find(SYNC)
-            if i < 0:
-                keep = 1 if self._buf.endswith(SYNC[:1]) else 0
-                self._skip(len(self._buf) - keep)
-                return False
-            self._skip(i)
-            if len(self._buf) < PACKET_HEAD_SIZE:
-                return False
-            try:
-                kind, first, _, length, _, _ = parse_packet_head(bytes(self._buf[:PACKET_HEAD_SIZE]), 0, 0)
-            except ContainerError:
-                self._skip(1)
-                continue
-            if kind is not PacketType.HEADER:  # a genuine packet: pass over it whole
-                self._skip(min(len(self._buf), PACKET_HEAD_SIZE + length) if length <= self.limits.max_payload else 1)
-                continue
-            if len(self._buf) < PACKET_HEAD_SIZE + length:
-                return False
-            try:
-                header = StreamHeader.from_bytes(bytes(self._buf[PACKET_HEAD_SIZE:PACKET_HEAD_SIZE + length]),
-                                                 self.limits)
-            except ContainerError:
-                self._skip(1)
-                continue
-            self.packet_offset = self.skipped_bytes  # where the HEADER packet starts
-            self._start(header, self.skipped_bytes, first)
-            return True
+        found = sync.scan(self._buf, self.limits)  # late join: the next HEADER packet
+        self._skip(found.skip)
+        if found.header is None:
+            return False
+        self.packet_offset = self.skipped_bytes  # where the HEADER packet starts
+        self._start(found.header, self.skipped_bytes, found.first_frame)
+        return True
 
     def _skip(self, n: int) -> None:
         del self._buf[:n]
@@ -329,7 +342,7 @@ class StreamDecoder:
             codec = codec_for(header, self.model, self.device)
         self.header, self.next_frame = header, frame
         self._reader = PacketReader(None, header, self.limits)
-        self._core = codec.packet_decoder(header)
+        self._core = modes.decoder_for(codec, header)
         if self._late:
             self._reader.join(offset, frame)
             if hasattr(self._core, "join"):

@@ -20,18 +20,15 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .autoencoder import Autoencoder
 from .codec import Codec, ModelId
 from .config import CodecConfig
-from .prior import Prior
-from .quantizer import ResidualVQ
-from .scalar_quantizer import ScalarQuantizer
+from .errors import ModelNotFound
+from .models.autoencoder import Autoencoder
+from .models.prior import Prior
+from .models.residual_vq import ResidualVQ
+from .models.scalar_quantizer import ScalarQuantizer
 
 PACKAGE_WEIGHTS = Path(__file__).resolve().parent / "weights"
-
-
-class ModelNotFound(LookupError):
-    pass
 
 
 def user_models_dir() -> Path:

@@ -19,6 +19,7 @@ is one thread: the same frames give the same bytes on every machine.
 """
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass, replace
@@ -27,7 +28,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from vqcodec.metrics import psnr_rgb
+from vqcodec.media.metrics import psnr_rgb
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 TUNES = {
@@ -264,3 +265,31 @@ def crf_sweep(
         encode((a + b) // 2)
 
     return sorted((r for r, _ in done.values()), key=lambda r: r.packet_bytes)
+
+
+def bytes_at_psnr(frames: np.ndarray, fps: Fraction | int, template: AnchorConfig,
+                  target_psnr: float) -> tuple[float, list[tuple[int, int, float]]]:
+    """What `template` spends for PSNR-RGB `target_psnr` on these frames: a
+    bisection over the integer CRFs for the two that bracket the target, then the
+    payload bytes (SEI left out) interpolated between them on a log scale, linear
+    in PSNR. -> (bytes, [(crf, payload bytes, PSNR-RGB) of every encode]). About 6
+    encodes; if even CRF 0 (51) misses the target, its bytes are returned."""
+    points: dict[int, tuple[int, float]] = {}
+
+    def point(crf: int) -> tuple[int, float]:
+        if crf not in points:
+            result = encode_anchor(frames, fps, replace(template, crf=float(crf)))
+            points[crf] = (result.payload_bytes, psnr_rgb(frames, result.decoded))
+        return points[crf]
+
+    lo, hi = 0, 51  # PSNR falls as CRF rises: find the neighbours around the target
+    if point(hi)[1] >= target_psnr or point(lo)[1] <= target_psnr:
+        crf = hi if point(hi)[1] >= target_psnr else lo
+        return float(point(crf)[0]), sorted((c, b, p) for c, (b, p) in points.items())
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if point(mid)[1] >= target_psnr else (lo, mid)
+    (b0, p0), (b1, p1) = point(lo), point(hi)  # p0 >= target > p1
+    share = (p0 - target_psnr) / max(p0 - p1, 1e-9)
+    estimate = math.exp(math.log(b0) + share * (math.log(b1) - math.log(b0)))
+    return estimate, sorted((c, b, p) for c, (b, p) in points.items())

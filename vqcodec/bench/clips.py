@@ -4,7 +4,7 @@ Clip specs (the CLIP arguments of `vqcodec bench`):
 
     path/to/video.mp4          any file FFmpeg reads (first --frames frames)
     video.mp4:0.5-1            the part from half way to the end (fractions of its length)
-    bikes.mp4                  a bundled sample by name when no such file exists (vqcodec.samples)
+    bikes.mp4                  a bundled sample by name when no such file exists (vqcodec.media.samples)
     synthetic:static           generated scenes (vqcodec.bench.scenes): fixed camera with moving
     synthetic:pan              objects, or a camera pan; default 352x288, 48 frames
 
@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from vqcodec.bench.scenes import DEFAULT_FRAMES, DEFAULT_SIZE, SCENES
-from vqcodec.samples import EVALUATION_SAMPLES, sample_path
-from vqcodec.video_io import VideoReader
+from vqcodec.media.samples import EVALUATION_SAMPLES, sample_path
+from vqcodec.media.video_io import VideoReader
 
 SYNTHETIC_PREFIX = "synthetic:"
 SYNTHETIC_FPS = Fraction(25)

@@ -27,7 +27,7 @@ from vqcodec.bench.bdrate import bd_rate, quality_overlap
 from vqcodec.bench.clips import BenchClip
 from vqcodec.bench.measure import MODES, PeakRss, RDPoint, anchor_point, measure_vqcodec
 from vqcodec.codec import Codec
-from vqcodec.metrics import psnr_rgb
+from vqcodec.media.metrics import psnr_rgb
 
 DEFAULT_ANCHORS = ("x264:medium", "x264:veryslow", "x264:zerolatency", "x265:medium")
 METRICS = {"psnr_rgb": "PSNR-RGB", "psnr_yuv611": "PSNR-YUV611", "ms_ssim": "MS-SSIM"}

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vqcodec.bench.anchors import AnchorResult
-from vqcodec.metrics import bits_per_pixel, kbps, ms_ssim_rgb, psnr_rgb, psnr_yuv_planes
+from vqcodec.media.metrics import bits_per_pixel, kbps, ms_ssim_rgb, psnr_rgb, psnr_yuv_planes
 
 if TYPE_CHECKING:
     from vqcodec.codec import Codec
@@ -131,8 +131,10 @@ class FullMode:
 
     def code(self, codec: Codec, frames: np.ndarray, fps: Fraction, quality: int):
         """-> (stream bytes, CompressStats, decoded (T, H, W, 3) uint8, encode s, decode s)."""
+        from vqcodec.api import compress
+
         t, h, w, _ = frames.shape
-        return _round_trip(codec, lambda buf: codec.compress(iter(frames), buf, w, h, fps, quality))
+        return _round_trip(codec, lambda buf: compress(frames, buf, w, h, fps, quality, "full", codec))
 
 
 def _round_trip(codec: Codec, encode):
@@ -142,9 +144,11 @@ def _round_trip(codec: Codec, encode):
     start = time.perf_counter()
     stats = encode(buf)
     encode_s = time.perf_counter() - start
+    from vqcodec.api import decompress
+
     buf.seek(0)
     start = time.perf_counter()
-    decoded = np.concatenate(list(codec.decompress(buf)), axis=0)
+    decoded = np.stack(list(decompress(buf, model=codec)), axis=0)
     decode_s = time.perf_counter() - start
     return buf.getvalue(), stats, decoded, encode_s, decode_s
 
@@ -156,19 +160,20 @@ class LowLatencyMode:
     name: str
     keyint: int = 8  # the interval, or the maximum one for AdaptiveKeyframes
     latency: int = 0
-    policy: str = "FixedKeyframes"  # a KeyframePolicy class of vqcodec.keyframes
+    policy: str = "FixedKeyframes"  # a KeyframePolicy class of vqcodec.modes.keyframes
     arithmetic: str = "integer"  # the prior's: integer (format v4) or float (v3)
 
     def code(self, codec: Codec, frames: np.ndarray, fps: Fraction, quality: int):
-        from vqcodec import keyframes
-        from vqcodec.lowlatency import LowLatencySettings, compress_lowlatency
+        from vqcodec.api import compress
+        from vqcodec.modes import keyframes
+        from vqcodec.modes.lowlatency import LowLatencySettings
 
         t, h, w, _ = frames.shape
         policy = getattr(keyframes, self.policy)(self.keyint)  # a fresh one: policies keep state
         settings = LowLatencySettings(latency=self.latency)
-        return _round_trip(codec, lambda buf: compress_lowlatency(codec, iter(frames), buf, w, h, fps,
-                                                                   quality, policy, settings,
-                                                                   arithmetic=self.arithmetic))
+        return _round_trip(codec, lambda buf: compress(frames, buf, w, h, fps, quality, "lowlatency", codec,
+                                                        keyframes=policy, settings=settings,
+                                                        arithmetic=self.arithmetic))
 
 
 # Modes `vqcodec bench --modes` accepts: the full mode, and the low-latency mode with
@@ -254,8 +259,11 @@ def encoder_point(codec: Codec, frames: np.ndarray, quality: int) -> dict:
     is what the stream decoder outputs (decoding is bit-exact, tested in
     tests/test_codec.py). Rate: packet payloads only, without the container
     (about 60 bytes + 30 per packet). -> {bpp, psnr_rgb, payload_bytes, seconds}."""
+    from vqcodec.format.versions import FORMAT_VERSION
+    from vqcodec.modes import encoder_for
+
     t, h, w, _ = frames.shape
-    enc = codec.packet_encoder(w, h, quality)
+    enc = encoder_for("full", codec, w, h, Fraction(25), t, quality, FORMAT_VERSION)
     payload, decoded, start = 0, [], time.perf_counter()
     for i, frame in enumerate(frames):
         packets = enc.push(frame) if i + 1 < t else enc.push(frame) + enc.flush()

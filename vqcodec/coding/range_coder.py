@@ -1,0 +1,69 @@
+"""Range coding of symbols under integer frequency tables (constriction).
+
+This module knows nothing of torch or of models: it takes int64 frequency
+tables (M, K) whose rows sum to 2^cdf.PRECISION (from `cdf.frequencies`) and
+symbols (M,), and turns them into bytes and back. The tables are handed to
+constriction as exact dyadic float64 probabilities freq / 2^PRECISION, which
+constriction quantizes at the same 24-bit precision deterministically (it is
+integer Rust code with no threads), so encoder and decoder agree whenever
+their integer tables agree.
+"""
+from __future__ import annotations
+
+import constriction
+import numpy as np
+
+from ..errors import EntropyCodingError
+from .cdf import TOTAL
+
+# perfect=False: constriction's fast, deterministic quantization. Encoder and
+# decoder must use the same setting; it is fixed here, in one place.
+_FAMILY = constriction.stream.model.Categorical(perfect=False)
+
+
+def _probs(freq: np.ndarray) -> np.ndarray:
+    if freq.ndim != 2:
+        raise ValueError(f"frequency table must be (M, K), got shape {freq.shape}")
+    return np.ascontiguousarray(freq, dtype=np.float64) / float(TOTAL)
+
+
+class RangeEncoder:
+    """Accumulates symbols group by group; `finish()` returns the bytes."""
+
+    def __init__(self) -> None:
+        self._enc = constriction.stream.queue.RangeEncoder()
+
+    def encode(self, symbols: np.ndarray, freq: np.ndarray) -> None:
+        """symbols (M,) in [0, K); freq (M, K) int64 from cdf.frequencies."""
+        if len(symbols) == 0:
+            return
+        sym = np.ascontiguousarray(symbols, dtype=np.int32)
+        if sym.shape[0] != freq.shape[0]:
+            raise ValueError("one frequency row per symbol is required")
+        if sym.min() < 0 or sym.max() >= freq.shape[1]:
+            raise ValueError("symbol outside the alphabet")
+        self._enc.encode(sym, _FAMILY, _probs(freq))
+
+    def finish(self) -> bytes:
+        words = self._enc.get_compressed()  # uint32 words
+        return np.asarray(words, dtype="<u4").tobytes()
+
+
+class RangeDecoder:
+    """Decodes symbols in the same groups, with the same tables, as encoded."""
+
+    def __init__(self, data: bytes) -> None:
+        if len(data) % 4:
+            raise EntropyCodingError("payload length is not a whole number of 32-bit words")
+        words = np.frombuffer(data, dtype="<u4").astype(np.uint32)
+        self._dec = constriction.stream.queue.RangeDecoder(words)
+
+    def decode(self, freq: np.ndarray) -> np.ndarray:
+        """freq (M, K) -> symbols (M,) int64."""
+        if freq.shape[0] == 0:
+            return np.zeros(0, dtype=np.int64)
+        try:
+            out = self._dec.decode(_FAMILY, _probs(freq))
+        except Exception as e:  # constriction raises on data that cannot be valid
+            raise EntropyCodingError(f"payload does not decode: {e}") from None
+        return np.asarray(out, dtype=np.int64)

@@ -1,0 +1,1 @@
+"""Video in and out (PyAV, YUV4MPEG2 pipes), the bundled sample clips, and metrics."""

@@ -1,0 +1,168 @@
+"""Entropy coding of the low-latency mode's side information (frame modes,
+motion fields, blend weights) with adaptive integer models and the range coder.
+
+The models are counts that start flat and grow by _STEP for every symbol
+coded, so they learn a clip's motion statistics as they go; they reset at
+every packet, so packets decode independently of each other's side data.
+All of it is integer arithmetic (cdf.frequencies_from_counts): the decoder's
+tables equal the encoder's on any machine.
+
+A field (by, bx, 2) is coded as residuals against a prediction, row of blocks
+by row (one table per row: the coder is called once per row, not per block):
+row 0 predicts each vector from its left neighbour, later rows from the median
+of the three vectors above (up-left, up, up-right), as H.264 does.
+"""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from ..coding.cdf import TOTAL, frequencies_from_counts
+from ..coding.range_coder import RangeDecoder, RangeEncoder
+
+MAX_VECTOR = 15  # |dy|, |dx| of a coded vector (motion.estimate stays within it)
+_RESIDUALS = 4 * MAX_VECTOR + 1  # residuals span [-2*MAX_VECTOR, 2*MAX_VECTOR]
+WEIGHTS = 5  # blend weights 0..4 (motion.WEIGHT_ONE = 4)
+FRAME_MODES = 4
+_STEP = 24  # count added per coded symbol
+_LIMIT = 1 << 16  # counts are halved when their sum passes this
+
+
+class AdaptiveModel:
+    """Counts over K symbols -> the frequency table the coder uses."""
+
+    def __init__(self, symbols: int):
+        self.counts = np.ones(symbols, dtype=np.int64)
+
+    def table(self, rows: int) -> np.ndarray:
+        return np.broadcast_to(frequencies_from_counts(self.counts), (rows, self.counts.size))
+
+    def copy(self) -> AdaptiveModel:
+        other = AdaptiveModel(self.counts.size)
+        other.counts = self.counts.copy()
+        return other
+
+    def bits(self, symbols: np.ndarray) -> float:
+        f = frequencies_from_counts(self.counts)[symbols]
+        return float(-(np.log2(f) - np.log2(TOTAL)).sum())
+
+    def update(self, symbols: np.ndarray) -> None:
+        np.add.at(self.counts, symbols, _STEP)
+        if self.counts.sum() > _LIMIT:
+            self.counts = (self.counts + 1) // 2
+
+
+def _predict_row(above: np.ndarray) -> np.ndarray:
+    """Median of up-left, up, up-right (edges repeated): (bx, 2) -> (bx, 2)."""
+    left = np.concatenate([above[:1], above[:-1]])
+    right = np.concatenate([above[1:], above[-1:]])
+    return np.maximum(np.minimum(left, above), np.minimum(np.maximum(left, above), right))
+
+
+def _field_rows(field: np.ndarray) -> list[np.ndarray]:
+    """Field (by, bx, 2) -> per row the residual symbols (bx*2,) in [0, _RESIDUALS)."""
+    rows = []
+    for r in range(field.shape[0]):
+        if r == 0:
+            pred = np.concatenate([np.zeros((1, 2), np.int32), field[0, :-1]])
+        else:
+            pred = _predict_row(field[r - 1])
+        rows.append((field[r] - pred).reshape(-1) + 2 * MAX_VECTOR)
+    return rows
+
+
+def _rows_bits(model: AdaptiveModel, rows: list[np.ndarray]) -> float:
+    """Bits of coding `rows` one after the other, on a copy of `model`."""
+    probe, bits = model.copy(), 0.0
+    for row in rows:
+        bits += probe.bits(row)
+        probe.update(row)
+    return bits
+
+
+class SideInfo:
+    """The models of one packet, shared by its writer or reader."""
+
+    def __init__(self) -> None:
+        self.mode_model = AdaptiveModel(FRAME_MODES)
+        self.vector_model = AdaptiveModel(_RESIDUALS)
+        self.weight_model = AdaptiveModel(WEIGHTS)
+        self.crc = 0  # CRC32 of every value coded, in order: the packet's check
+
+    def check(self, values: np.ndarray) -> None:
+        """Fold values both sides know (coded or not) into the packet's CRC."""
+        self.crc = zlib.crc32(np.ascontiguousarray(values, dtype="<i2").tobytes(), self.crc)
+
+    def field_bits(self, field: np.ndarray) -> float:
+        """What coding `field` now would cost, in bits (the models are not changed)."""
+        return _rows_bits(self.vector_model, _field_rows(field))
+
+    def weights_bits(self, weights: np.ndarray) -> float:
+        return _rows_bits(self.weight_model, list(weights))
+
+    def mode_bits(self, mode: int) -> float:
+        return self.mode_model.bits(np.array([mode]))
+
+
+class SideWriter(SideInfo):
+    def __init__(self) -> None:
+        super().__init__()
+        self.enc = RangeEncoder()
+
+    def _put(self, model: AdaptiveModel, symbols: np.ndarray) -> None:
+        self.enc.encode(symbols, model.table(symbols.size))
+        model.update(symbols)
+
+    def mode(self, mode: int) -> None:
+        self._put(self.mode_model, np.array([mode]))
+        self.check(np.array([mode]))
+
+    def field(self, field: np.ndarray) -> None:
+        if np.abs(field).max(initial=0) > MAX_VECTOR:
+            raise ValueError(f"motion vector beyond +-{MAX_VECTOR}")
+        for row in _field_rows(field):
+            self._put(self.vector_model, row)
+        self.check(field)
+
+    def weights(self, weights: np.ndarray) -> None:
+        for row in weights:
+            self._put(self.weight_model, row)
+        self.check(weights)
+
+    def finish(self) -> bytes:
+        return self.enc.finish()
+
+
+class SideReader(SideInfo):
+    def __init__(self, data: bytes) -> None:
+        super().__init__()
+        self.dec = RangeDecoder(data)
+
+    def _get(self, model: AdaptiveModel, count: int) -> np.ndarray:
+        symbols = self.dec.decode(model.table(count))
+        model.update(symbols)
+        return symbols
+
+    def mode(self) -> int:
+        mode = int(self._get(self.mode_model, 1)[0])
+        self.check(np.array([mode]))
+        return mode
+
+    def field(self, by: int, bx: int) -> np.ndarray:
+        field = np.zeros((by, bx, 2), np.int32)
+        for r in range(by):
+            res = self._get(self.vector_model, 2 * bx).reshape(bx, 2).astype(np.int32) - 2 * MAX_VECTOR
+            if r == 0:
+                field[0] = np.cumsum(res, axis=0)
+            else:
+                field[r] = _predict_row(field[r - 1]) + res
+            # a damaged stream could wander off; a valid one never needs this clip
+            field[r] = np.clip(field[r], -MAX_VECTOR, MAX_VECTOR)
+        self.check(field)
+        return field
+
+    def weights(self, by: int, bx: int) -> np.ndarray:
+        w = np.stack([self._get(self.weight_model, bx) for _ in range(by)]).astype(np.int32)
+        self.check(w)
+        return w
