@@ -16,7 +16,7 @@ a camera that always sees the same place. For each scene
              the first half, evaluate on the second (the objects have moved on).
 
 The fine-tuning command is the last stages of the default's own recipe
-(README -> Training: clips of 10 frames, 2 of which make the reference,
+(recipes/default.sh: clips of 10 frames, 2 of which make the reference,
 weighted by dB) at a lower peak learning rate, since it starts from a trained
 model and sees one scene.
 

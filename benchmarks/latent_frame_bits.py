@@ -6,7 +6,7 @@
 Codes the first 32 frames (176x144 centre crop) GOP by GOP with nearest
 rounding and prints, per latent frame, the ideal bits under the integer
 tables, the share of symbols equal to the previous latent frame's, and the
-share of mid (zero) symbols; then the clip's bpp. The README's figures for
+share of mid (zero) symbols; then the clip's bpp. docs/history.md's figures for
 the prior's temporal shortcuts (0.224 -> 0.117 bpp on synthetic:static at q5)
 came from this script with the old and the new default.
 """

@@ -5,7 +5,7 @@
         [--out benchmarks/results/stage_curve]
 
 The shipped default was trained in stages, each a `vqcodec train` command
-that starts from the previous stage's weights (README, Training). For every
+that starts from the previous stage's weights (recipes/default.sh). For every
 stage, in order, give:
 
   LOG           its train_log.jsonl (benchmarks/results/*_train_log.jsonl):

@@ -137,7 +137,7 @@ def save_model(folder: Path, cfg: CodecConfig, ae: Autoencoder, vq: ResidualVQ, 
 def ship(name_or_path: str, folder: Path = PACKAGE_WEIGHTS, name: str = "default",
          intra_period: int | None = None) -> ModelEntry:
     """Copy a trained model into `folder` as `name`, weights in float16: how the
-    shipped default is made from a training run (README, Training).
+    shipped default is made from a training run (recipes/default.sh, docs/training.md).
         python -c "from vqcodec.zoo import ship; ship('runs/default/default.json')"
     intra_period (frames, a multiple of the GOP): the prior-context reset
     interval its encoder uses; None keeps the run's. It is an encoder setting

