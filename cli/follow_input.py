@@ -27,18 +27,9 @@ class GrowingFile:
         if n is None or n < 0:
             raise ValueError("GrowingFile reads a known number of bytes")
         parts, have = [], 0
-        quiet_since = time.monotonic()
-        while have < n:
-            chunk = self._f.read(n - have)
-            if chunk:
-                parts.append(chunk)
-                have += len(chunk)
-                quiet_since = time.monotonic()
-                continue
-            if self.stalled or time.monotonic() - quiet_since >= self.idle:
-                self.stalled = True
-                break
-            time.sleep(self.poll)
+        while have < n and (chunk := self.read1(n - have)):  # short only once the file stalls
+            parts.append(chunk)
+            have += len(chunk)
         return b"".join(parts)
 
     def read1(self, n: int = -1) -> bytes:

@@ -7,7 +7,7 @@ import av
 import numpy as np
 import pytest
 
-from vqcodec.bench.anchors import AnchorConfig, crf_sweep, encode_anchor, parse_anchor
+from vqcodec.bench.anchors import AnchorConfig, bytes_at_psnr, crf_sweep, encode_anchor, parse_anchor
 from vqcodec.media.metrics import psnr_rgb
 
 FPS = Fraction(25)
@@ -105,3 +105,19 @@ def test_crf_sweep_covers_the_range(clip):
     inside = sorted(p for p in psnrs if lo - 2.0 <= p <= hi + 2.0)
     assert all(b - a <= 2.0 + 1e-9 for a, b in zip(inside, inside[1:])) or len(results) == 16
     assert len({r.config.crf for r in results}) == len(results)
+
+
+def test_bytes_at_psnr_interpolates_between_the_crfs_around_the_target(clip):
+    template = parse_anchor("x264:medium")
+    top = psnr_rgb(clip, encode_anchor(clip, 25, replace(template, crf=10.0)).decoded)
+    low = psnr_rgb(clip, encode_anchor(clip, 25, replace(template, crf=40.0)).decoded)
+    target = (top + low) / 2
+    estimate, tried = bytes_at_psnr(clip, 25, template, target)
+    above = [(c, b) for c, b, p in tried if p >= target]
+    below = [(c, b) for c, b, p in tried if p < target]
+    (c0, b0), (c1, b1) = max(above), min(below)  # the neighbouring CRFs around the target
+    assert c1 == c0 + 1 and b1 <= estimate <= b0
+    assert len(tried) <= 8
+    unreachable, _ = bytes_at_psnr(clip, 25, template, 99.0)  # CRF 0's bytes: the most it can spend
+    assert unreachable == max(b for _, b, _ in bytes_at_psnr(clip, 25, template, 99.0)[1])
+

@@ -91,8 +91,6 @@ class CompressStats:
         return asdict(self)
 
 
-
-
 class StreamEncoder:
     """Frames in, packets (bytes) out, in constant memory.
 
