@@ -59,9 +59,10 @@ def main() -> None:
               help="lowlatency: frames the encoder may hold back. 0 = predict forward from the last "
                    "keyframe only; >= keyint-1 = interpolate every frame between two keyframes.")
 @click.option("--arithmetic", type=click.Choice(ARITHMETICS), default=DEFAULT_ARITHMETIC, show_default=True,
-              help="The prior's arithmetic. integer: tables computed in integers, decoded identically on "
-                   "any CPU or GPU (format v4). float: several times faster to code, but bit-exact only "
-                   "on a decoder with the encoder's float arithmetic (format v3).")
+              help="The prior's arithmetic. integer: tables computed exactly, decoded identically on "
+                   "any CPU or GPU (format v5 with the fast prior of the default model, v4 with a "
+                   "transformer prior). float: transformer-prior models only (format v3), bit-exact "
+                   "only on a decoder with the encoder's float arithmetic.")
 @click.option("--rdo", type=click.FloatRange(min=0), default=None, metavar="LAMBDA",
               help="Scalar models: rate-distortion rounding, bits weighted against squared error in steps "
                    "(0 = round to nearest). Default: the tuned value. Any decoder reads the result.")
@@ -252,7 +253,7 @@ def info(file, as_json):
     """Describe a .vqv stream: model, size, frames, quality, packets, bitrate."""
     with Errors():
         from vqcodec.format.container import StreamHeader, iter_packets
-        from vqcodec.format.versions import arithmetic_of
+        from vqcodec.format.versions import arithmetic_of, prior_kind_of
 
         with _open_input(file) as f:
             header = StreamHeader.read(f)
@@ -262,6 +263,7 @@ def info(file, as_json):
         doc = {
             "file": file,
             "format_version": header.version,
+            "prior": prior_kind_of(header.version),
             "prior_arithmetic": arithmetic_of(header.version),
             "model": header.model_name,
             "weights_sha256": header.weights_sha256.hex(),

@@ -38,17 +38,22 @@ from .common import DEVICES, Errors, checked_device
 @click.option("--quantizer", type=click.Choice(["rvq", "scalar"]), default="scalar", show_default=True,
               help="Fresh runs: scalar quantization (10 steps, the shipped default's) or residual VQ "
                    "(predictive, 8 levels). --init/--resume keep theirs.")
+@click.option("--prior", "prior", type=click.Choice(["fast", "transformer"]), default=None,
+              help="The entropy model: fast (format v5, the default's) or transformer (v1-v4). Fresh runs: "
+                   "fast unless given. With --init, a different kind replaces the init model's prior by a "
+                   "fresh one trained on the frozen tokens (use --steps 0).")
 @click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--install", is_flag=True, help="Copy the result into the user model folder so --model NAME finds it.")
 def train(data, synthetic, out, name, steps, prior_steps, lr, prior_lr, weighting, batch, clip, eval_video, resume, init,
-          quantizer, device, seed, install):
+          quantizer, prior, device, seed, install):
     """Train a model on your own footage (and/or synthetic clips).
 
     \b
     Examples:
       vqcodec train --data ~/camera/ --out runs/cam --name cam --install
       vqcodec train --init default --data ~/camera/ --out runs/cam --steps 500 --prior-steps 300
+      vqcodec train --init old.json --prior fast --synthetic --out runs/fast --steps 0 --prior-steps 2000
       vqcodec train --synthetic --out runs/synth --steps 200 --prior-steps 100
       vqcodec train --out runs/cam --resume
       torchrun --nproc_per_node 2 -m vqcodec_cli.main train --synthetic --out runs/ddp
@@ -68,8 +73,11 @@ def train(data, synthetic, out, name, steps, prior_steps, lr, prior_lr, weightin
             raise ValueError(f"{out_dir} already holds a run; use --resume or another --out")
         tcfg = TrainConfig(out=out_dir, name=name, ae_steps=steps, prior_steps=prior_steps, batch=batch,
                            clip=ClipShape.parse(clip), device=checked_device(device), seed=seed, weighting=weighting,
+                           prior=prior,
                            **{k: v for k, v in (("lr", lr), ("prior_lr", prior_lr)) if v is not None})
-        cfg = CodecConfig.recommended(name, quantizer)
+        if prior == "fast" and quantizer == "rvq" and not init:
+            raise ValueError("the fast prior codes scalar-quantized tokens: use --quantizer scalar")
+        cfg = CodecConfig.recommended(name, quantizer, prior or "fast")
         with session(tcfg.device) as dist:  # a single process unless torchrun started this one
             trainer = run_training(replace(tcfg, device=dist.device), cfg, list(data), synthetic,
                                    eval_video=eval_video, init=init, resume=resume,

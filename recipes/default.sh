@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The commands that made the shipped default model (vqcodec/weights/default.*):
-# thirteen `vqcodec train` stages, each starting from the previous stage's
+# fourteen `vqcodec train` stages, each starting from the previous stage's
 # weights, then ship() to store the last one as float16.
 #
 #   bash recipes/default.sh [RUNS]      # RUNS: the runs folder (default: runs)
@@ -77,8 +77,17 @@ vqcodec train --init "$RUNS/bal4/bal4.json" --synthetic --data "$BIKES:0-0.5" --
     --out "$RUNS/bal5" --name bal5 --steps 10000 --prior-steps 800 --clip 10,64,64 --seed 8 --weighting db \
     --lr 5e-4
 
-# Ship: float16 weights named "default", intra period 128 frames, written to
-# RUNS/bal5_ship/ (default.json + default.safetensors). The shipped weights
-# are this folder's two files copied into vqcodec/weights/; benchmark them
-# first with --model "$RUNS/bal5_ship/default.json".
+# Ship stage 13: float16 weights named "default", intra period 128 frames,
+# written to RUNS/bal5_ship/ (default.json + default.safetensors). This is the
+# previous default (format v4, transformer prior), shipped now as
+# vqcodec/weights/legacy/default-v4.* so that its streams keep decoding.
 python -c "from vqcodec.zoo import ship; ship('$RUNS/bal5/bal5.json', folder='$RUNS/bal5_ship', intra_period=128)"
+# 14. the fast prior (format v5) on the frozen tokens of stage 13's shipped          # 23.9 min
+#     autoencoder: --prior fast replaces the transformer prior by a fresh one
+vqcodec train --init "$RUNS/bal5_ship/default.json" --prior fast --synthetic --data "$BIKES:0-0.5" --data "$BBB" \
+    --out "$RUNS/fast" --name fast --steps 0 --prior-steps 4000 --prior-lr 2e-3
+
+# Ship: float16 weights named "default", intra period 128 frames, written to
+# RUNS/fast_ship/. The shipped weights are this folder's two files copied into
+# vqcodec/weights/; benchmark them first with --model "$RUNS/fast_ship/default.json".
+python -c "from vqcodec.zoo import ship; ship('$RUNS/fast/fast.json', folder='$RUNS/fast_ship', intra_period=128)"

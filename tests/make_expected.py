@@ -15,6 +15,9 @@ review the diff: a change here is a format or model change).
   (linear path, steps 0.4 and 0.1, 16 symbols, prior groups of 4 channels),
   its encoder rounding to the nearest symbol; tiny_scalar_q2_rdo.vqv: the
   same with rate-distortion rounding at lambda SCALAR_RDO_LAMBDA.
+- models/tiny_fast.*, tiny_fast_q2.vqv, tiny_fast_q2_rdo.vqv and
+  tiny_fast_lowlatency_q2.vqv: tiny_scalar with the fast prior (format v5),
+  its weights drawn at random so the streams pin them.
 - models/tiny_copy.* and tiny_copy_q2.vqv: tiny_scalar with the prior's
   temporal shortcuts (copy head, radius 2, and match context), their
   weights drawn at random rather than left at zero so the stream pins them.
@@ -72,6 +75,12 @@ TINY_SCALAR = replace(
 
 TINY_COPY = replace(TINY_SCALAR, name="tiny_copy", prior=replace(TINY.prior, copy_radius=2, match_context=True))
 
+# the fast prior (format v5) on tiny_scalar's shapes: a context block 16 wide,
+# coding groups of 2 and 6 channels
+TINY_FAST = replace(TINY_SCALAR, name="tiny_fast",
+                    prior=PriorConfig(kind="fast", dim=16, layers=1, heads=2, tile=4, mlp_ratio=2,
+                                      channel_split=(2, 6), pass_hidden=16))
+
 
 def make_tiny_model(folder: Path, cfg: CodecConfig = TINY, seed: int = 0) -> Path:
     from vqcodec.models.autoencoder import fit_linear_path
@@ -89,6 +98,11 @@ def make_tiny_model(folder: Path, cfg: CodecConfig = TINY, seed: int = 0) -> Pat
         with torch.no_grad():
             prior.copy_w.normal_(0, 0.5), prior.copy_b.normal_(0, 2.0)
             prior.same_emb.weight.normal_(0, 0.5), prior.diff_emb.weight.normal_(0, 0.5)
+    if cfg.prior.kind == "fast":  # outputs start flat (fast_prior.PassNet); random, so streams pin them
+        with torch.no_grad():
+            for net in prior.passes:
+                net.head.weight.normal_(0, 0.3), net.head.bias.normal_(0, 0.5)
+            prior.prev_emb.weight.normal_(0, 0.5)
     return save_model(folder, cfg, ae, vq, prior).config_path
 
 
@@ -116,17 +130,19 @@ def full_stream(codec, frames) -> bytes:
 
 def main() -> None:
     models, frames = HERE / "expected" / "models", _tiny_pattern()
-    for cfg in (TINY_SCALAR, TINY_PREDICTIVE, TINY_COPY):  # model (made once, or with --model) and its q2 golden
+    for cfg in (TINY_SCALAR, TINY_PREDICTIVE, TINY_COPY, TINY_FAST):  # model (made once, or with --model) and its q2 golden
         path = models / f"{cfg.name}.json"
         if "--model" in sys.argv or not path.is_file():
             make_tiny_model(models, cfg)
         codec = load_codec(str(path))
-        if cfg is TINY_SCALAR:
+        if cfg in (TINY_SCALAR, TINY_FAST):
             codec.use_rounding(SCALAR_RDO_LAMBDA)
             (HERE / "expected" / f"{cfg.name}_q2_rdo.vqv").write_bytes(full_stream(codec, frames))
         if cfg.quantizer.scalar:  # the goldens' reference encoder: nearest rounding
             codec.use_rounding(0)
         (HERE / "expected" / f"{cfg.name}_q2.vqv").write_bytes(full_stream(codec, frames))
+        if cfg is TINY_FAST:
+            (HERE / "expected" / f"{cfg.name}_lowlatency_q2.vqv").write_bytes(lowlatency_stream(codec, frames))
     cfg_path = make_tiny_model(models) if "--model" in sys.argv else models / "tiny.json"
     codec = load_codec(str(cfg_path))
     (HERE / "expected" / "tiny_q2.vqv").write_bytes(full_stream(codec, frames))

@@ -484,3 +484,24 @@ def test_a_reference_is_refused_by_a_model_without_one(scalar_codec, tiny_frames
     with pytest.raises(ValueError, match="takes no reference"):
         scalar_codec.encode_tokens(frames, 1, ref=frames[0])
     assert not scalar_codec.uses_reference
+
+
+# ------------------------------------------------- frames smaller than a latent
+@pytest.mark.parametrize("size", [(1, 1), (2, 2), (7, 5), (8, 8), (9, 9), (175, 143)])
+@pytest.mark.parametrize("mode", ["full", "lowlatency"])
+@pytest.mark.parametrize("model", ["tiny_fast", "tiny_scalar"])
+def test_any_size_down_to_one_pixel(size, mode, model):
+    """A grid one latent wide has no second checkerboard half: that pass is skipped on
+    both sides (it used to crash the encoder). Both priors, both modes, and the
+    streaming API, which the file API is built on."""
+    from vqcodec.stream import StreamDecoder, StreamEncoder
+
+    codec = _expected_model(model)
+    w, h = size
+    frames = (np.random.default_rng(w * h).random((5, h, w, 3)) * 255).astype(np.uint8)
+    enc = StreamEncoder(w, h, 25, 2, mode=mode, model=codec, frame_count=5)
+    data = b"".join(p for f in frames for p in enc.push(f)) + b"".join(enc.flush())
+    dec = StreamDecoder(codec)
+    out = np.stack(dec.push(data) + dec.flush())
+    assert out.shape == frames.shape
+    assert np.array_equal(out, _decompress(codec, data))

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from vqcodec.config import CodecConfig, QuantizerConfig
+from vqcodec.config import CodecConfig, PriorConfig, QuantizerConfig
 
 
 def test_recommended_round_trips_through_json():
@@ -76,8 +76,19 @@ def test_unknown_quantizer_kind_is_refused():
         CodecConfig.recommended("x", quantizer="lattice")
 
 
-def test_recommended_scalar_prior_has_the_temporal_shortcuts_and_old_configs_do_not():
-    cfg = CodecConfig.recommended("s")
+def test_recommended_prior_is_fast_and_old_configs_read_as_transformer_priors():
+    fast = CodecConfig.recommended("f")
+    assert fast.prior.kind == "fast" and fast.prior.channel_split == (16, 48) and fast.intra_period == 128
+    assert CodecConfig.from_json(fast.to_json()) == fast  # the tuple survives JSON
+    d = fast.to_dict()
+    del d["prior"]["kind"], d["prior"]["channel_split"], d["prior"]["pass_hidden"]  # a model saved before v5
+    assert CodecConfig.from_dict(d).prior.kind == "transformer"
+    with pytest.raises(ValueError, match="unknown prior kind 'slow'"):
+        PriorConfig(kind="slow")
+    with pytest.raises(ValueError, match="fast prior needs a scalar quantizer"):
+        CodecConfig(prior=PriorConfig.fast())
+    assert CodecConfig.recommended("r", quantizer="rvq").prior.kind == "transformer"
+    cfg = CodecConfig.recommended("s", prior="transformer")
     assert cfg.prior.copy_radius == 2 and cfg.prior.match_context and cfg.intra_period == 128
     assert CodecConfig.recommended("r", quantizer="rvq").prior.copy_radius == 0
     d = cfg.to_dict()

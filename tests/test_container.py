@@ -175,12 +175,12 @@ def test_wrong_magic():
             read_all(data)
 
 
-def test_version_5():
-    data = patch_header(golden_stream(), "<H", 4, 5)
+def test_version_6():
+    data = patch_header(golden_stream(), "<H", 4, 6)
     with pytest.raises(UnsupportedVersion,
-                       match=r"^unsupported \.vqv version 5 \(this build reads versions 1, 2, 3 and 4\)$") as e:
+                       match=r"^unsupported \.vqv version 6 \(this build reads versions 1, 2, 3, 4 and 5\)$") as e:
         read_all(data)
-    assert (e.value.found, e.value.supported) == (5, (1, 2, 3, 4))
+    assert (e.value.found, e.value.supported) == (6, (1, 2, 3, 4, 5))
 
 
 # --- version 2: the low-latency mode ------------------------------------------------------------
@@ -198,9 +198,9 @@ def lowlatency_packets() -> list[Packet]:
             end(12)]
 
 
-def test_new_headers_are_version_4():
+def test_new_headers_are_version_5():
     h = StreamHeader(**{**make_header().__dict__, "version": 2})
-    assert StreamHeader(**{k: v for k, v in make_header().__dict__.items() if k != "version"}).version == 4
+    assert StreamHeader(**{k: v for k, v in make_header().__dict__.items() if k != "version"}).version == 5
     assert h.to_bytes()[4:6] == b"\x02\x00"
     assert h.to_bytes()[6:] == make_header().to_bytes()[6:-4] + h.to_bytes()[-4:]  # same layout
 

@@ -20,9 +20,11 @@ from vqcodec.api import decompress
 
 @pytest.fixture(scope="module")
 def default_codec():
+    """The previous shipped default (transformer prior, format v4), kept for its streams."""
     from vqcodec import load_codec
+    from vqcodec.zoo import LEGACY_WEIGHTS
 
-    return load_codec("default")
+    return load_codec(str(LEGACY_WEIGHTS / "default-v4.json"))
 
 
 def _inputs(prior, batch: int, seed: int = 0):

@@ -25,15 +25,16 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .coding import cdf
-from .coding.range_coder import RangeDecoder, RangeEncoder
+from .coding.fast_schedule import FastTables
+from .coding.range_coder import FrequencyRows, RangeDecoder, RangeEncoder
 from .coding.rounding import NearestRounding, nearest_symbols, rounding_for
 from .coding.tables import FloatTables, IntegerTables, Tables
 from .config import CodecConfig
 from .errors import CodecError
 from .format.container import Mode, StreamHeader
-from .format.versions import FORMAT_VERSION, arithmetic_of
+from .format.versions import DEFAULT_ARITHMETIC, arithmetic_of, prior_kind_of, version_for
 from .models.autoencoder import Autoencoder, frames_to_tensor, tensor_to_frames
+from .models.fast_prior import FastPrior
 from .models.prior import Prior, checkerboard, from_tiles, schedule, to_tiles
 from .models.residual_vq import ResidualVQ
 from .models.scalar_quantizer import ScalarQuantizer
@@ -50,11 +51,12 @@ def tokens_crc(tokens: np.ndarray) -> int:
     return zlib.crc32(np.ascontiguousarray(tokens, dtype="<u2").tobytes())
 
 
-# Callback of the coding loop: (freq (P*per, K), logits (P*per, K), planes (the
-# group's token planes, a slice of `per`), positions (P,) flat indices into
-# h*w) -> symbols (P*per,), position-major (row i: position i // per, plane
-# planes.start + i % per). per = 1 for RVQ (one level), C/G for scalar models.
-CoderStep = Callable[[np.ndarray, np.ndarray, slice, np.ndarray], np.ndarray]
+# Callback of the coding loop: (rows: the group's tables, FrequencyRows (v1-v4)
+# or LaplaceRows (v5), planes (the group's token planes, a slice of `per`),
+# positions (P,) flat indices into h*w) -> symbols (P*per,), position-major
+# (row i: position i // per, plane planes.start + i % per). per = 1 for RVQ
+# (one level), the group's channel count for scalar models.
+CoderStep = Callable[[object, slice, np.ndarray], np.ndarray]
 
 
 class Codec:
@@ -81,12 +83,30 @@ class Codec:
         self.autoencoder = autoencoder.to(self.device).eval()
         self.quantizer = quantizer.to(self.device).eval()
         self.prior = prior.to(self.device).eval()
-        self._integer: IntegerTables | None = None  # converted on first use (tables)
+        self._integer: IntegerTables | FastTables | None = None  # made on first use (tables)
         # how a scalar model's encoder picks symbols (rounding.py); RVQ ignores it
         self.rounding: NearestRounding = rounding_for(None)
 
-    def tables(self, version: int = FORMAT_VERSION) -> Tables:
-        """The probability arithmetic of a stream of format `version`."""
+    @property
+    def prior_kind(self) -> str:
+        """"fast" (format v5) or "transformer" (v1-v4): which streams this model codes."""
+        return "fast" if isinstance(self.prior, FastPrior) else "transformer"
+
+    def version_for(self, arithmetic: str = DEFAULT_ARITHMETIC) -> int:
+        """The format version this model writes with the prior's `arithmetic`."""
+        return version_for(arithmetic, self.prior_kind)
+
+    def tables(self, version: int | None = None) -> Tables | FastTables:
+        """The probability arithmetic of a stream of format `version` (None: the
+        version this model writes by default)."""
+        version = self.version_for(DEFAULT_ARITHMETIC) if version is None else version
+        if prior_kind_of(version) != self.prior_kind:
+            raise CodecError(f"a format v{version} stream is coded with the {prior_kind_of(version)} prior; "
+                             f"model {self.model_id.name!r} has the {self.prior_kind} prior")
+        if self.prior_kind == "fast":
+            if self._integer is None:
+                self._integer = FastTables(self.prior, self.tile_batch)
+            return self._integer
         if arithmetic_of(version) == "float":
             return FloatTables(self.prior)
         if self._integer is None:  # converted once, on first use (milliseconds)
@@ -97,6 +117,7 @@ class Codec:
         """Forget the integer prior converted from the weights: call after
         changing the prior's weights in place."""
         self._integer = None
+        self.prior.train(False)  # the fast prior rounds its weights again when next used
 
     # ------------------------------------------------------------ properties
     @property
@@ -123,7 +144,7 @@ class Codec:
     # ------------------------------------------------------ frames <-> tokens
     def planes_at(self, quality: int) -> int:
         """Token planes a latent frame of `quality` holds: L levels (RVQ) or every channel (scalar)."""
-        return self.config.quantizer.groups_at(quality) * self.prior.per
+        return self.config.quantizer.planes if self.config.quantizer.scalar else quality
 
     @property
     def uses_reference(self) -> bool:
@@ -190,13 +211,16 @@ class Codec:
     # --------------------------------------------- tokens <-> bits (the prior)
     @torch.inference_mode()
     def code_latent_frame(self, prev: torch.Tensor, quality: int, step: CoderStep,
-                          arith: Tables, kind: int = 0) -> torch.Tensor:
+                          arith: Tables | FastTables, kind: int = 0) -> torch.Tensor:
         """Run the group schedule over one latent frame.
 
         prev: (planes, h, w) int64 tokens of the previous latent frame, MASK
         where absent; kind: 0 for an I latent frame, 1 for a P one (predictive
         models: every latent frame of a GOP after the first). Returns the
-        frame's tokens (planes, h, w), MASK beyond planes_at(quality)."""
+        frame's tokens (planes, h, w), MASK beyond planes_at(quality).
+        Format v5 (FastTables) runs its own passes: fast_schedule.py."""
+        if isinstance(arith, FastTables):
+            return arith.code_latent_frame(prev, quality, step)
         N, h, w = prev.shape
         tile, mask, per = self.config.prior.tile, self.prior.mask_index, self.prior.per
         cur = torch.full_like(prev, mask)
@@ -204,17 +228,19 @@ class Codec:
         n = prev_tiles.shape[0]
         board = checkerboard(h, w, prev.device).reshape(-1)  # (h*w,)
         for level, parity in schedule(self.config.quantizer.groups_at(quality)):
+            pos = torch.nonzero(board == bool(parity)).reshape(-1)  # (P,)
+            if pos.numel() == 0:  # a 1-position-wide grid has no parity-1 squares
+                continue
             gid = self.prior.group(kind, level, parity, quality)
             group = torch.full((n,), gid, dtype=torch.long, device=prev.device)
             cur_tiles, step_n = to_tiles(cur, tile, mask), self.tile_batch or n
             logits = torch.cat([arith.logits(cur_tiles[i:i + step_n], prev_tiles[i:i + step_n], group[i:i + step_n])
                                 for i in range(0, n, step_n)])  # (n, S, per*K)
             grid = from_tiles(logits.transpose(1, 2), h, w, tile)  # (per*K, h, w)
-            pos = torch.nonzero(board == bool(parity)).reshape(-1)  # (P,)
             rows = grid.reshape(per, -1, h * w)[:, :, pos].permute(2, 0, 1).reshape(pos.numel() * per, -1)
             freq, lg = arith.tables(rows.cpu().numpy())  # (P*per, K) each, position-major
             planes = slice(level * per, (level + 1) * per)
-            sym = step(freq, lg, planes, pos.cpu().numpy())  # (P*per,)
+            sym = step(FrequencyRows(freq, lg), planes, pos.cpu().numpy())  # (P*per,)
             sym = torch.from_numpy(sym).to(cur.device).view(-1, per).t()  # (per, P)
             cur[planes].reshape(per, -1)[:, pos] = sym
         return cur
@@ -224,7 +250,7 @@ class Codec:
         N = self.config.quantizer.planes
         return torch.full((N, h, w), self.prior.mask_index, dtype=torch.long, device=self.device)
 
-    def encode_payload(self, tokens: np.ndarray, prev: torch.Tensor, version: int = FORMAT_VERSION,
+    def encode_payload(self, tokens: np.ndarray, prev: torch.Tensor, version: int | None = None,
                        quality: int | None = None, latents: np.ndarray | None = None,
                        ) -> tuple[bytes, float, torch.Tensor]:
         """tokens (T', planes, h, w) of `quality` (RVQ: None reads it from the
@@ -240,16 +266,16 @@ class Codec:
             flat = frame.reshape(frame.shape[0], -1)
             lat = None if latents is None else latents[f].reshape(latents.shape[1], -1)  # (planes, h*w)
 
-            def step(freq, lg, planes, pos, flat=flat, lat=lat, frame=frame):
+            def step(rows, planes, pos, flat=flat, lat=lat, frame=frame):
                 nonlocal ideal
                 if lat is None:
                     sym = np.ascontiguousarray(flat[planes][:, pos].T).reshape(-1)  # position-major
                 else:  # choose, then record the choice where the CRC and the next groups see it
-                    sym = self.rounding.choose(np.ascontiguousarray(lat[planes][:, pos].T).reshape(-1), freq)
+                    sym = self.rounding.choose(np.ascontiguousarray(lat[planes][:, pos].T).reshape(-1), rows)
                     ys, xs = np.divmod(pos, w)
                     frame[planes][:, ys, xs] = sym.reshape(-1, frame[planes].shape[0]).T
-                enc.encode(sym, freq)
-                ideal += cdf.ideal_bits(lg, sym)
+                rows.encode(enc, sym)
+                ideal += rows.ideal_bits(sym)
                 return sym
 
             prev = self.code_latent_frame(prev, quality, step, arith, self.config.quantizer.frame_kind(f))
@@ -257,21 +283,22 @@ class Codec:
 
     def decode_payload(
         self, payload: bytes, latent_frames: int, quality: int, prev: torch.Tensor,
-        version: int = FORMAT_VERSION,
+        version: int | None = None,
     ) -> tuple[np.ndarray, torch.Tensor]:
         """Inverse of encode_payload: -> (tokens (T', planes, h, w), next context)."""
         dec, arith = RangeDecoder(payload), self.tables(version)
         out, planes = [], self.planes_at(quality)
         for f in range(latent_frames):
-            prev = self.code_latent_frame(prev, quality, lambda freq, lg, planes, pos: dec.decode(freq), arith,
+            prev = self.code_latent_frame(prev, quality, lambda rows, planes, pos: rows.decode(dec), arith,
                                            self.config.quantizer.frame_kind(f))
             out.append(prev[:planes].cpu().numpy())
         return np.stack(out), prev
 
     # ------------------------------------------------------------- streams
     def stream_header(self, mode: Mode, width: int, height: int, fps: Fraction, frame_count: int | None,
-                      quality: int, gop: int, intra_period: int, version: int = FORMAT_VERSION) -> StreamHeader:
+                      quality: int, gop: int, intra_period: int, version: int | None = None) -> StreamHeader:
         """The header of a stream this model codes (every mode builds its header here)."""
+        version = self.version_for() if version is None else version
         return StreamHeader(
             model_name=self.model_id.name,
             weights_sha256=self.model_id.sha256,
@@ -299,6 +326,9 @@ class Codec:
                 f"stream needs model {header.model_name!r} (sha256 {header.weights_sha256.hex()[:12]}...), "
                 f"but {self.model_id.name!r} (sha256 {self.model_id.sha256.hex()[:12]}...) is loaded"
             )
+        if prior_kind_of(header.version) != self.prior_kind:
+            raise CodecError(f"the stream (format v{header.version}) was coded with the {prior_kind_of(header.version)} "
+                             f"prior; model {self.model_id.name!r} has the {self.prior_kind} prior")
         if header.quality not in self.qualities:
             raise CodecError(f"stream quality {header.quality} is not offered by this model")
         if header.mode == Mode.FULL and header.gop != self.config.gop:

@@ -178,6 +178,28 @@ class PriorConfig:
     # an embedding of how many already-known planes at a position equal the
     # previous frame's and how many differ: static regions made explicit
     match_context: bool = False
+    # "transformer": the prior of format v1-v4 (prior.py, 16 full passes per
+    # latent frame); "fast": format v5's (fast_prior.py): one context pass per
+    # latent frame, 2 x len(channel_split) small coding passes, a discretized
+    # Laplace per symbol, 8-bit exact arithmetic. The fields below are the fast
+    # prior's; dim, layers, heads, tile and mlp_ratio size its context network.
+    kind: str = "transformer"
+    channel_split: tuple[int, ...] = ()  # channels per coding group (empty: a quarter, the rest)
+    pass_hidden: int = 128  # width of the coding passes' MLPs
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channel_split", tuple(int(v) for v in self.channel_split))
+        if self.kind not in PRIOR_KINDS:
+            raise ValueError(f"unknown prior kind {self.kind!r} (choose {' or '.join(PRIOR_KINDS)})")
+
+    @classmethod
+    def fast(cls) -> "PriorConfig":
+        """The recommended fast prior (format v5)."""
+        return cls(kind="fast", dim=64, layers=2, heads=4, tile=8, mlp_ratio=2, channel_split=(16, 48),
+                   pass_hidden=128)
+
+
+PRIOR_KINDS = ("transformer", "fast")
 
 
 @dataclass(frozen=True)
@@ -198,6 +220,8 @@ class CodecConfig:
             )
         if self.autoencoder.embed_dim != self.quantizer.dim:
             raise ValueError("autoencoder.embed_dim must equal quantizer.dim")
+        if self.prior.kind == "fast" and not self.quantizer.scalar:
+            raise ValueError("the fast prior needs a scalar quantizer")
         if self.autoencoder.reference and not self.quantizer.scalar:
             raise ValueError("autoencoder.reference (conditional coding) needs a scalar quantizer")
         qc = self.autoencoder.quality_conditioned
@@ -217,17 +241,18 @@ class CodecConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def recommended(cls, name: str = "custom", quantizer: str = "scalar") -> "CodecConfig":
+    def recommended(cls, name: str = "custom", quantizer: str = "scalar", prior: str = "fast") -> "CodecConfig":
         """The architectures `vqcodec train --quantizer rvq|scalar` builds: a
         PCA-initialised linear path, GOPs of 16 frames, intra periods of 128,
         and either predictive RVQ (8 latent frames: 1 I + 7 P) or scalar
         quantization at 10 steps (about sqrt(2) apart: quality +1 ~ +1 dB),
         128 symbols per channel, networks conditioned on the quality and on
-        the previous GOP's last decoded frame, with the prior's temporal
-        shortcuts."""
-        if quantizer == "scalar":  # neighbouring symbols are neighbouring values: copy prev +- 2
+        the previous GOP's last decoded frame, coded by the fast prior (format
+        v5; the transformer prior of v1-v4 with `prior="transformer"`)."""
+        if quantizer == "scalar":
             q = QuantizerConfig(codebook_size=128, scalar_steps=SCALAR_STEPS, channel_groups=8)
-            p = PriorConfig(copy_radius=2, match_context=True)
+            # neighbouring symbols are neighbouring values: the transformer prior copies prev +- 2
+            p = PriorConfig.fast() if prior == "fast" else PriorConfig(copy_radius=2, match_context=True)
         elif quantizer == "rvq":
             q, p = QuantizerConfig(predictive=True, commitment=0.1), PriorConfig()
         else:

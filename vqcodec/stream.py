@@ -58,7 +58,7 @@ from .format.container import (
     PacketType,
     StreamHeader,
 )
-from .format.versions import DEFAULT_ARITHMETIC, version_for
+from .format.versions import ARITHMETICS, DEFAULT_ARITHMETIC
 from .modes.keyframes import KeyframePolicy
 from .modes.lowlatency import LowLatencySettings
 
@@ -100,10 +100,11 @@ class StreamEncoder:
     what a camera pipeline that bounds its delay names). `model` is an installed
     model name, a path, or a loaded Codec. `quality` defaults to the model's middle one.
     `frame_count`, if known, goes into the header; left None, the header says unknown.
-    `arithmetic` "integer" (default, format v4): the prior's tables are computed in
-    integers and decode identically on any machine; "float" (format v3): the float
-    prior, several times faster, but bit-exact only where the decoder's float
-    arithmetic is the encoder's (benchmarks/results/integer_prior).
+    `arithmetic` "integer" (default): the prior's tables are computed exactly and
+    decode identically on any machine (format v5 with a fast-prior model such as
+    the shipped default, v4 with a transformer-prior one); "float" (format v3,
+    transformer-prior models only): bit-exact only where the decoder's float
+    arithmetic is the encoder's.
     """
 
     def __init__(self, width: int, height: int, fps: float | Fraction, quality: int | None = None,
@@ -112,8 +113,13 @@ class StreamEncoder:
                  settings: LowLatencySettings | None = None, frame_count: int | None = None,
                  arithmetic: str = DEFAULT_ARITHMETIC):
         modes.mode_class(mode)  # an unknown mode fails before the model loads
-        version = version_for(arithmetic)
+        if arithmetic not in ARITHMETICS:  # ... and so does an unknown arithmetic
+            raise ValueError(f"unknown prior arithmetic {arithmetic!r} (choose {' or '.join(ARITHMETICS)})")
         self.codec = codec = _codec(model, device)
+        try:
+            version = codec.version_for(arithmetic)
+        except ValueError as e:
+            raise CodecError(str(e)) from None
         q = codec.qualities[len(codec.qualities) // 2] if quality is None else quality
         if q not in codec.qualities:
             raise CodecError(f"quality {q} is not offered by model {codec.model_id.name!r} "

@@ -24,11 +24,15 @@ from .codec import Codec, ModelId
 from .config import CodecConfig
 from .errors import ModelNotFound
 from .models.autoencoder import Autoencoder
+from .models.fast_prior import FastPrior
 from .models.prior import Prior
 from .models.residual_vq import ResidualVQ
 from .models.scalar_quantizer import ScalarQuantizer
 
 PACKAGE_WEIGHTS = Path(__file__).resolve().parent / "weights"
+# earlier shipped defaults, kept so that their streams still decode: found by
+# the sha256 a stream names, never listed or chosen by name
+LEGACY_WEIGHTS = PACKAGE_WEIGHTS / "legacy"
 
 
 def user_models_dir() -> Path:
@@ -89,9 +93,10 @@ def resolve(name_or_path: str) -> ModelEntry:
     raise ModelNotFound(f"model {name_or_path!r} is not installed (installed: {names})")
 
 
-def build_modules(cfg: CodecConfig) -> tuple[Autoencoder, ResidualVQ | ScalarQuantizer, Prior]:
+def build_modules(cfg: CodecConfig) -> tuple[Autoencoder, ResidualVQ | ScalarQuantizer, Prior | FastPrior]:
     vq = ScalarQuantizer(cfg.quantizer) if cfg.quantizer.scalar else ResidualVQ(cfg.quantizer)
-    return Autoencoder(cfg.autoencoder), vq, Prior(cfg.prior, cfg.quantizer)
+    prior = FastPrior(cfg.prior, cfg.quantizer) if cfg.prior.kind == "fast" else Prior(cfg.prior, cfg.quantizer)
+    return Autoencoder(cfg.autoencoder), vq, prior
 
 
 def load_codec(name_or_path: str = "default", device: str = "cpu") -> Codec:
@@ -152,9 +157,24 @@ def ship(name_or_path: str, folder: Path = PACKAGE_WEIGHTS, name: str = "default
     return save_model(Path(folder), cfg, codec.autoencoder, codec.quantizer, codec.prior, half=True)
 
 
+def legacy_model(name: str, sha256: bytes) -> ModelEntry | None:
+    """The earlier shipped model called `name` whose weights have this sha256, if any."""
+    if LEGACY_WEIGHTS.is_dir():
+        for cfg in sorted(LEGACY_WEIGHTS.glob("*.json")):
+            e = _entry(cfg)
+            if e and e.config().name == name and e.sha256() == sha256:
+                return e
+    return None
+
+
 def codec_for(header, model: str | None = None, device: str = "cpu") -> Codec:
     """The codec that decodes the stream `header` describes: `model` if given, else the
-    installed model the stream names. Its weights' sha256 must be the stream's."""
+    installed model the stream names, or the earlier shipped model of that name
+    with the stream's weights (legacy/). Its weights' sha256 must be the stream's."""
+    if not model:
+        legacy = legacy_model(header.model_name, header.weights_sha256)
+        if legacy is not None:
+            model = str(legacy.config_path)
     try:
         codec = load_codec(model or header.model_name, device)
     except ModelNotFound as e:

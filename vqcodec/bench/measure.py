@@ -259,11 +259,11 @@ def encoder_point(codec: Codec, frames: np.ndarray, quality: int) -> dict:
     is what the stream decoder outputs (decoding is bit-exact, tested in
     tests/test_codec.py). Rate: packet payloads only, without the container
     (about 60 bytes + 30 per packet). -> {bpp, psnr_rgb, payload_bytes, seconds}."""
-    from vqcodec.format.versions import FORMAT_VERSION
+    from vqcodec.format.versions import DEFAULT_ARITHMETIC
     from vqcodec.modes import encoder_for
 
     t, h, w, _ = frames.shape
-    enc = encoder_for("full", codec, w, h, Fraction(25), t, quality, FORMAT_VERSION)
+    enc = encoder_for("full", codec, w, h, Fraction(25), t, quality, codec.version_for(DEFAULT_ARITHMETIC))
     payload, decoded, start = 0, [], time.perf_counter()
     for i, frame in enumerate(frames):
         packets = enc.push(frame) if i + 1 < t else enc.push(frame) + enc.flush()

@@ -14,6 +14,7 @@ import constriction
 import numpy as np
 
 from ..errors import EntropyCodingError
+from . import cdf
 from .cdf import TOTAL
 
 # perfect=False: constriction's fast, deterministic quantization. Encoder and
@@ -44,6 +45,12 @@ class RangeEncoder:
             raise ValueError("symbol outside the alphabet")
         self._enc.encode(sym, _FAMILY, _probs(freq))
 
+    def encode_with(self, symbols: np.ndarray, model) -> None:
+        """symbols (M,) int32, all under one fixed constriction model (a table
+        built once, e.g. laplace_tables)."""
+        if len(symbols):
+            self._enc.encode(symbols, model)
+
     def finish(self) -> bytes:
         words = self._enc.get_compressed()  # uint32 words
         return np.asarray(words, dtype="<u4").tobytes()
@@ -67,3 +74,38 @@ class RangeDecoder:
         except Exception as e:  # constriction raises on data that cannot be valid
             raise EntropyCodingError(f"payload does not decode: {e}") from None
         return np.asarray(out, dtype=np.int64)
+
+    def decode_with(self, model, count: int) -> np.ndarray:
+        """count symbols under one fixed constriction model -> (count,) int64."""
+        try:
+            out = self._dec.decode(model, count)
+        except Exception as e:
+            raise EntropyCodingError(f"payload does not decode: {e}") from None
+        return np.asarray(out, dtype=np.int64)
+
+
+class FrequencyRows:
+    """The tables of one coding group of the v1-v4 prior: freq (M, K) integer
+    rows (and the logits they came from, for the ideal-bits report). The
+    coding loop hands these, or v5's laplace_tables.LaplaceRows, to its step:
+    both encode, decode and price symbols the same way."""
+
+    def __init__(self, freq: np.ndarray, logits: np.ndarray):
+        self.freq, self.logits, self.K = freq, logits, freq.shape[1]
+
+    def __len__(self) -> int:
+        return self.freq.shape[0]
+
+    def encode(self, enc: RangeEncoder, symbols: np.ndarray) -> None:
+        enc.encode(symbols, self.freq)
+
+    def decode(self, dec: RangeDecoder) -> np.ndarray:
+        return dec.decode(self.freq)
+
+    def bits(self, symbols: np.ndarray) -> np.ndarray:
+        """symbols (M, c) candidates -> (M, c) code lengths under the integer tables."""
+        f = np.take_along_axis(self.freq, symbols, axis=1).astype(np.float64)
+        return np.log2(self.freq.sum(1, dtype=np.float64))[:, None] - np.log2(f)
+
+    def ideal_bits(self, symbols: np.ndarray) -> float:
+        return cdf.ideal_bits(self.logits, symbols)

@@ -53,10 +53,11 @@ def nearest_symbols(u: np.ndarray, K: int) -> np.ndarray:
 class NearestRounding:
     """round(u), clamped to the K symbols: the quantizer's own rounding."""
 
-    def choose(self, u: np.ndarray, freq: np.ndarray) -> np.ndarray:
-        """u (P,) float32 latents in steps (zero-centred); freq (P, K) the
-        integer tables of their symbols -> symbols (P,) int64 in [0, K)."""
-        return nearest_symbols(u, freq.shape[1])
+    def choose(self, u: np.ndarray, rows) -> np.ndarray:
+        """u (P,) float32 latents in steps (zero-centred); rows: the tables of
+        their symbols (range_coder.FrequencyRows or laplace_tables.LaplaceRows:
+        an alphabet size K and bits(candidates)) -> symbols (P,) int64 in [0, K)."""
+        return nearest_symbols(u, rows.K)
 
 
 @dataclass(frozen=True)
@@ -70,16 +71,15 @@ class RateDistortionRounding(NearestRounding):
         if not (self.lmbda >= 0 and np.isfinite(self.lmbda)):
             raise ValueError(f"rate-distortion lambda must be a finite number >= 0, got {self.lmbda}")
 
-    def choose(self, u: np.ndarray, freq: np.ndarray) -> np.ndarray:
-        P, K = freq.shape
+    def choose(self, u: np.ndarray, rows) -> np.ndarray:
+        P, K = len(u), rows.K
         half = K // 2
         if self.lmbda == 0:
-            return super().choose(u, freq)
+            return super().choose(u, rows)
         # candidates (P, 3), zero-centred, clamped to the alphabet
         cand = np.clip(np.rint(u)[:, None] + np.array([0.0, -1.0, 1.0]), -half, half - 1)
         idx = (cand + half).astype(np.int64)  # (P, 3) symbols
-        f = np.take_along_axis(freq, idx, axis=1).astype(np.float64)
-        bits = np.log2(freq.sum(1, dtype=np.float64))[:, None] - np.log2(f)  # (P, 3) code lengths
+        bits = rows.bits(idx)  # (P, 3) code lengths
         cost = (u.astype(np.float64)[:, None] - cand) ** 2 + self.lmbda * bits
         best = np.argmin(cost, axis=1)  # ties: the first, so the nearest wins
         return idx[np.arange(P), best]

@@ -6,30 +6,46 @@
         but the first): late join and resynchronisation after damage
     v4  v3's bytes; the payload's tokens are coded with the integer prior, whose
         tables are the same on every machine (v1-v3: the float prior)
+    v5  v4's bytes; the payload is coded with the fast prior (models/fast_prior.py:
+        one context pass per latent frame, four coding passes, Laplace tables,
+        8-bit exact arithmetic). Only a model with the fast prior writes or
+        reads v5; only a model with the transformer prior reads v1-v4.
 
-This build writes v4 (or v3 with the float prior, on request) and reads v1-v4.
+This build writes v5 with a fast-prior model, v4 (or v3 with the float prior,
+on request) with a transformer-prior model, and reads v1-v5.
 """
 from __future__ import annotations
 
-FORMAT_VERSION = 4  # what this build writes by default
-READABLE_VERSIONS = (1, 2, 3, 4)
+FORMAT_VERSION = 5  # what this build writes with the shipped default
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 
-# The prior's arithmetic a stream is written with, and the version that says so.
-ARITHMETIC_VERSIONS = {"integer": 4, "float": 3}
-ARITHMETICS = tuple(ARITHMETIC_VERSIONS)  # the choices users see (CLI, StreamEncoder)
+# The prior's arithmetic a stream is written with, and the version that says so,
+# for each kind of prior (PriorConfig.kind).
+ARITHMETIC_VERSIONS = {"fast": {"integer": 5}, "transformer": {"integer": 4, "float": 3}}
+ARITHMETICS = ("integer", "float")  # the choices users see (CLI, StreamEncoder)
 DEFAULT_ARITHMETIC = "integer"
 
 
-def version_for(arithmetic: str) -> int:
+def version_for(arithmetic: str, prior_kind: str = "fast") -> int:
     """The format version a stream coded with the prior's `arithmetic` carries."""
-    if arithmetic not in ARITHMETIC_VERSIONS:
+    if arithmetic not in ARITHMETICS:
         raise ValueError(f"unknown prior arithmetic {arithmetic!r} (choose {' or '.join(ARITHMETICS)})")
-    return ARITHMETIC_VERSIONS[arithmetic]
+    versions = ARITHMETIC_VERSIONS[prior_kind]
+    if arithmetic not in versions:
+        raise ValueError(f"the {prior_kind} prior computes in {' or '.join(versions)} arithmetic only "
+                         f"(format v{min(versions.values())}); {arithmetic!r} is for models with the "
+                         f"transformer prior")
+    return versions[arithmetic]
 
 
 def arithmetic_of(version: int) -> str:
     """The prior's arithmetic of a stream of format `version`: "integer" or "float"."""
     return "integer" if version >= 4 else "float"
+
+
+def prior_kind_of(version: int) -> str:
+    """The kind of prior a stream of format `version` is coded with: "fast" or "transformer"."""
+    return "fast" if version >= 5 else "transformer"
 
 
 def has_header_copies(version: int) -> bool:

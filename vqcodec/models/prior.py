@@ -239,6 +239,28 @@ class Prior(nn.Module):
         target = on_parity & (lvl_tok != self.K)
         return cur_in, prev_in, target
 
+    def training_loss(self, cur: torch.Tensor, prev: torch.Tensor, kind: torch.Tensor,
+                      quality: torch.Tensor) -> torch.Tensor:
+        """cur, prev (B, planes, h, w) true tokens (prev MASK for an intra start),
+        kind (B,) 0 = I / 1 = P, quality (B,) -> mean bits per coded token of one
+        random group per tile (teacher-forced: training_inputs)."""
+        tiles = [to_tiles(g, self.cfg.tile, self.K) for g in cur]
+        n = tiles[0].shape[0]
+        cur = torch.cat(tiles)
+        prev = torch.cat([to_tiles(g, self.cfg.tile, self.K) for g in prev])
+        kind, quality = kind.repeat_interleave(n), quality.repeat_interleave(n)
+        B, K = cur.shape[0], self.K
+        if self.qcfg.scalar:  # every group is coded; the quality is part of the group id
+            levels = torch.full((B,), self.levels, device=cur.device)
+        else:  # quantizer dropout: L levels per tile
+            levels = torch.randint(1, self.levels + 1, (B,), device=cur.device)
+        r = (torch.rand(B, device=cur.device) * 2 * levels).long()  # (level, parity) uniform in [0, 2L)
+        group = group_id(kind, r // 2, r % 2, self.levels, self.qcfg.quality_context(quality), self.kinds)
+        cur_in, prev_in, target = self.training_inputs(cur, prev, levels, group)
+        logits = self(cur_in, prev_in, group).view(B, -1, self.per, K)  # (B, S, per, K)
+        truth = self.target_tokens(cur, group).transpose(1, 2)  # (B, S, per)
+        return F.cross_entropy(logits[target].reshape(-1, K), truth[target].reshape(-1)) / math.log(2)
+
     def target_tokens(self, cur: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
         """cur (B, planes, S), group (B,) -> the tokens the group codes (B, per, S)."""
         return group_planes(cur, group, self.levels, self.per)

@@ -17,7 +17,6 @@ import torch
 from ..codec import Codec, tokens_crc
 from ..errors import CodecError, TokenMismatchError
 from ..format.container import Mode, Packet, PacketType, StreamHeader
-from ..format.versions import FORMAT_VERSION
 
 
 class FullMode:
@@ -28,7 +27,7 @@ class FullMode:
 
     @staticmethod
     def encoder(codec: Codec, width: int, height: int, fps: Fraction, frame_count: int | None, quality: int,
-                version: int = FORMAT_VERSION, **lowlatency_options) -> FullEncoder:
+                version: int | None = None, **lowlatency_options) -> FullEncoder:
         """The low-latency options (keyint, keyframes, latency, settings) do not apply here."""
         header = codec.stream_header(Mode.FULL, width, height, fps, frame_count, quality,
                                      codec.config.gop, codec.config.intra_period, version)

@@ -39,7 +39,6 @@ import torch
 
 from ..errors import CodecError, TokenMismatchError
 from ..format.container import Mode, Packet, PacketType, StreamHeader
-from ..format.versions import FORMAT_VERSION
 from ..motion import compensation as motion
 from ..motion.side_info import SideReader, SideWriter
 from .keyframes import KeyframePolicy, keyframe_policy
@@ -80,7 +79,7 @@ class LowLatencyMode:
 
     @staticmethod
     def encoder(codec, width: int, height: int, fps: Fraction, frame_count: int | None, quality: int,
-                version: int = FORMAT_VERSION, *, keyint: int = 8, keyframes: str | KeyframePolicy = "fixed",
+                version: int | None = None, *, keyint: int = 8, keyframes: str | KeyframePolicy = "fixed",
                 latency: int = 0, settings: LowLatencySettings | None = None) -> LowLatencyEncoder:
         """keyframes: "fixed" (every `keyint` frames), "adaptive" (where the content changes,
         at most `keyint` apart) or a KeyframePolicy; latency: frames the encoder may hold back
@@ -103,7 +102,7 @@ class LowLatencyMode:
 class _KeyframeCoder:
     """The VQ path for single frames, shared by encoder and decoder."""
 
-    def __init__(self, codec, width: int, height: int, quality: int, version: int = FORMAT_VERSION):
+    def __init__(self, codec, width: int, height: int, quality: int, version: int | None = None):
         self.codec, self.width, self.height, self.quality = codec, width, height, quality
         self.version = version  # of the stream: picks the prior's arithmetic
         s = codec.factor_s

@@ -32,8 +32,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..models.autoencoder import copy_prediction, fit_linear_path
-from ..config import CodecConfig
-from ..models.prior import group_id, to_tiles
+from ..config import CodecConfig, PriorConfig
 from ..models.residual_vq import QuantizerOutput
 from ..models.scalar_quantizer import rate_loss
 from ..zoo import build_modules, resolve
@@ -64,6 +63,10 @@ class TrainConfig:
     # clip's squared error as it is) or "db" (each clip's loss over its own
     # error, so a dB gained counts the same at every quality)
     weighting: str = "mse"
+    # "fast" / "transformer": with an init model whose prior is of the other
+    # kind, replace it by a fresh prior of this kind (trained on the frozen
+    # tokens); None keeps the init model's
+    prior: str | None = None
 
     def __post_init__(self) -> None:
         if self.weighting not in WEIGHTINGS:
@@ -120,6 +123,17 @@ class _AutoencoderStep(nn.Module):
         return self.ae.decoder(qo.quantized, levels, ref, keep) + 0.5, qo
 
 
+class _PriorStep(nn.Module):
+    """The prior's training_loss as a forward, so DDP can wrap it."""
+
+    def __init__(self, prior: nn.Module):
+        super().__init__()
+        self.prior = prior
+
+    def forward(self, cur, prev, kind, quality):
+        return self.prior.training_loss(cur, prev, kind, quality)
+
+
 class Trainer:
     def __init__(self, tcfg: TrainConfig, mcfg: CodecConfig, sampler: ClipSampler,
                  eval_clip: np.ndarray | None, init: str | None = None, resume: bool = False,
@@ -165,7 +179,13 @@ class Trainer:
         # at zero, so the extended model computes exactly what the init's did.
         want, have = self.cfg.prior, cfg.prior
         added: set[str] = set()  # parameter names with their module prefix
-        if extend and cfg.quantizer.scalar and (want.copy_radius, want.match_context) != (have.copy_radius, have.match_context) \
+        fresh_prior = extend and self.t.prior is not None and self.t.prior != have.kind
+        if fresh_prior:
+            if not cfg.quantizer.scalar and self.t.prior == "fast":
+                raise ValueError(f"{name_or_path}: the fast prior codes scalar-quantized tokens, "
+                                 "this model uses residual VQ")
+            cfg = replace(cfg, prior=want if want.kind == self.t.prior else PriorConfig.fast())
+        if extend and not fresh_prior and cfg.quantizer.scalar and (want.copy_radius, want.match_context) != (have.copy_radius, have.match_context) \
                 and not (have.copy_radius or have.match_context):
             cfg = replace(cfg, prior=replace(have, copy_radius=want.copy_radius, match_context=want.match_context))
             added = {"prior.copy_w", "prior.copy_b"} if want.copy_radius else set()
@@ -189,6 +209,8 @@ class Trainer:
             added |= {f"autoencoder.{k}" for k in self.ae.state_dict() if ".reference." in k}
         tensors = load_file(str(entry.weights_path))
         for prefix, m in (("autoencoder.", self.ae), ("quantizer.", self.vq), ("prior.", self.prior)):
+            if prefix == "prior." and fresh_prior:
+                continue
             state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
             try:
                 missing, unexpected = m.load_state_dict(state, strict=False)
@@ -200,6 +222,8 @@ class Trainer:
         if referencing:  # its prediction starts as the loaded encoder's linear path
             for branch in (self.ae.encoder.reference, self.ae.decoder.reference):
                 copy_prediction(self.ae, branch)
+        if fresh_prior and self.dist.is_main:
+            tqdm.write(f"the {have.kind} prior of {name_or_path} is replaced by a fresh {self.t.prior} prior")
         if added and self.dist.is_main:
             tqdm.write(f"model extended with {', '.join(sorted(added))} (zero at the start)")
 
@@ -323,8 +347,8 @@ class Trainer:
     # ------------------------------------------------------------ stage 2
     @torch.no_grad()
     def _prior_batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """-> (cur, prev) tiles (B', planes, S) of true tokens, kind (B',) (0 =
-        I, 1 = P latent frame) and quality (B',); prev is MASK for the first
+        """-> (cur, prev) latent frames (B', planes, h, w) of true tokens, kind (B',)
+        (0 = I, 1 = P latent frame) and quality (B',); prev is MASK for the first
         latent frame of each clip (an intra-period start). A clip is one GOP.
         RVQ clips are coded at all N levels (the quality is drawn later, per
         tile); scalar clips at a random quality each, as their tokens depend on it."""
@@ -335,16 +359,12 @@ class Trainer:
         x, ref, keep = self._split_reference(x, qual.to(self.device))
         z = self.ae.encoder(x - 0.5, qual.to(self.device), ref, keep)
         idx = torch.cat([self.vq.encode(z[b:b + 1], int(q)) for b, q in enumerate(qual)])  # (B, planes, T', h, w)
-        cur, prev, kind, quality = [], [], [], []
-        for b in range(idx.shape[0]):
-            for f in range(idx.shape[2]):
-                cur.append(to_tiles(idx[b, :, f], tile, mask))
-                p = idx[b, :, f - 1] if f > 0 else torch.full_like(idx[b, :, f], mask)
-                prev.append(to_tiles(p, tile, mask))
-                kind.append(torch.full((cur[-1].shape[0],), qcfg.frame_kind(f)))
-                quality.append(torch.full((cur[-1].shape[0],), int(qual[b])))
-        return (torch.cat(cur), torch.cat(prev), torch.cat(kind).to(self.device),
-                torch.cat(quality).to(self.device))
+        B, C, T, h, w = idx.shape
+        cur = idx.permute(0, 2, 1, 3, 4).reshape(B * T, C, h, w)  # (B*T', planes, h, w)
+        prev = torch.cat([torch.full_like(idx[:, :, :1], mask), idx[:, :, :-1]], 2)
+        prev = prev.permute(0, 2, 1, 3, 4).reshape(B * T, C, h, w)  # MASK before each clip's first
+        kind = torch.tensor([qcfg.frame_kind(f) for f in range(T)]).repeat(B).to(self.device)
+        return cur, prev, kind, qual.repeat_interleave(T).to(self.device)
 
     def train_prior(self, sampler_prior: ClipSampler) -> None:
         t = self.t
@@ -356,33 +376,22 @@ class Trainer:
         start_step = self.progress.step if self.progress.stage in ("prior", "done") else 0
         if self.progress.stage == "done" and start_step >= t.prior_steps:
             return
-        prior = self.dist.wrap(self.prior)
+        prior = self.dist.wrap(_PriorStep(self.prior))
         if self.opt_state and self.progress.stage == "prior":
             opt.load_state_dict(self.opt_state)
-        qcfg, K, P = self.cfg.quantizer, self.cfg.quantizer.codebook_size, self.prior
+        K = self.cfg.quantizer.codebook_size
         started, base = time.perf_counter(), self.progress.seconds
         bar = tqdm(range(start_step, t.prior_steps), desc="prior", initial=start_step, total=t.prior_steps,
                    disable=not self.dist.is_main)
         for step in bar:
             for g in opt.param_groups:
                 g["lr"] = _lr(step, t.prior_steps, t.prior_lr)
-            cur, prev, kind, quality = self._prior_batch()
-            B = cur.shape[0]
-            if qcfg.scalar:  # every group is coded; the quality is part of the group id
-                levels = torch.full((B,), P.levels, device=self.device)
-            else:  # quantizer dropout: L levels per tile
-                levels = torch.randint(1, P.levels + 1, (B,), device=self.device)
-            r = (torch.rand(B, device=self.device) * 2 * levels).long()  # (level, parity) uniform in [0, 2L)
-            group = group_id(kind, r // 2, r % 2, P.levels, qcfg.quality_context(quality), P.kinds)
-            cur_in, prev_in, target = self.prior.training_inputs(cur, prev, levels, group)
-            logits = prior(cur_in, prev_in, group).view(B, -1, P.per, K)  # (B, S, per, K)
-            truth = self.prior.target_tokens(cur, group).transpose(1, 2)  # (B, S, per)
-            loss = F.cross_entropy(logits[target].reshape(-1, K), truth[target].reshape(-1))
+            loss = prior(*self._prior_batch())  # mean bits per token
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.prior.parameters(), 1.0)
             opt.step()
-            bits = loss.item() / math.log(2)
+            bits = loss.item()
             bar.set_postfix(bits=f"{bits:.3f}", saving=f"{1 - bits / math.log2(K):.1%}")
             self._write({"stage": "prior", "step": step + 1, "bits_per_token": bits,
                          "seconds": base + time.perf_counter() - started})

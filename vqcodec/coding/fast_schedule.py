@@ -1,0 +1,55 @@
+"""Format v5's coding loop: the fast prior's passes over one latent frame.
+
+    prev (C, h, w) tokens --context (once)--> ctx (dim, h, w)
+    for each pass (channel group x checkerboard half), in a fixed order:
+        the pass's MLP at its positions -> (bases, flags, means, scales) -> LaplaceRows
+        -> the caller's step: encode the true symbols, or decode them
+        -> the symbols land in cur, where the next passes see them
+
+ONE loop for the encoder and the decoder, as in codec.code_latent_frame for
+v1-v4: only the step differs, so the encoder never uses a probability the
+decoder cannot compute. Everything the prior sees is tokens; its arithmetic
+is 8-bit exact (models/int8.py), so the tables match on every machine.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..models.fast_prior import FastPrior
+from ..models.prior import checkerboard
+from .laplace_tables import LaplaceRows
+
+# (rows of the pass, the pass's channels, positions (P,) flat in h*w) -> symbols (P*G,) position-major
+FastStep = Callable[[LaplaceRows, slice, np.ndarray], np.ndarray]
+
+
+class FastTables:
+    """Version 5: the fast prior, its passes and its Laplace tables."""
+
+    def __init__(self, prior: FastPrior, tile_batch: int | None = None):
+        self.prior, self.tile_batch = prior, tile_batch
+
+    @torch.inference_mode()
+    def code_latent_frame(self, prev: torch.Tensor, quality: int, step: FastStep) -> torch.Tensor:
+        """prev (C, h, w) int64 tokens of the previous latent frame (MASK where
+        absent) -> this frame's tokens (C, h, w), coded or decoded by `step`."""
+        P = self.prior
+        C, h, w = prev.shape
+        ctx = P.context(prev, quality, self.tile_batch)  # (dim, h, w)
+        prev_v = P.values(prev)  # (C, h, w)
+        cur = torch.full_like(prev, P.mask_index)
+        board = checkerboard(h, w, prev.device).reshape(-1)
+        positions = [torch.nonzero(board == bool(p)).reshape(-1) for p in (0, 1)]
+        for index, a, b, parity in P.schedule():
+            pos = positions[parity]
+            if pos.numel() == 0:
+                continue
+            tables = P.pass_tables(index, ctx, cur, prev_v, pos)  # base, k, m, j: (P, G) each
+            rows = LaplaceRows(*(t.cpu().numpy() for t in tables), P.K)
+            sym = step(rows, slice(a, b), pos.cpu().numpy())  # (P*G,) position-major
+            sym = torch.from_numpy(np.ascontiguousarray(sym)).to(cur.device).view(-1, b - a).t()
+            cur[a:b].reshape(b - a, -1)[:, pos] = sym
+        return cur
