@@ -11,7 +11,7 @@
 # (commit c9056b5, benchmarks/results/*_train_log.jsonl).
 #
 # Minutes are CPU minutes of the original run on a 2-core CPU without a GPU:
-# 506.4 in all. Stages 12 and 13 ran on a machine about 2.1x faster than the
+# 540.8 in all. Stages 12 and 13 ran on a machine about 2.1x faster than the
 # earlier ones (their 40.9 and 38.1 minutes are about 85 and 80 of the
 # earlier minutes). Training is not bit-reproducible (thread scheduling, and
 # each stage ran on the code of its day: stage 1 predates the prior's temporal
@@ -82,8 +82,9 @@ vqcodec train --init "$RUNS/bal4/bal4.json" --synthetic --data "$BIKES:0-0.5" --
 # previous default (format v4, transformer prior), shipped now as
 # vqcodec/weights/legacy/default-v4.* so that its streams keep decoding.
 python -c "from vqcodec.zoo import ship; ship('$RUNS/bal5/bal5.json', folder='$RUNS/bal5_ship', intra_period=128)"
-# 14. the fast prior (format v5) on the frozen tokens of stage 13's shipped          # 23.9 min
+# 14. the fast prior (format v5) on the frozen tokens of stage 13's shipped          # 34.4 min
 #     autoencoder: --prior fast replaces the transformer prior by a fresh one
+#     (34.4 min with the test suite sharing the cores; an identical run alone took 23.9)
 vqcodec train --init "$RUNS/bal5_ship/default.json" --prior fast --synthetic --data "$BIKES:0-0.5" --data "$BBB" \
     --out "$RUNS/fast" --name fast --steps 0 --prior-steps 4000 --prior-lr 2e-3
 
