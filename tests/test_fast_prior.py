@@ -204,3 +204,23 @@ def test_encoded_on_cuda_decodes_on_cpu_and_back(tiny_frames):
     on_cpu, on_gpu = _compress(cpu, tiny_frames), _compress(gpu, tiny_frames)
     assert _decompress(cpu, on_gpu).shape == _decompress(gpu, on_cpu).shape == tiny_frames.shape
     assert np.abs(_decompress(cpu, on_gpu).astype(int) - _decompress(gpu, on_gpu).astype(int)).max() <= 2
+
+
+@pytest.mark.parametrize("content", ["all zero", "none zero", "mixed tiles"])
+def test_payload_round_trip_whatever_the_tokens(fast_codec, content):
+    """Every token the zero symbol (all flags 'equals its base'), none of them (every
+    token needs its residual), and tiles of each side by side, over 3 latent frames."""
+    K, C = fast_codec.config.quantizer.codebook_size, fast_codec.config.quantizer.planes
+    rng = np.random.default_rng(1)
+    shape = (3, C, 8, 12)
+    zero = np.full(shape, K // 2, dtype=np.int64)
+    busy = rng.integers(0, K - 1, shape)
+    busy = np.where(busy >= K // 2, busy + 1, busy)  # never the zero symbol
+    tokens = {"all zero": zero, "none zero": busy,
+              "mixed tiles": np.where((np.arange(12) // 4 % 2 == 0)[None, None, None], zero, busy)}[content]
+    prev = fast_codec.empty_context(8, 12)
+    payload, ideal, nxt = fast_codec.encode_payload(tokens.copy(), prev, 5, 2)
+    back, nxt2 = fast_codec.decode_payload(payload, 3, 2, prev, 5)
+    assert np.array_equal(back, tokens) and torch.equal(nxt, nxt2)
+    if content == "none zero":  # every token pays a residual: dearer than flags alone (random tiny model)
+        assert len(payload) > len(fast_codec.encode_payload(zero.copy(), prev, 5, 2)[0])
