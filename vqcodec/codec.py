@@ -92,6 +92,12 @@ class Codec:
         """"fast" (format v5) or "transformer" (v1-v4): which streams this model codes."""
         return "fast" if isinstance(self.prior, FastPrior) else "transformer"
 
+    def _check_prior(self, version: int) -> None:
+        """Raise CodecError unless this model's prior codes streams of format `version`."""
+        if prior_kind_of(version) != self.prior_kind:
+            raise CodecError(f"a format v{version} stream is coded with the {prior_kind_of(version)} prior; "
+                             f"model {self.model_id.name!r} has the {self.prior_kind} prior")
+
     def version_for(self, arithmetic: str = DEFAULT_ARITHMETIC) -> int:
         """The format version this model writes with the prior's `arithmetic`."""
         return version_for(arithmetic, self.prior_kind)
@@ -100,9 +106,7 @@ class Codec:
         """The probability arithmetic of a stream of format `version` (None: the
         version this model writes by default)."""
         version = self.version_for(DEFAULT_ARITHMETIC) if version is None else version
-        if prior_kind_of(version) != self.prior_kind:
-            raise CodecError(f"a format v{version} stream is coded with the {prior_kind_of(version)} prior; "
-                             f"model {self.model_id.name!r} has the {self.prior_kind} prior")
+        self._check_prior(version)
         if self.prior_kind == "fast":
             if self._integer is None:
                 self._integer = FastTables(self.prior, self.tile_batch)
@@ -326,9 +330,7 @@ class Codec:
                 f"stream needs model {header.model_name!r} (sha256 {header.weights_sha256.hex()[:12]}...), "
                 f"but {self.model_id.name!r} (sha256 {self.model_id.sha256.hex()[:12]}...) is loaded"
             )
-        if prior_kind_of(header.version) != self.prior_kind:
-            raise CodecError(f"the stream (format v{header.version}) was coded with the {prior_kind_of(header.version)} "
-                             f"prior; model {self.model_id.name!r} has the {self.prior_kind} prior")
+        self._check_prior(header.version)
         if header.quality not in self.qualities:
             raise CodecError(f"stream quality {header.quality} is not offered by this model")
         if header.mode == Mode.FULL and header.gop != self.config.gop:

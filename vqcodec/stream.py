@@ -58,7 +58,7 @@ from .format.container import (
     PacketType,
     StreamHeader,
 )
-from .format.versions import ARITHMETICS, DEFAULT_ARITHMETIC
+from .format.versions import DEFAULT_ARITHMETIC, check_arithmetic
 from .modes.keyframes import KeyframePolicy
 from .modes.lowlatency import LowLatencySettings
 
@@ -113,8 +113,7 @@ class StreamEncoder:
                  settings: LowLatencySettings | None = None, frame_count: int | None = None,
                  arithmetic: str = DEFAULT_ARITHMETIC):
         modes.mode_class(mode)  # an unknown mode fails before the model loads
-        if arithmetic not in ARITHMETICS:  # ... and so does an unknown arithmetic
-            raise ValueError(f"unknown prior arithmetic {arithmetic!r} (choose {' or '.join(ARITHMETICS)})")
+        check_arithmetic(arithmetic)  # ... and so does an unknown arithmetic
         self.codec = codec = _codec(model, device)
         try:
             version = codec.version_for(arithmetic)

@@ -171,10 +171,6 @@ def codec_for(header, model: str | None = None, device: str = "cpu") -> Codec:
     """The codec that decodes the stream `header` describes: `model` if given, else the
     installed model the stream names, or the earlier shipped model of that name
     with the stream's weights (legacy/). Its weights' sha256 must be the stream's."""
-    if not model:
-        legacy = legacy_model(header.model_name, header.weights_sha256)
-        if legacy is not None:
-            model = str(legacy.config_path)
     try:
         codec = load_codec(model or header.model_name, device)
     except ModelNotFound as e:
@@ -183,5 +179,10 @@ def codec_for(header, model: str | None = None, device: str = "cpu") -> Codec:
         raise ModelNotFound(
             f"the stream needs model {header.model_name!r} (weights sha256 {header.weights_sha256.hex()[:16]}...), "
             f"which is not installed: {e}; install it, or pass --model PATH") from None
+    if not model and codec.model_id.sha256 != header.weights_sha256:
+        # only a stream the installed model did not write makes us hash the legacy weights
+        legacy = legacy_model(header.model_name, header.weights_sha256)
+        if legacy is not None:
+            codec = load_codec(str(legacy.config_path), device)
     codec.check_header(header)
     return codec

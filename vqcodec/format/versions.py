@@ -26,10 +26,15 @@ ARITHMETICS = ("integer", "float")  # the choices users see (CLI, StreamEncoder)
 DEFAULT_ARITHMETIC = "integer"
 
 
-def version_for(arithmetic: str, prior_kind: str = "fast") -> int:
-    """The format version a stream coded with the prior's `arithmetic` carries."""
+def check_arithmetic(arithmetic: str) -> None:
+    """Raise ValueError unless `arithmetic` is one of ARITHMETICS (before any model loads)."""
     if arithmetic not in ARITHMETICS:
         raise ValueError(f"unknown prior arithmetic {arithmetic!r} (choose {' or '.join(ARITHMETICS)})")
+
+
+def version_for(arithmetic: str, prior_kind: str = "fast") -> int:
+    """The format version a stream coded with the prior's `arithmetic` carries."""
+    check_arithmetic(arithmetic)
     versions = ARITHMETIC_VERSIONS[prior_kind]
     if arithmetic not in versions:
         raise ValueError(f"the {prior_kind} prior computes in {' or '.join(versions)} arithmetic only "

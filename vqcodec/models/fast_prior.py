@@ -81,7 +81,7 @@ class PassNet(nn.Module):
             self.head.bias[out_planes:2 * out_planes] = 0.5
 
     def forward(self, ctx: torch.Tensor, sym: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.ctx(ctx) + self.sym.forward_ints(sym * SYM_SCALE, SYM_SCALE))
+        h = F.relu(self.ctx(ctx) + self.sym.forward_ints(sym * SYM_SCALE))
         return self.head(F.relu(self.fc2(h)))
 
     def exact(self, ctx: torch.Tensor, sym: torch.Tensor) -> torch.Tensor:

@@ -89,9 +89,9 @@ class QLinear(nn.Linear):
         w = fake_quantize(self.weight, -1)
         return nn.functional.linear(fake_quantize(x, -1), w, self.bias)
 
-    def forward_ints(self, x: torch.Tensor, in_scale: float) -> torch.Tensor:
-        """Training, for inputs that are exact small integers times in_scale (no
-        rounding of the inputs; |x / in_scale| <= 127)."""
+    def forward_ints(self, x: torch.Tensor) -> torch.Tensor:
+        """Training, for inputs that are already exact small integers times a
+        fixed scale (no rounding of the inputs; see exact_ints)."""
         return nn.functional.linear(x, fake_quantize(self.weight, -1), self.bias)
 
     def _finish(self, acc: torch.Tensor, scale: torch.Tensor | float) -> torch.Tensor:
