@@ -1,13 +1,14 @@
 """Atomic output files: write to a hidden temporary file beside the target and
-rename it into place only when everything succeeded, so a failed run never
-leaves a partial file and never clobbers an existing one without --force."""
+rename it into place only when everything succeeded (vqcodec.atomic_file), so a
+failed run never leaves a partial file and never clobbers an existing one without --force."""
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 from contextlib import contextmanager
 from typing import BinaryIO, Iterator
+
+from vqcodec.atomic_file import atomic_file
 
 
 class OutputError(ValueError):
@@ -30,17 +31,5 @@ def atomic_output(path: str, force: bool) -> Iterator[BinaryIO]:
         sys.stdout.buffer.flush()
         return
     check_output(path, force)
-    folder, base = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{base}.{secrets.token_hex(4)}.part")
-    f = open(tmp, "wb")
-    try:
+    with atomic_file(path) as f:
         yield f
-        f.close()
-        os.replace(tmp, path)
-    except BaseException:
-        f.close()
-        try:
-            os.remove(tmp)
-        except FileNotFoundError:
-            pass
-        raise

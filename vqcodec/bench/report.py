@@ -14,8 +14,6 @@ import datetime
 import io
 import json
 import math
-import os
-import secrets
 import shlex
 import sys
 from dataclasses import asdict, fields
@@ -24,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vqcodec.atomic_file import atomic_file
 from vqcodec.bench.clips import BenchClip
 from vqcodec.bench.compare import METRICS, AnchorSweep, BdResult, BenchConfig, ClipResult
 from vqcodec.bench.measure import Quality, RDPoint
@@ -215,12 +214,8 @@ def report_paths(out_dir: Path, clip_name: str) -> dict[str, Path]:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write to a hidden temporary file beside `path`, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_file(path) as f:
+        f.write(data)
 
 
 def write_clip_report(result: ClipResult, out_dir: Path, header: dict) -> dict[str, Path]:
