@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from .common import DEVICES, Errors, checked_device
+from .common import DEVICES, Errors, checked_device, command_line
 from .output_file import OutputError
 
 ANCHOR_HELP = ("Comma-separated anchors CODEC[:PRESET][+TUNE], e.g. x264:medium,x264:veryslow,"
@@ -39,43 +39,53 @@ def _qualities(text: str | None) -> tuple[int, ...] | None:
     return tuple(dict.fromkeys(values))
 
 
-def _command_line(ctx: click.Context) -> list[str]:
-    """The command as the user gave it (options at their defaults left out), for the reports."""
-    words = ["vqcodec", "bench", *ctx.params["clips"]]
-    for param in ctx.command.params:
-        if param.name == "clips" or ctx.get_parameter_source(param.name) != click.core.ParameterSource.COMMANDLINE:
-            continue
-        value = ctx.params[param.name]
-        if isinstance(value, bool):
-            name = param.opts[0] if value else (param.secondary_opts or param.opts)[0]
-            words.append(name)
-        else:
-            words += [param.opts[-1] if param.opts[-1].startswith("--") else param.opts[0], str(value)]
-    return words
-
-
 def _stderr(msg: str) -> None:
     click.echo(msg, err=True)
 
 
+_BENCH_OPTIONS = [
+    click.option("--frames", type=int, default=None,
+                 help="Frames per clip (default: all of a file; 48 for synthetic scenes)."),
+    click.option("--size", default=None, metavar="WxH",
+                 help="Centre-crop files to WxH (never scaled); size of synthetic scenes (default 352x288)."),
+    click.option("--qualities", default=None, metavar="Q1,Q2,...", help="vqcodec qualities (default: all of the model's)."),
+    click.option("--modes", default="full", show_default=True, metavar="M1,...", help="vqcodec modes to measure."),
+    click.option("--anchors", default=None, metavar="A1,...", help=ANCHOR_HELP),
+    click.option("--model", default="default", show_default=True, help="Model name or path."),
+    click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True),
+    click.option("--ms-ssim/--no-ms-ssim", default=True, show_default=True,
+                 help="Compute MS-SSIM (about 4 s per 120 QCIF frames and point)."),
+    click.option("--rdo", type=click.FloatRange(min=0), default=None, metavar="LAMBDA",
+                 help="Scalar models: the encoder's rate-distortion rounding (0 = nearest; default: the tuned value)."),
+]
+
+
+def bench_options(command):
+    """Decorator: what to measure (clip frames, qualities, modes, anchors, model), shared with
+    `vqcodec batch bench`."""
+    for option in reversed(_BENCH_OPTIONS):
+        command = option(command)
+    return command
+
+
+def bench_config(frames, size, qualities, modes, anchors, ms_ssim):
+    """The options -> (BenchConfig, (W, H) or None); ValueError with the reason."""
+    from vqcodec.bench.clips import parse_size
+    from vqcodec.bench.compare import DEFAULT_ANCHORS, BenchConfig
+
+    if frames is not None and frames <= 0:
+        raise ValueError(f"--frames must be positive, got {frames}")
+    cfg = BenchConfig(qualities=_qualities(qualities), modes=_csv(modes),
+                      anchors=_csv(anchors) or DEFAULT_ANCHORS, ms_ssim=ms_ssim)
+    return cfg, (parse_size(size) if size else None)
+
+
 @click.command()
 @click.argument("clips", metavar="CLIP...", nargs=-1, required=True)
-@click.option("--frames", type=int, default=None,
-              help="Frames per clip (default: all of a file; 48 for synthetic scenes).")
-@click.option("--size", default=None, metavar="WxH",
-              help="Centre-crop files to WxH (never scaled); size of synthetic scenes (default 352x288).")
-@click.option("--qualities", default=None, metavar="Q1,Q2,...", help="vqcodec qualities (default: all of the model's).")
-@click.option("--modes", default="full", show_default=True, metavar="M1,...", help="vqcodec modes to measure.")
-@click.option("--anchors", default=None, metavar="A1,...", help=ANCHOR_HELP)
-@click.option("--model", default="default", show_default=True, help="Model name or path.")
-@click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True)
+@bench_options
 @click.option("--out", "out_dir", default="bench_results", show_default=True,
               help="Folder for CLIP.json / CLIP.md / CLIP.png per clip and summary.md.")
-@click.option("--ms-ssim/--no-ms-ssim", default=True, show_default=True,
-              help="Compute MS-SSIM (about 4 s per 120 QCIF frames and point).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite reports that already exist in --out.")
-@click.option("--rdo", type=click.FloatRange(min=0), default=None, metavar="LAMBDA",
-              help="Scalar models: the encoder's rate-distortion rounding (0 = nearest; default: the tuned value).")
 def bench(clips, frames, size, qualities, modes, anchors, model, device, out_dir, ms_ssim, force, rdo):
     """Compare vqcodec with x264/x265 on CLIP...: rate, PSNR, MS-SSIM, speed, memory, BD-rate.
 
@@ -91,14 +101,9 @@ def bench(clips, frames, size, qualities, modes, anchors, model, device, out_dir
       vqcodec bench bikes.mp4:0.5-1 --size 352x272 --anchors x264:medium,x265:medium
     """
     with Errors():
-        from vqcodec.bench.clips import load_clip, parse_size
-        from vqcodec.bench.compare import DEFAULT_ANCHORS, BenchConfig
+        from vqcodec.bench.clips import load_clip
 
-        if frames is not None and frames <= 0:
-            raise ValueError(f"--frames must be positive, got {frames}")
-        cfg = BenchConfig(qualities=_qualities(qualities), modes=_csv(modes),
-                          anchors=_csv(anchors) or DEFAULT_ANCHORS, ms_ssim=ms_ssim)
-        wh = parse_size(size) if size else None
+        cfg, wh = bench_config(frames, size, qualities, modes, anchors, ms_ssim)
         out = Path(out_dir)
         if out.exists() and not out.is_dir():
             raise OutputError(f"--out {out_dir} exists and is not a folder")
@@ -126,7 +131,7 @@ def bench(clips, frames, size, qualities, modes, anchors, model, device, out_dir
         if unknown:
             raise ValueError(f"--qualities {unknown} not offered by model {codec.model_id.name!r} "
                              f"(it has {codec.qualities[0]}..{codec.qualities[-1]})")
-        header = report_header(_command_line(click.get_current_context()))
+        header = report_header(command_line(click.get_current_context(), "clips"))
         results = []
         for i, (clip, spec) in enumerate(loaded, 1):
             _stderr(f"[{i}/{len(loaded)}] {clip.name}: {clip.width}x{clip.height}, {clip.count} frames ({clip.source})")

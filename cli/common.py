@@ -61,4 +61,20 @@ def progress(total: int | None, label: str):
     return tqdm(total=total, desc=label, unit="frame", disable=None, file=sys.stderr, leave=False)
 
 
+def command_line(ctx: click.Context, positional: str) -> list[str]:
+    """The command as the user gave it (options at their defaults left out), for reports:
+    "vqcodec", the subcommands, the `positional` arguments, then the options given."""
+    words = ["vqcodec", *ctx.command_path.split()[1:], *ctx.params[positional]]
+    for param in ctx.command.params:
+        if param.name == positional or ctx.get_parameter_source(param.name) != click.core.ParameterSource.COMMANDLINE:
+            continue
+        value = ctx.params[param.name]
+        if isinstance(value, bool):
+            name = param.opts[0] if value else (param.secondary_opts or param.opts)[0]
+            words.append(name)
+        else:
+            words += [param.opts[-1] if param.opts[-1].startswith("--") else param.opts[0], str(value)]
+    return words
+
+
 DEVICES = ("cpu", "cuda")

@@ -13,12 +13,10 @@ from pathlib import Path
 
 import click
 
-from vqcodec.format.versions import ARITHMETICS, DEFAULT_ARITHMETIC
-from vqcodec.modes import DEFAULT_MODE, MODE_NAMES
-from vqcodec.modes.keyframes import POLICIES
-
+from .batch_command import batch
 from .bench_command import bench
 from .common import DEVICES, EXIT_DAMAGED, Errors, checked_device, progress
+from .encoder_options import check_mode_options, encoder_options
 from .output_file import atomic_output, check_output
 from .train_command import train
 
@@ -36,36 +34,16 @@ def main() -> None:
       ffmpeg -i in.mkv -f yuv4mpegpipe - | vqcodec compress - out.vqv
       vqcodec models
       vqcodec bench clip.mp4 --frames 64
+      vqcodec batch compress videos/ --out compressed/
     """
 
 
 @main.command()
 @click.argument("input", metavar="IN")
 @click.argument("output", metavar="OUT")
-@click.option("-q", "--quality", type=int, default=None, help="Quality, 1 = fewest bits: residual VQ levels kept, or the scalar step. Default: the model's middle one.")
-@click.option("--model", default="default", show_default=True, help="Installed model name or path to a model .json/.safetensors.")
-@click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True)
 @click.option("-f", "--force", is_flag=True, help="Overwrite OUT if it exists.")
 @click.option("--stats", "stats_path", type=click.Path(dir_okay=False), default=None, help="Write bits/pixel, ideal and payload bits as JSON.")
-@click.option("--mode", type=click.Choice(MODE_NAMES), default=DEFAULT_MODE, show_default=True,
-              help="full: every frame coded as VQ tokens in GOPs. lowlatency: VQ-coded keyframes, "
-                   "frames between them rebuilt by motion-compensated interpolation.")
-@click.option("--keyint", type=click.IntRange(1, 255), default=8, show_default=True,
-              help="lowlatency: keyframe interval (the maximum one with --keyframes adaptive).")
-@click.option("--keyframes", type=click.Choice(list(POLICIES)), default="fixed", show_default=True,
-              help="lowlatency: keyframes every --keyint frames, or where the content changes "
-                   "(LUV frame difference, as Fast-Vid2Vid).")
-@click.option("--latency", type=click.IntRange(0, 255), default=0, show_default=True,
-              help="lowlatency: frames the encoder may hold back. 0 = predict forward from the last "
-                   "keyframe only; >= keyint-1 = interpolate every frame between two keyframes.")
-@click.option("--arithmetic", type=click.Choice(ARITHMETICS), default=DEFAULT_ARITHMETIC, show_default=True,
-              help="The prior's arithmetic. integer: tables computed exactly, decoded identically on "
-                   "any CPU or GPU (format v5 with the fast prior of the default model, v4 with a "
-                   "transformer prior). float: transformer-prior models only (format v3), bit-exact "
-                   "only on a decoder with the encoder's float arithmetic.")
-@click.option("--rdo", type=click.FloatRange(min=0), default=None, metavar="LAMBDA",
-              help="Scalar models: rate-distortion rounding, bits weighted against squared error in steps "
-                   "(0 = round to nearest). Default: the tuned value. Any decoder reads the result.")
+@encoder_options
 def compress(input, output, quality, model, device, force, stats_path, mode, keyint, keyframes, latency,
              arithmetic, rdo):
     """Compress the video IN (any format FFmpeg reads; - = y4m on stdin) into OUT (.vqv).
@@ -80,11 +58,7 @@ def compress(input, output, quality, model, device, force, stats_path, mode, key
       ffmpeg -i in.mkv -f yuv4mpegpipe - | vqcodec compress - out.vqv
     """
     with Errors():
-        if mode == "full":
-            ctx = click.get_current_context()
-            for name in ("keyint", "keyframes", "latency"):
-                if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
-                    raise ValueError(f"--{name} applies to --mode lowlatency only")
+        check_mode_options(mode)
         check_output(output, force)
         if stats_path:
             check_output(stats_path, force)
@@ -336,6 +310,7 @@ def models(as_json):
                            f"s{r['latent_factors']['s']}, {r['quantizer']} K={r['codebook_size']}, sha256 {r['sha256'][:16]}...")
 
 
+main.add_command(batch)
 main.add_command(bench)
 main.add_command(train)
 

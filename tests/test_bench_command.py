@@ -30,7 +30,7 @@ def test_bench_runs_and_refuses_to_overwrite(tmp_path, tiny_model, tiny_video_fi
     assert "| tiny | 64x48 | 12 | full |" in result.output
     doc = json.loads((out / "tiny.json").read_text())
     assert doc["command"] == (f"vqcodec bench {tiny_video_file} --anchors x264:medium --model {tiny_model} "
-                              f"--out {out} --no-ms-ssim")
+                              f"--no-ms-ssim --out {out}")
 
     before = (out / "tiny.json").read_bytes()
     one_line_error(cli(*args), "exists", "--force")

@@ -23,7 +23,7 @@ LAYERS = {
     "vqcodec.stream": 8,
     "vqcodec.recovery": 9,
     "vqcodec.api": 10,
-    "vqcodec.bench": 11, "vqcodec.training": 11, "vqcodec.demo": 11,
+    "vqcodec.bench": 11, "vqcodec.training": 11, "vqcodec.demo": 11, "vqcodec.batch": 11,
     "vqcodec_cli": 12,
 }
 

@@ -115,13 +115,14 @@ def bd_cell(b) -> str:
     return f"{b.percent:+.0f} %" + (" (thin)" if b.thin else "")
 
 
-def clip_markdown(result: ClipResult, header: dict) -> str:
+def clip_markdown(result: ClipResult, header: dict, clip_line: str | None = None) -> str:
+    """clip_line replaces the line that describes the clip (a pooled corpus is no single clip)."""
     c, m = result.clip, result.model
     ms = result.config.ms_ssim
     lines = [
         f"# {c.name}: vqcodec `{m['name']}` vs {', '.join(s.curve for s in result.sweeps)}",
         "",
-        f"Clip: {c.source}; {c.width}x{c.height}, {c.count} frames at {float(c.fps):.3g} fps"
+        clip_line or f"Clip: {c.source}; {c.width}x{c.height}, {c.count} frames at {float(c.fps):.3g} fps"
         + (" (evaluation only: never trained on)." if c.evaluation_only else "."),
         f"Model `{m['name']}` sha256 {m['sha256'][:16]}…. {header['date']}; `{header['command']}`; "
         f"{header['machine']['cpu_count']} CPUs, torch threads {header['machine']['torch_threads']}.",
@@ -167,7 +168,8 @@ def _style(curve: str, index: int) -> dict:
     return {"marker": "s", "linestyle": "--", "linewidth": 1.2, "markersize": 4, "color": f"C{index}"}
 
 
-def clip_plot_png(result: ClipResult) -> bytes:
+def clip_plot_png(result: ClipResult, title: str | None = None) -> bytes:
+    """title replaces the clip's name and size in the figure's first line."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -199,7 +201,7 @@ def clip_plot_png(result: ClipResult) -> bytes:
         ax.legend(fontsize=8, loc="lower right")
     c = result.clip
     # two short lines: one long line was cut off at both sides of a one-panel figure
-    fig.suptitle(f"{c.name} ({c.width}x{c.height}, {c.count} frames)\n"
+    fig.suptitle(f"{title or f'{c.name} ({c.width}x{c.height}, {c.count} frames)'}\n"
                  f"vqcodec '{result.model['name']}' (sha256 {result.model['sha256'][:12]}) vs anchors", fontsize=10)
     fig.tight_layout()
     buf = io.BytesIO()
