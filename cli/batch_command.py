@@ -40,6 +40,8 @@ _CLUSTER_OPTIONS = [
                  help="Seconds to wait for the scheduler and its first worker."),
     click.option("--manifest", "manifest_path", default=None, metavar="FILE",
                  help="Where the JSON manifest goes (default: DIR/manifest.json)."),
+    click.option("--retry-failed", is_flag=True,
+                 help="Try again the inputs that failed last time although they have not changed."),
     click.option("-f", "--force", is_flag=True,
                  help="Redo every input, overwriting outputs that are complete or made otherwise."),
 ]
@@ -71,10 +73,10 @@ def batch() -> None:
 
 
 def _out_folder(out_dir: str) -> Path:
+    """--out, checked (made only when something is written into it)."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out_dir} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
     return out
 
 
@@ -117,17 +119,23 @@ class _Bar:
 
 
 def _run(label: str, task, settings, todo, known, cluster_cfg, out: Path, manifest_path: str | None,
-         positional: str = "inputs"):
-    """Run the batch with a bar and a manifest; report and exit like every command."""
+         retry_failed: bool):
+    """Run the batch with a bar and a manifest. Inputs that failed last time and have not changed
+    are reported again without a worker, unless retry_failed."""
     from dataclasses import asdict
 
     from vqcodec.batch.engine import run_batch
-    from vqcodec.batch.manifest import Manifest
+    from vqcodec.batch.manifest import Manifest, carried_over, previous_entries, remembered_failures
     from vqcodec.bench.report import report_header
 
-    header = report_header(command_line(click.get_current_context(), positional))
-    manifest = Manifest(manifest_path or out / "manifest.json", label, header,
-                        {k: v for k, v in asdict(settings).items() if k != "command"}, None)
+    path = Path(manifest_path) if manifest_path else out / "manifest.json"
+    previous = previous_entries(path)
+    known = [carried_over(r, previous) for r in known]
+    if not retry_failed:
+        todo, again = remembered_failures(todo, previous)
+        known += again
+    header = report_header(command_line(click.get_current_context(), "inputs"))
+    manifest = Manifest(path, label, header, {k: v for k, v in asdict(settings).items() if k != "command"}, None)
     bar = _Bar(len(todo) + len(known), label)
     try:
         run_batch(task, settings, todo, known, cluster_cfg, manifest, bar.file_done, bar.frames_done)
@@ -153,11 +161,10 @@ def _report(manifest) -> None:
 @click.option("--psnr", is_flag=True, help="Decode each output again and record its PSNR-RGB (about doubles the time).")
 @cluster_options
 def compress(inputs, quality, model, device, mode, keyint, keyframes, latency, arithmetic, rdo, psnr,
-             out_dir, workers, scheduler, threads, timeout, manifest_path, force):
+             out_dir, workers, scheduler, threads, timeout, manifest_path, retry_failed, force):
     """Compress every video of INPUT... into DIR/<relative path>.vqv, as `vqcodec compress` would."""
     with Errors():
         from vqcodec.batch.inputs import VIDEO_EXTENSIONS, plan_jobs, with_suffix_added
-        from vqcodec.batch.manifest import carried_over, previous_entries
         from vqcodec.batch.resume import sort_streams, stream_target
         from vqcodec.batch.tasks import CompressSettings, compress_file
         from vqcodec.zoo import resolve
@@ -174,9 +181,8 @@ def compress(inputs, quality, model, device, mode, keyint, keyframes, latency, a
         out = _out_folder(out_dir)
         jobs = plan_jobs(inputs, out.resolve(), VIDEO_EXTENSIONS, with_suffix_added(".vqv"))
         todo, known = sort_streams(jobs, target, force)
-        previous = previous_entries(manifest_path or out / "manifest.json")
-        known = [carried_over(r, previous) if r.status == "skipped" else r for r in known]
-        _report(_run("compress", compress_file, settings, todo, known, cluster_cfg, out, manifest_path))
+        _report(_run("compress", compress_file, settings, todo, known, cluster_cfg, out, manifest_path,
+                     retry_failed or force))
 
 
 @batch.command("decompress")
@@ -186,7 +192,8 @@ def compress(inputs, quality, model, device, mode, keyint, keyframes, latency, a
 @click.option("--model", default=None, help="Model to decode with (default: the one each stream names).")
 @click.option("--device", type=click.Choice(("cpu", "cuda")), default="cpu", show_default=True)
 @cluster_options
-def decompress(inputs, fmt, model, device, out_dir, workers, scheduler, threads, timeout, manifest_path, force):
+def decompress(inputs, fmt, model, device, out_dir, workers, scheduler, threads, timeout, manifest_path,
+               retry_failed, force):
     """Decode every .vqv of INPUT... into DIR/<relative path>.FORMAT (clip.mp4.vqv -> clip.mkv).
 
     A damaged stream is reported and skipped (decode it alone with `vqcodec decompress`
@@ -194,15 +201,18 @@ def decompress(inputs, fmt, model, device, out_dir, workers, scheduler, threads,
     """
     with Errors():
         from vqcodec.batch.inputs import VQV_EXTENSIONS, decoded_name, plan_jobs
+        from vqcodec.batch.resume import sort_videos
         from vqcodec.batch.tasks import DecompressSettings, decompress_file
 
         cluster_cfg = _cluster(workers, scheduler, threads, timeout)
         if not scheduler:
             checked_device(device)
-        settings = DecompressSettings(_absolute_model(model), device, force)
+        settings = DecompressSettings(_absolute_model(model), device)
         out = _out_folder(out_dir)
         jobs = plan_jobs(inputs, out.resolve(), VQV_EXTENSIONS, decoded_name(f".{fmt}"))
-        _report(_run("decompress", decompress_file, settings, jobs, [], cluster_cfg, out, manifest_path))
+        todo, known = sort_videos(jobs, force)
+        _report(_run("decompress", decompress_file, settings, todo, known, cluster_cfg, out, manifest_path,
+                     retry_failed or force))
 
 
 @batch.command("bench")
@@ -210,7 +220,7 @@ def decompress(inputs, fmt, model, device, out_dir, workers, scheduler, threads,
 @bench_options
 @cluster_options
 def bench(inputs, frames, size, qualities, modes, anchors, model, device, ms_ssim, rdo,
-          out_dir, workers, scheduler, threads, timeout, manifest_path, force):
+          out_dir, workers, scheduler, threads, timeout, manifest_path, retry_failed, force):
     """`vqcodec bench` on every video of INPUT...: a report per clip, then the corpus.
 
     Per clip: DIR/<relative path>.json/.md/.png, as `vqcodec bench` writes them. For
@@ -240,7 +250,8 @@ def bench(inputs, frames, size, qualities, modes, anchors, model, device, ms_ssi
         out = _out_folder(out_dir)
         jobs = plan_jobs(inputs, out.resolve(), VIDEO_EXTENSIONS, with_suffix_added(".json"))
         todo, known = sort_reports(jobs, cfg, entry.sha256().hex(), frames, wh, force)
-        manifest = _run("bench", bench_file, settings, todo, known, cluster_cfg, out, manifest_path)
+        manifest = _run("bench", bench_file, settings, todo, known, cluster_cfg, out, manifest_path,
+                        retry_failed or force)
         reports = [r.output for r in manifest.results if r.status != "failed"]
         if reports:
             summary = write_corpus_report(reports, out, manifest.header)

@@ -157,19 +157,24 @@ def run_jobs(cluster: Cluster, task: Callable, jobs: Sequence[Job], settings,
 def run_batch(task: Callable, settings, todo: Sequence[Job], known: Sequence[FileResult], cfg: ClusterConfig,
               manifest, on_result: Callable[[FileResult], None],
               on_frames: Callable[[int], None] = lambda n: None) -> None:
-    """Record the results known before any work (skipped, refused), run `todo` on a cluster
-    (none is started when there is nothing to do), and write the manifest, also when interrupted."""
+    """Run `todo` on a cluster (none is started when there is nothing to do) and record every
+    result, the ones known before any work (skipped, refused) first, in the manifest; it is
+    written also when the run is interrupted, but not when the cluster cannot be reached."""
     def record(result: FileResult) -> None:
         manifest.add(result)
         on_result(result)
 
-    try:
+    if not todo:
         for result in known:
             record(result)
-        if todo:
-            with open_cluster(cfg) as cluster:
-                manifest.cluster = cluster.description
-                run_jobs(cluster, task, todo, settings, record, on_frames,
-                         None if cfg.scheduler else cfg.allowed_failures)
-    finally:
         manifest.write()
+        return
+    with open_cluster(cfg) as cluster:
+        manifest.cluster = cluster.description
+        try:
+            for result in known:
+                record(result)
+            run_jobs(cluster, task, todo, settings, record, on_frames,
+                     None if cfg.scheduler else cfg.allowed_failures)
+        finally:
+            manifest.write()

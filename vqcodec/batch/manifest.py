@@ -18,7 +18,8 @@ import time
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 
-from vqcodec.batch.tasks import FileResult
+from vqcodec.batch.inputs import Job
+from vqcodec.batch.tasks import FileResult, source_stamp
 from vqcodec.bench.report import write_atomic
 from vqcodec.bench.report_format import finite_or_none
 
@@ -65,21 +66,36 @@ class Manifest:
 
 
 def previous_entries(path: str | Path) -> dict[str, FileResult]:
-    """output -> its entry in an earlier manifest at `path` (done or skipped there); {} if none
-    or unreadable (a manifest is a record, never a reason to fail)."""
+    """output -> its entry in an earlier manifest at `path`; {} if there is none or it cannot be
+    read (a manifest is a record, never a reason to fail)."""
     try:
         doc = json.loads(Path(path).read_text())
         names = {f.name for f in fields(FileResult)}
         entries = [FileResult(**{k: v for k, v in e.items() if k in names}) for e in doc["files"]]
     except (OSError, ValueError, KeyError, TypeError):
         return {}
-    return {e.output: e for e in entries if e.status in ("done", "skipped")}
+    return {e.output: e for e in entries}
 
 
 def carried_over(result: FileResult, previous: dict[str, FileResult]) -> FileResult:
     """A skipped output's PSNR from the run that made it, if that run recorded the same output
     at the same size and frame count (otherwise it is unknown, not guessed)."""
     old = previous.get(result.output)
-    if old is None or old.bytes != result.bytes or old.frames != result.frames:
+    if old is None or old.status == "failed" or old.bytes != result.bytes or old.frames != result.frames:
         return result
     return replace(result, psnr_rgb=old.psnr_rgb)
+
+
+def remembered_failures(todo: list[Job], previous: dict[str, FileResult]) -> tuple[list[Job], list[FileResult]]:
+    """Jobs whose input failed in the earlier run and has not changed since (same size and
+    modification time) would fail the same way: they are reported again without a worker.
+    A failure of the cluster (a dead worker, a lost scheduler) has no stamp and is retried."""
+    again, known = [], []
+    for job in todo:
+        old = previous.get(job.output)
+        if old is not None and old.status == "failed" and old.source_stamp is not None \
+                and old.input == job.source and old.source_stamp == source_stamp(job.source):
+            known.append(replace(old, seconds=None, worker=None, model_loaded=False))
+        else:
+            again.append(job)
+    return again, known

@@ -9,8 +9,10 @@ Before any worker starts, the client looks at every output (verify.py):
 Temporaries a killed run left beside an output it was writing are removed for every
 job that is (re)done: no task of this run has started yet, so none of them is in use.
 
-Decoded videos (batch decompress) are checked by the workers themselves
-(tasks.decompress_file): checking one means decoding it, which is worth spreading.
+A decoded video (batch decompress) is complete when it holds its stream's frames
+(verify.check_video decodes it: cheap beside the neural decoder, but not free on a
+large corpus). Checking on the client means a re-run with nothing to do starts no
+cluster at all.
 """
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ from dataclasses import asdict
 from vqcodec.atomic_file import temporaries
 from vqcodec.batch.inputs import Job
 from vqcodec.batch.tasks import CompressSettings, FileResult, batch_clip
-from vqcodec.batch.verify import StreamTarget, check_stream
+from vqcodec.media.metrics import bits_per_pixel
+from vqcodec.batch.verify import StreamTarget, check_stream, check_video
 
 
 def stream_target(s: CompressSettings) -> StreamTarget:
@@ -57,7 +60,7 @@ def sort_streams(jobs: Sequence[Job], target: StreamTarget, force: bool) -> tupl
             if mismatch is None and not force:
                 h = check.header
                 known.append(FileResult(job.source, job.output, "skipped", check.frames, h.width, h.height,
-                                        check.bytes, 8 * check.bytes / max(1, check.frames * h.width * h.height)))
+                                        check.bytes, bits_per_pixel(check.bytes, h.width, h.height, check.frames)))
                 continue
             refuse = f"{job.output} exists, made with other settings: {mismatch}"
         elif check.state == "foreign":
@@ -66,6 +69,31 @@ def sort_streams(jobs: Sequence[Job], target: StreamTarget, force: bool) -> tupl
             known.append(FileResult(job.source, job.output, "failed", error=f"{refuse}; use --force to overwrite"))
         else:
             todo.append(job)
+    _remove_temporaries([j.output for j in todo])
+    return todo, known
+
+
+def sort_videos(jobs: Sequence[Job], force: bool) -> tuple[list[Job], list[FileResult]]:
+    """Decompress jobs -> (jobs to run, results already known: skipped or refused). A stream that
+    is not complete is left to its job, whose worker reports why."""
+    todo, known = [], []
+    for job in jobs:
+        if force or not os.path.exists(job.output):
+            todo.append(job)
+            continue
+        stream = check_stream(job.source)
+        if not stream.complete:
+            todo.append(job)
+            continue
+        h = stream.header
+        why = check_video(job.output, stream.frames, h.width, h.height)
+        if why is None:
+            known.append(FileResult(job.source, job.output, "skipped", stream.frames, h.width, h.height,
+                                    stream.bytes, bits_per_pixel(stream.bytes, h.width, h.height, stream.frames)))
+        else:
+            known.append(FileResult(job.source, job.output, "failed",
+                                    error=f"{job.output} exists and is not this stream's complete decode ({why}); "
+                                          f"use --force to overwrite"))
     _remove_temporaries([j.output for j in todo])
     return todo, known
 

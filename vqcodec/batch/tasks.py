@@ -28,6 +28,7 @@ import numpy as np
 from vqcodec.atomic_file import atomic_file
 from vqcodec.batch.inputs import Job
 from vqcodec.batch.worker_codec import decoder_codec, encoder_codec
+from vqcodec.media.metrics import bits_per_pixel
 
 EVENT_EVERY_S = 0.5  # at most two progress events per second per task: the scheduler relays each
 
@@ -49,6 +50,15 @@ class FileResult:
     worker: str | None = None  # the Dask worker's address
     model_loaded: bool = False  # this task loaded the model into its worker (once per worker and model)
     error: str | None = None
+    source_stamp: str | None = None  # "size:mtime_ns" of the input when it failed: unchanged, it fails again
+
+
+def source_stamp(path: str) -> str | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return f"{st.st_size}:{st.st_mtime_ns}"
 
 
 @dataclass(frozen=True)
@@ -69,7 +79,6 @@ class CompressSettings:
 class DecompressSettings:
     model: str | None = None  # None: the model each stream names
     device: str = "cpu"
-    force: bool = False  # overwrite an existing output that is not this stream's complete decode
 
 
 @dataclass(frozen=True)
@@ -122,8 +131,10 @@ def _one_line(e: BaseException) -> str:
 
 
 def _failed(job: Job, start: float, progress: _Progress, e: BaseException, loaded: bool) -> FileResult:
+    # the input's own failure (not the cluster's): stamped, so a re-run can tell it would fail again
     return FileResult(job.source, job.output, "failed", seconds=time.perf_counter() - start,
-                      worker=progress.address, model_loaded=loaded, error=_one_line(e))
+                      worker=progress.address, model_loaded=loaded, error=_one_line(e),
+                      source_stamp=source_stamp(job.source))
 
 
 def compress_file(job: Job, s: CompressSettings, topic: str | None = None) -> FileResult:
@@ -165,9 +176,8 @@ def _psnr(source: str, stream: str, codec) -> float:
 
 
 def decompress_file(job: Job, s: DecompressSettings, topic: str | None = None) -> FileResult:
-    """Decode job.source (.vqv) into job.output (.mkv/.y4m/.mp4), or skip an output that already
-    holds its complete decode. A damaged stream fails: nothing is concealed in a batch."""
-    from vqcodec.batch.verify import check_video
+    """Decode job.source (.vqv) into job.output (.mkv/.y4m/.mp4), replacing what is there (the
+    client decided it may: resume.sort_videos). A damaged stream fails: a batch conceals nothing."""
     from vqcodec.format.container import StreamHeader
     from vqcodec.media.video_io import VideoWriter
     from vqcodec.stream import StreamDecoder
@@ -176,34 +186,21 @@ def decompress_file(job: Job, s: DecompressSettings, topic: str | None = None) -
     try:
         size = os.path.getsize(job.source)
         with open(job.source, "rb") as f:
-            header = StreamHeader.read(f)
-            h = header
-            if os.path.exists(job.output) and not s.force:
-                why = check_video(job.output, h.frame_count or 0, h.width, h.height)
-                if why is None:
-                    return FileResult(job.source, job.output, "skipped", h.frame_count, h.width, h.height, size,
-                                      _bpp(size, h.width, h.height, h.frame_count or 0), None,
-                                      time.perf_counter() - start, progress.address)
-                raise ValueError(f"{job.output} exists and is not this stream's complete decode ({why}); "
-                                 f"use --force to overwrite")
-            os.makedirs(os.path.dirname(job.output), exist_ok=True)
-            with decoder_codec(header, s.model, s.device) as held, \
-                    VideoWriter(job.output, h.width, h.height, h.fps, force=True) as writer:
+            h = header = StreamHeader.read(f)
+            with decoder_codec(header, s.model, s.device) as held:
                 loaded, frames = held.loaded_now, 0
-                for _, frame in StreamDecoder(held.codec, header=header).read_from(f):
-                    writer.write(frame)
-                    frames += 1
-                    progress(1)
+                os.makedirs(os.path.dirname(job.output), exist_ok=True)
+                with VideoWriter(job.output, h.width, h.height, h.fps, force=True) as writer:
+                    for _, frame in StreamDecoder(held.codec, header=header).read_from(f):
+                        writer.write(frame)
+                        frames += 1
+                        progress(1)
         progress.flush()
         return FileResult(job.source, job.output, "done", frames, h.width, h.height, size,
-                          _bpp(size, h.width, h.height, frames), None, time.perf_counter() - start,
+                          bits_per_pixel(size, h.width, h.height, frames), None, time.perf_counter() - start,
                           progress.address, loaded)
     except Exception as e:
         return _failed(job, start, progress, e, loaded)
-
-
-def _bpp(size: int, width: int, height: int, frames: int) -> float | None:
-    return 8 * size / (width * height * frames) if frames else None
 
 
 def bench_file(job: Job, s: BenchSettings, topic: str | None = None) -> FileResult:
