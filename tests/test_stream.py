@@ -77,6 +77,15 @@ def test_packets_are_the_bytes_vqcodec_compress_writes(tmp_path, tiny_model, tin
     assert on_disk[header.size:] == b"".join(packets)[header.size:]
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_write_reports_progress_as_packets_are_written(tiny_codec, mode):
+    frames = _tiny_pattern(10)
+    enc = StreamEncoder(64, 48, FPS, 2, model=tiny_codec, **MODES[mode][0])
+    reported: list[int] = []
+    stats = enc.write(iter(frames), io.BytesIO(), reported.append)
+    assert sum(reported) == stats.frames == 10 and len(reported) > 1  # as packets go out, not once at the end
+
+
 def test_packets_are_self_delimiting(streams):
     frames, by_mode = streams
     for packets in by_mode.values():

@@ -183,8 +183,10 @@ class StreamEncoder:
         gets the real frame count in its header at the end (same header size)."""
         origin = out.tell() if out.seekable() else None
         for frame in frames:
-            self._write(out, self.push(frame), progress)
-        self._write(out, self.flush(), progress)
+            before = self.frames_out  # read before push, which counts the frames it emits
+            self._write(out, self.push(frame), progress, before)
+        before = self.frames_out
+        self._write(out, self.flush(), progress, before)
         if self.header.frame_count is None and origin is not None:
             end = out.tell()
             out.seek(origin)
@@ -192,8 +194,7 @@ class StreamEncoder:
             out.seek(end)
         return self.stats
 
-    def _write(self, out: BinaryIO, chunks: list[bytes], progress) -> None:
-        before = self.frames_out
+    def _write(self, out: BinaryIO, chunks: list[bytes], progress, before: int) -> None:
         for chunk in chunks:
             out.write(chunk)
         if progress and self.frames_out > before:
