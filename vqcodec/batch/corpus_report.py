@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from vqcodec.bench.clips import BenchClip
-from vqcodec.bench.compare import METRICS, AnchorSweep, ClipResult, bd_between
+from vqcodec.bench.compare import METRICS, AnchorSweep, BdResult, ClipResult, bd_between
 from vqcodec.bench.measure import Quality, RDPoint
 from vqcodec.bench.report import (
     clip_json,
@@ -96,10 +96,17 @@ def pooled_result(results: list[ClipResult]) -> ClipResult:
     pooled = ClipResult(stand_in, first.model, first.config, tuple(points), sweeps, ())
     curves = pooled.curves()
     metrics = [m for m in METRICS if m != "ms_ssim" or first.config.ms_ssim]
-    bd = tuple(bd_between(curves[f"vqcodec {mode}"], curves[s.curve], metric)
-               for mode in first.config.modes for s in sweeps
-               if s.curve in curves and f"vqcodec {mode}" in curves for metric in metrics)
+    bd = tuple(_bd(curves, f"vqcodec {mode}", s.curve, metric)
+               for mode in first.config.modes for s in sweeps for metric in metrics)
     return replace(pooled, bd=bd)
+
+
+def _bd(curves: dict, test: str, anchor: str, metric: str) -> BdResult:
+    if test in curves and anchor in curves:
+        return bd_between(curves[test], curves[anchor], metric)
+    lacking = test if test not in curves else anchor
+    return BdResult(test, anchor, metric, None, None, None,
+                    f"no {lacking} setting was measured on every clip (CRF sweeps differ per clip)")
 
 
 def _describe(clips: list[BenchClip]) -> str:
