@@ -29,6 +29,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import _tiny_pattern
+from test_bench_command import one_line_error
 from vqcodec.api import decompress
 from vqcodec.media.video_io import read_video, write_video
 from vqcodec_cli.main import main
@@ -99,15 +100,6 @@ def outputs(out: Path) -> dict[str, bytes]:
 
 def entries(manifest: dict) -> dict[str, dict]:
     return {Path(f["input"]).name: f for f in manifest["files"]}
-
-
-def assert_one_line_error(result, *words):
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
-    for w in words:
-        assert w.lower() in lines[0].lower(), lines[0]
 
 
 def test_every_good_output_is_what_compress_writes_alone(first_run, alone):
@@ -254,22 +246,22 @@ def test_batch_bench(corpus, tiny_model, tmp_path):
 
 def test_bad_invocations_are_one_line(tmp_path, corpus, tiny_model):
     out = tmp_path / "out"
-    assert_one_line_error(cli("batch", "compress", tmp_path / "nope", "--out", out), "no such file or folder")
+    one_line_error(cli("batch", "compress", tmp_path / "nope", "--out", out), "no such file or folder")
     (tmp_path / "file").write_text("x")
-    assert_one_line_error(cli("batch", "compress", corpus, "--out", tmp_path / "file"), "not a folder")
+    one_line_error(cli("batch", "compress", corpus, "--out", tmp_path / "file"), "not a folder")
     (tmp_path / "empty").mkdir()
-    assert_one_line_error(cli("batch", "compress", tmp_path / "empty", "--out", out), "no inputs")
+    one_line_error(cli("batch", "compress", tmp_path / "empty", "--out", out), "no inputs")
     unreachable = compress_args([corpus], out, tiny_model, "--scheduler", "tcp://127.0.0.1:1", "--timeout", 0.5)
-    assert_one_line_error(cli(*unreachable), "cannot reach the scheduler", "127.0.0.1:1")
-    assert_one_line_error(cli(*compress_args([corpus], out, tiny_model, "--scheduler", "nonsense://x")),
+    one_line_error(cli(*unreachable), "cannot reach the scheduler", "127.0.0.1:1")
+    one_line_error(cli(*compress_args([corpus], out, tiny_model, "--scheduler", "nonsense://x")),
                           "cannot reach the scheduler")
-    assert_one_line_error(cli(*compress_args([corpus], out, tiny_model, "--scheduler", "tcp://h:1",
+    one_line_error(cli(*compress_args([corpus], out, tiny_model, "--scheduler", "tcp://h:1",
                                              "--workers", 2)), "--workers")
-    assert_one_line_error(cli(*compress_args([corpus], out, tiny_model, "--workers", 0)), "at least 1")
-    assert_one_line_error(cli(*compress_args([corpus], out, tiny_model, "--quality", 99)), "quality 99")
-    assert_one_line_error(cli(*compress_args([corpus], out, tiny_model, "--keyint", 4)), "lowlatency")
-    assert_one_line_error(cli("batch", "compress", corpus, "--out", out, "--model", "no-such-model"), "no-such-model")
-    assert_one_line_error(cli("batch", "bench", corpus, "--out", out, "--model", tiny_model, "--qualities", "9"), "9")
+    one_line_error(cli(*compress_args([corpus], out, tiny_model, "--workers", 0)), "at least 1")
+    one_line_error(cli(*compress_args([corpus], out, tiny_model, "--quality", 99)), "quality 99")
+    one_line_error(cli(*compress_args([corpus], out, tiny_model, "--keyint", 4)), "lowlatency")
+    one_line_error(cli("batch", "compress", corpus, "--out", out, "--model", "no-such-model"), "no-such-model")
+    one_line_error(cli("batch", "bench", corpus, "--out", out, "--model", tiny_model, "--qualities", "9"), "9")
     assert not out.exists()  # nothing was written by any refused run
 
 
