@@ -1,4 +1,5 @@
-"""Shared pytest fixtures: tiny deterministic videos, no network, no shipped data."""
+"""Shared pytest fixtures: tiny deterministic videos, no network; the shipped model and
+clips only for the tests of its quality ladder."""
 from __future__ import annotations
 
 from fractions import Fraction
@@ -53,3 +54,43 @@ def tiny_codec(tiny_model):
     from vqcodec import load_codec
 
     return load_codec(tiny_model)
+
+
+# The shipped model's quality ladder (issue 31): two short clips at 176x144, 16 frames.
+# A still camera with objects moving across it, and the start of bikes.mp4 (camera and
+# riders moving; not the half that the low-latency encoder's lambda was tuned on).
+LADDER_CLIPS = {"static": ("synthetic:static", 16, (176, 144)), "bikes": ("bikes.mp4", 16, (176, 144))}
+
+
+@pytest.fixture(scope="session")
+def shipped_codec():
+    """The shipped default model (loaded once: the ladder tests code many streams with it)."""
+    from vqcodec import load_codec
+
+    return load_codec("default")
+
+
+@pytest.fixture(scope="session")
+def ladder_clips() -> dict[str, np.ndarray]:
+    """name -> (16, 144, 176, 3) uint8 RGB."""
+    from vqcodec.bench.clips import load_clip
+
+    return {name: load_clip(*spec).frames for name, spec in LADDER_CLIPS.items()}
+
+
+def stream_bytes_per_quality(codec, frames: np.ndarray, mode: str, **options) -> dict[int, int]:
+    """quality -> bytes of the whole stream `codec` makes of `frames` in `mode`, at every
+    quality it offers."""
+    import io
+
+    from vqcodec import compress
+
+    t, h, w = frames.shape[:3]
+    return {q: compress(iter(frames), io.BytesIO(), w, h, Fraction(25), q, mode, codec, **options).bytes
+            for q in codec.qualities}
+
+
+def rising(sizes: dict[int, int]) -> bool:
+    """Each quality's stream is larger than the one below it."""
+    values = [sizes[q] for q in sorted(sizes)]
+    return all(a < b for a, b in zip(values, values[1:]))

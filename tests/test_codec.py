@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import _tiny_pattern
+from conftest import _tiny_pattern, rising, stream_bytes_per_quality
 from vqcodec.errors import CodecError
 from vqcodec.format.container import ContainerError, StreamHeader
 from vqcodec.api import compress, decompress
@@ -213,6 +213,15 @@ def test_tile_batch_does_not_change_streams_or_frames():
     assert np.array_equal(runs[1][1], runs[None][1]) and np.array_equal(runs[4][1], runs[None][1])
     with pytest.raises(ValueError, match="tile_batch must be at least 1"):
         type(codec)(codec.config, codec.autoencoder, codec.quantizer, codec.prior, codec.model_id, "cpu", 0)
+
+
+@pytest.mark.parametrize("clip", ["static", "bikes"])
+def test_bits_fall_as_the_quality_falls(shipped_codec, ladder_clips, clip):
+    """Issue 31: a lower quality never costs more bits. The shipped model, every quality,
+    a still camera with moving objects and real footage (the low-latency mode's twin is
+    in test_lowlatency.py)."""
+    sizes = stream_bytes_per_quality(shipped_codec, ladder_clips[clip], "full")
+    assert rising(sizes), f"stream bytes per quality: {sizes}"
 
 
 # ------------------------------------------------ predictive (I/P) models

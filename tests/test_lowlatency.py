@@ -9,7 +9,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from conftest import EXPECTED
+from conftest import EXPECTED, rising, stream_bytes_per_quality
 from make_expected import LOWLATENCY_KEYINT, LOWLATENCY_LATENCY, lowlatency_stream
 from vqcodec.format.container import Mode, PacketType, StreamHeader, iter_packets
 from vqcodec.modes.keyframes import AdaptiveKeyframes, FixedKeyframes
@@ -101,6 +101,18 @@ def test_interpolation_beats_holding_the_keyframe(tiny_codec, tiny_frames):
     held = np.repeat(out[0::4], 4, axis=0)[:12]  # what a frame-hold decoder would show
     mse = lambda a: ((a - tiny_frames) ** 2).mean()  # noqa: E731
     assert mse(out) < mse(held)
+
+
+@pytest.mark.parametrize("latency", [0, 7])
+@pytest.mark.parametrize("clip", ["static", "bikes"])
+def test_bits_fall_as_the_quality_falls(shipped_codec, ladder_clips, clip, latency):
+    """Issue 31: a lower quality never costs more bits. Motion used to be searched against
+    the decoded keyframe, so at coarse qualities fields fitted its coding error (noise that
+    cost more bits the coarser the keyframe) and lambda (4 x MSE) let them through: q1
+    spent more than q2 on both clips. The shipped model, every quality, keyframes every 8."""
+    sizes = stream_bytes_per_quality(shipped_codec, ladder_clips[clip], "lowlatency", keyint=8,
+                                     settings=LowLatencySettings(latency=latency))
+    assert rising(sizes), f"stream bytes per quality: {sizes}"
 
 
 def test_corrupted_side_information_is_a_codec_error(tiny_codec, tiny_frames):

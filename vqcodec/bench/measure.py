@@ -162,6 +162,7 @@ class LowLatencyMode:
     latency: int = 0
     policy: str = "FixedKeyframes"  # a KeyframePolicy class of vqcodec.modes.keyframes
     arithmetic: str = "integer"  # the prior's: integer (format v4) or float (v3)
+    lambda_scale: float | None = None  # of the mode decision; None: LowLatencySettings' default
 
     def code(self, codec: Codec, frames: np.ndarray, fps: Fraction, quality: int):
         from vqcodec.api import compress
@@ -171,6 +172,8 @@ class LowLatencyMode:
         t, h, w, _ = frames.shape
         policy = getattr(keyframes, self.policy)(self.keyint)  # a fresh one: policies keep state
         settings = LowLatencySettings(latency=self.latency)
+        if self.lambda_scale is not None:
+            settings = LowLatencySettings(latency=self.latency, lambda_scale=self.lambda_scale)
         return _round_trip(codec, lambda buf: compress(frames, buf, w, h, fps, quality, "lowlatency", codec,
                                                         keyframes=policy, settings=settings,
                                                         arithmetic=self.arithmetic))

@@ -51,7 +51,12 @@ _KEYLEN = struct.Struct("<I")
 class LowLatencySettings:
     latency: int = 0  # frames the encoder may hold back; 0 = forward prediction only
     intra_period: int = 64  # frames after which the next keyframe resets the prior's context
-    lambda_scale: float = 4.0  # lambda = lambda_scale * keyframe MSE (SSE per bit)
+    # lambda = lambda_scale * keyframe MSE (SSE per bit). A keyframe's bits improve every
+    # frame predicted from it, so a motion bit must buy what a keyframe bit buys across its
+    # interval: the keyframe path's own slope is 10-50 x its MSE per frame at qualities 1-4,
+    # times 8 frames a key. 128 was the best of 4..512 on bikes' held-out half (keyint 8 and
+    # adaptive 32; benchmarks/quality_ladder.py); 4 spent more bits at lower qualities.
+    lambda_scale: float = 128.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.latency <= 255:
@@ -67,6 +72,10 @@ class _Key:
     frame: np.ndarray  # (H, W, 3) uint8, decoded
     luma: np.ndarray  # (H, W) int32
     context: torch.Tensor  # (N, h, w) tokens: the next keyframe's prior context
+    # (H, W) int32 luma of the frame before it was coded (encoder only; the decoder never
+    # has it): motion is searched against it, so a field follows what moved, not the
+    # keyframe's coding error
+    source_luma: np.ndarray | None = None
 
 
 class LowLatencyMode:
@@ -180,7 +189,7 @@ class LowLatencyEncoder:
         self._lambda = self.settings.lambda_scale * max(float(np.mean(err * err)), 1.0)
         side = SideWriter()
         side.check(_tokens_check(tokens))
-        new = _Key(t, decoded, motion.luma(decoded), nxt)
+        new = _Key(t, decoded, motion.luma(decoded), nxt, source_luma=motion.luma(frame))
         for j, f in self._pending:
             self._code_between(side, f, self._key, new, j)
         first = self._pending[0][0] if self._pending else t
@@ -205,7 +214,7 @@ class LowLatencyEncoder:
         options = []  # (cost, mode, payload to write)
         if k1 is None:
             options.append((_sse(k0.frame, frame), COPY, ()))
-            f0 = motion.estimate(target, k0.luma)
+            f0 = motion.estimate(target, k0.source_luma)
             pred = motion.warp(k0.frame, f0)
             options.append((_sse(pred, frame) + self._lambda * side.field_bits(f0), FORWARD, (f0,)))
         else:
@@ -215,7 +224,7 @@ class LowLatencyEncoder:
             tw = np.full((by, bx), motion.time_weight(num, den), np.int32)
             pred = motion.blend(motion.warp(k0.frame, u0), motion.warp(k1.frame, u1), tw)
             options.append((_sse(pred, frame), BILATERAL, ()))
-            f0, f1 = motion.estimate(target, k0.luma), motion.estimate(target, k1.luma)
+            f0, f1 = motion.estimate(target, k0.source_luma), motion.estimate(target, k1.source_luma)
             p0, p1 = motion.warp(k0.frame, f0), motion.warp(k1.frame, f1)
             weights = _best_weights(p0, p1, frame, tw[0, 0])
             pred = motion.blend(p0, p1, weights)
