@@ -20,7 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-_FEED = """
+# The y4m writer, run as a child process (cli_heap.py feeds the CLI with it too).
+FEED = """
 import sys
 import numpy as np
 from vqcodec.bench.scenes import static_scene
@@ -41,7 +42,7 @@ for i in range(n):
 
 
 def peak_kb(mode: str, frames: int, w: int, h: int, tmp: Path) -> int:
-    feed = subprocess.Popen([sys.executable, "-c", _FEED, str(frames), str(w), str(h)], stdout=subprocess.PIPE)
+    feed = subprocess.Popen([sys.executable, "-c", FEED, str(frames), str(w), str(h)], stdout=subprocess.PIPE)
     log = tmp / "time.txt"
     subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(log), "vqcodec", "compress", "-", str(tmp / "out.vqv"),
                     "--mode", mode, "-f"], stdin=feed.stdout, check=True, stderr=subprocess.DEVNULL)

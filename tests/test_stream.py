@@ -256,6 +256,72 @@ def test_memory_does_not_grow_with_the_stream(tiny_model, tmp_path):
     assert at_end - at100 < 8 << 20, (at100, at_end)  # < 8 MiB over 300 frames
 
 
+def _footprint(*roots) -> int:
+    """Elements of every list, tuple, dict and set reachable from `roots` through
+    attributes, plus the bytes of every array, tensor, bytes and str: what goes up when
+    an object keeps a record per frame. Functions, classes and modules are not walked."""
+    import collections
+    import types
+
+    import torch
+
+    seen, todo, total = set(), list(roots), 0
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen or isinstance(obj, (type, types.ModuleType, types.FunctionType, types.MethodType,
+                                                types.BuiltinFunctionType)):
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, np.ndarray):
+            total += obj.nbytes
+        elif isinstance(obj, torch.Tensor):
+            total += obj.numel() * obj.element_size()
+        elif isinstance(obj, (bytes, bytearray, str)):
+            total += len(obj)
+        elif isinstance(obj, dict):
+            total += len(obj)
+            todo += [*obj.keys(), *obj.values()]
+        elif isinstance(obj, (list, tuple, set, frozenset, collections.deque)):
+            total += len(obj)
+            todo += list(obj)
+        todo += list(getattr(obj, "__dict__", {}).values())
+        todo += [getattr(obj, n) for n in getattr(type(obj), "__slots__", ()) if hasattr(obj, n)]
+    return total
+
+
+@pytest.mark.parametrize("mode,options", [
+    ("full", {}),
+    ("lowlatency", {"keyframes": "adaptive", "keyint": 4, "settings": LowLatencySettings(intra_period=8)}),
+])
+def test_the_cli_path_holds_the_same_state_after_16_and_48_frames(tiny_codec, mode, options):
+    """Issue 31: what `vqcodec compress -` and `decompress` run (the y4m reader,
+    StreamEncoder.write, StreamDecoder.read_from), and the codec they share, keep no
+    per-frame records: at frames 16 and 48 (the same place in a GOP, a keyframe
+    interval and an intra period) everything they hold has the same size."""
+    from vqcodec.media.video_io import VideoReader, VideoWriter
+
+    frames = _tiny_pattern(48)
+    y4m = io.BytesIO()
+    with VideoWriter("-", 64, 48, FPS, stdout=y4m) as writer:
+        for f in frames:
+            writer.write(f)
+    reader = VideoReader("-", stdin=io.BytesIO(y4m.getvalue()))
+    enc = StreamEncoder(64, 48, FPS, 2, mode, tiny_codec, **options)
+    sizes, out = {}, io.BytesIO()
+
+    def at_marks(n, who):  # the CLI's progress callback is called as frames are written
+        if who.frames_out in (16, 48) and who.frames_out not in sizes:
+            sizes[who.frames_out] = _footprint(reader, who, tiny_codec)
+
+    enc.write(iter(reader), out, lambda n: at_marks(n, enc))
+    assert set(sizes) == {16, 48} and sizes[48] == sizes[16], sizes
+    dec, sizes = StreamDecoder(tiny_codec), {}
+    for i, _ in dec.read_from(io.BytesIO(out.getvalue()), 1):  # a byte at a time: no input held over
+        if i + 1 in (16, 48):
+            sizes[i + 1] = _footprint(dec, tiny_codec)
+    assert set(sizes) == {16, 48} and sizes[48] == sizes[16], sizes
+
+
 # --------------------------------------------------------------------- fuzz
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
