@@ -20,7 +20,11 @@ range-coded tokens), then the side information of every in-between frame
 
 by rate-distortion cost SSE + lambda * bits, lambda = lambda_scale * (the
 keyframe's MSE): the encoder only spends motion bits where they buy more than
-the keyframes' own rate would.
+the keyframes' own rate would. The sent fields are searched against the
+keyframes as they were before coding (the encoder has them): searched against
+the decoded ones, a field at a coarse quality followed the keyframe's coding
+error, noise that cost more bits the coarser the keyframe (issue 31). They
+still warp the decoded keyframes, as the decoder does.
 
 Latency: after frame t is pushed every frame up to t - latency is out. A frame
 is interpolated from the next keyframe only if that keyframe comes at most
