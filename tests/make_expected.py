@@ -17,8 +17,7 @@ review the diff: a change here is a format or model change).
   same with rate-distortion rounding at lambda SCALAR_RDO_LAMBDA.
 - models/tiny_fast.*, tiny_fast_q2.vqv, tiny_fast_q2_rdo.vqv and
   tiny_fast_lowlatency_q2.vqv: tiny_scalar with the fast prior (format v5),
-  its weights drawn at random so the streams pin them; models/tiny_fast8.* and
-  its tiny_fast8_*.vqv the same with the passes reading 8 neighbours.
+  its weights drawn at random so the streams pin them.
 - models/tiny_copy.* and tiny_copy_q2.vqv: tiny_scalar with the prior's
   temporal shortcuts (copy head, radius 2, and match context), their
   weights drawn at random rather than left at zero so the stream pins them.
@@ -81,8 +80,6 @@ TINY_COPY = replace(TINY_SCALAR, name="tiny_copy", prior=replace(TINY.prior, cop
 TINY_FAST = replace(TINY_SCALAR, name="tiny_fast",
                     prior=PriorConfig(kind="fast", dim=16, layers=1, heads=2, tile=4, mlp_ratio=2,
                                       channel_split=(2, 6), pass_hidden=16))
-# ... and its passes reading the 8 neighbours' decoded channels (PriorConfig.neighbours)
-TINY_FAST8 = replace(TINY_FAST, name="tiny_fast8", prior=replace(TINY_FAST.prior, neighbours=8))
 
 
 def make_tiny_model(folder: Path, cfg: CodecConfig = TINY, seed: int = 0) -> Path:
@@ -133,18 +130,18 @@ def full_stream(codec, frames) -> bytes:
 
 def main() -> None:
     models, frames = HERE / "expected" / "models", _tiny_pattern()
-    for cfg in (TINY_SCALAR, TINY_PREDICTIVE, TINY_COPY, TINY_FAST, TINY_FAST8):  # model (made once, or with --model) and its q2 golden
+    for cfg in (TINY_SCALAR, TINY_PREDICTIVE, TINY_COPY, TINY_FAST):  # model (made once, or with --model) and its q2 golden
         path = models / f"{cfg.name}.json"
         if "--model" in sys.argv or not path.is_file():
             make_tiny_model(models, cfg)
         codec = load_codec(str(path))
-        if cfg in (TINY_SCALAR, TINY_FAST, TINY_FAST8):
+        if cfg in (TINY_SCALAR, TINY_FAST):
             codec.use_rounding(SCALAR_RDO_LAMBDA)
             (HERE / "expected" / f"{cfg.name}_q2_rdo.vqv").write_bytes(full_stream(codec, frames))
         if cfg.quantizer.scalar:  # the goldens' reference encoder: nearest rounding
             codec.use_rounding(0)
         (HERE / "expected" / f"{cfg.name}_q2.vqv").write_bytes(full_stream(codec, frames))
-        if cfg in (TINY_FAST, TINY_FAST8):
+        if cfg is TINY_FAST:
             (HERE / "expected" / f"{cfg.name}_lowlatency_q2.vqv").write_bytes(lowlatency_stream(codec, frames))
     cfg_path = make_tiny_model(models) if "--model" in sys.argv else models / "tiny.json"
     codec = load_codec(str(cfg_path))

@@ -237,35 +237,6 @@ def test_init_from_a_scalar_model_without_shortcuts_extends_its_prior(tmp_path, 
     assert tr.cfg.prior.copy_radius == 0 and not tr.cfg.quantizer.scalar
 
 
-def test_init_from_a_fast_prior_widens_its_passes_to_the_neighbours(tmp_path, tiny_model):
-    """--init with a fast prior of no neighbour inputs, asked for 8: the passes gain
-    the neighbours' columns at zero, so the model codes exactly what the init did."""
-    import torch
-
-    from vqcodec import load_codec
-    from vqcodec.training.data import ClipSampler
-    from vqcodec.training.train import Trainer
-
-    init = tiny_model.replace("tiny.json", "tiny_fast.json")
-    old = load_codec(init)
-    assert old.config.prior.neighbours == 0
-    want = replace(old.config, prior=replace(old.config.prior, neighbours=8))
-    t = TrainConfig(out=tmp_path / "run", name="wide", ae_steps=0, prior_steps=0)
-    tr = Trainer(t, want, ClipSampler([], t.clip, 1.0, seed=0), None, init=init)
-    assert tr.cfg.prior.neighbours == 8 and tr.cfg.prior.channel_split == old.config.prior.channel_split
-    C = old.config.quantizer.planes
-    for net in tr.prior.passes:
-        assert net.sym.weight.shape[1] == 11 * C and (net.sym.weight[:, 3 * C:] == 0).all()
-    K = old.prior.K
-    cur = torch.randint(0, K, (3, C, 8, 12))
-    prev = torch.cat([torch.full_like(cur[:1], K), cur[:-1]])
-    args = (cur, prev, torch.tensor([0, 1, 1]), torch.tensor([1, 2, 2]))
-    tr.prior.train(), old.prior.train()
-    with torch.no_grad():
-        assert torch.equal(tr.prior.training_loss(*args), old.prior.training_loss(*args))
-    tr.prior.train(False), old.prior.train(False)
-
-
 def test_init_from_an_unconditioned_scalar_model_adds_quality_conditioning(tmp_path, tiny_model):
     """A scalar init gains the requested autoencoder quality conditioning at zero:
     it encodes and decodes what it did, at every quality; training then moves the

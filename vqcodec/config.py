@@ -186,17 +186,9 @@ class PriorConfig:
     kind: str = "transformer"
     channel_split: tuple[int, ...] = ()  # channels per coding group (empty: a quarter, the rest)
     pass_hidden: int = 128  # width of the coding passes' MLPs
-    # neighbours (0, 4 or 8) whose decoded channels a coding pass reads besides
-    # the mean of its own channel's 4 neighbours (0: the first v5 models), as
-    # their values ("value") or as how they changed since the previous latent
-    # frame ("change": value - previous value, 0 where not yet decoded)
-    neighbours: int = 0
-    neighbour_feature: str = "value"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channel_split", tuple(int(v) for v in self.channel_split))
-        if self.neighbour_feature not in ("value", "change"):
-            raise ValueError(f"unknown neighbour_feature {self.neighbour_feature!r} (choose value or change)")
         if self.kind not in PRIOR_KINDS:
             raise ValueError(f"unknown prior kind {self.kind!r} (choose {' or '.join(PRIOR_KINDS)})")
 

@@ -22,13 +22,12 @@ def _block(d: int, S: int, mlp: int) -> int:
 
 def fast_prior_macs(cfg: CodecConfig) -> dict:
     p, C = cfg.prior, cfg.quantizer.planes
-    from ..models.fast_prior import NEIGHBOURHOODS, channel_groups
+    from ..models.fast_prior import channel_groups
 
     d, S, H = p.dim, p.tile * p.tile, p.pass_hidden
     context = p.layers * _block(d, S, p.mlp_ratio)  # once per latent frame, every position
     # each group is coded in two halves, each half of the positions: one full pass per group
-    sym = (3 + len(NEIGHBOURHOODS[p.neighbours])) * C  # [cur, nbr, prev, neighbours] symbol inputs
-    passes = sum(d * H + sym * H + H * H + H * 5 * (b - a) for a, b in channel_groups(p.channel_split, C))
+    passes = sum(d * H + 3 * C * H + H * H + H * 5 * (b - a) for a, b in channel_groups(p.channel_split, C))
     return {"context": context, "passes": passes, "embedding_adds": C * d}
 
 

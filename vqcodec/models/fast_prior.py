@@ -45,12 +45,6 @@ from . import laplace
 from .int8 import QAttention, QLinear, QMAX
 from .prior import checkerboard, from_tiles, to_tiles
 
-# (dy, dx) of the neighbours a coding pass reads, by PriorConfig.neighbours
-NEIGHBOURHOODS = {
-    0: (),
-    4: ((-1, 0), (0, -1), (0, 1), (1, 0)),
-    8: ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)),
-}
 SYM_SCALE = 1.0 / 16  # symbol values (integers, |v| <= 64) enter the passes as v / 16
 EMB_BITS = 12  # embeddings are multiples of 2^-12 (sums of 64 are exact in float32)
 _EMB_MAX = (1 << 15) - 1
@@ -75,11 +69,11 @@ class ContextBlock(nn.Module):
 
 
 class PassNet(nn.Module):
-    """One coding pass: (ctx (N, dim), symbols (N, (3 + n) C)) -> (N, 5 * G) = f, a, b, d, l per channel."""
+    """One coding pass: (ctx (N, dim), symbols (N, 3C)) -> (N, 5 * G) = f, a, b, d, l per channel."""
 
-    def __init__(self, dim: int, sym_planes: int, out_planes: int, hidden: int):
+    def __init__(self, dim: int, planes: int, out_planes: int, hidden: int):
         super().__init__()
-        self.ctx, self.sym = QLinear(dim, hidden, bias=False), QLinear(sym_planes, hidden)
+        self.ctx, self.sym = QLinear(dim, hidden, bias=False), QLinear(3 * planes, hidden)
         self.fc2, self.head = QLinear(hidden, hidden), QLinear(hidden, 5 * out_planes)
         with torch.no_grad():  # start as "even odds of a repeat, mean = half the previous symbol, scale 1"
             self.head.weight.mul_(0.1)
@@ -127,12 +121,7 @@ class FastPrior(nn.Module):
         self.quality_emb = nn.Embedding(qcfg.qualities, d)
         self.pos_emb = nn.Parameter(torch.randn(S, d) * 0.02)
         self.blocks = nn.ModuleList(ContextBlock(d, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.layers))
-        if cfg.neighbours not in NEIGHBOURHOODS:
-            raise ValueError(f"neighbours must be one of {sorted(NEIGHBOURHOODS)}, got {cfg.neighbours}")
-        self.shifts = NEIGHBOURHOODS[cfg.neighbours]
-        sym_planes = (3 + len(self.shifts)) * C
-        self.passes = nn.ModuleList(PassNet(d, sym_planes, b - a, cfg.pass_hidden)
-                                    for a, b in self.groups for _ in (0, 1))
+        self.passes = nn.ModuleList(PassNet(d, C, b - a, cfg.pass_hidden) for a, b in self.groups for _ in (0, 1))
         self.register_buffer("offset", (torch.arange(C) * (self.K + 1)).view(1, C, 1), persistent=False)
         self._emb_ints: torch.Tensor | None = None
 
@@ -186,24 +175,14 @@ class FastPrior(nn.Module):
         """tokens (..., C, h, w) int64 -> zero-centred values float32, 0 where MASK."""
         return torch.where(tokens == self.K, 0, tokens - self.half).float()
 
-    def features(self, cur_v: torch.Tensor, prev_v: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-        """cur_v, prev_v (B, C, h, w) values (cur_v 0 where unknown), known
-        (B or 1, C, h, w) bool -> (B, (3 + n) C, h, w): [cur, nbr, prev, the n
-        neighbours], nbr = floor((sum of the 4 neighbours + 2) / 4), all
-        integers (sums of integers below 2^24 and a division by 4 are exact).
-        The neighbours (config.neighbours, 0 in the first v5 models) give the
-        pass every channel already decoded around the position, not just the
-        mean of its own channel: the second checkerboard half and every later
-        group see their spatial context. With neighbour_feature "change" each
-        is its value less the previous frame's there (|.| <= 127: 8-bit
-        exact), 0 where not yet decoded: where the picture moves."""
+    @staticmethod
+    def features(cur_v: torch.Tensor, prev_v: torch.Tensor) -> torch.Tensor:
+        """cur_v, prev_v (B, C, h, w) values (0 = unknown) -> (B, 3C, h, w):
+        [cur, nbr, prev], nbr = floor((sum of the 4 neighbours + 2) / 4), all
+        integers (sums of integers below 2^24 and a division by 4 are exact)."""
         p = F.pad(cur_v, (1, 1, 1, 1))
         s = (p[..., :-2, 1:-1] + p[..., 2:, 1:-1]) + (p[..., 1:-1, :-2] + p[..., 1:-1, 2:])
-        if self.shifts and self.cfg.neighbour_feature == "change":
-            p = F.pad((cur_v - prev_v) * known, (1, 1, 1, 1))
-        h, w = cur_v.shape[-2:]
-        around = [p[..., 1 + dy:1 + dy + h, 1 + dx:1 + dx + w] for dy, dx in self.shifts]
-        return torch.cat([cur_v, torch.floor((s + 2) / 4), prev_v, *around], 1)
+        return torch.cat([cur_v, torch.floor((s + 2) / 4), prev_v], 1)
 
     def _params(self, out: torch.Tensor, sym: torch.Tensor, a: int, b: int
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -222,8 +201,7 @@ class FastPrior(nn.Module):
         scale indices), all (P, G) int64."""
         _, a, b, _ = self.schedule()[index]
         C, d = self.planes, ctx.shape[0]
-        sym = self.features(self.values(cur)[None], prev_v[None], (cur != self.K)[None])[0]
-        sym = sym.reshape(sym.shape[0], -1)[:, pos].t().contiguous()  # (P, (3 + n) C)
+        sym = self.features(self.values(cur)[None], prev_v[None])[0].reshape(3 * C, -1)[:, pos].t().contiguous()
         ctx_p = ctx.reshape(d, -1)[:, pos].t().contiguous()  # (P, dim)
         f, mu, l = self._params(self.passes[index].exact(ctx_p, sym), sym, a, b)
         base = sym[:, 2 * C + a:2 * C + b] + self.half  # the previous token, the zero symbol where none
@@ -247,8 +225,8 @@ class FastPrior(nn.Module):
         total = cur_v.new_zeros(())
         for index, a, b, parity in self.schedule():
             known = (chan < a) | ((chan < b) & (chan >= a) & ~board & bool(parity))  # (C, h, w)
-            sym = self.features(cur_v * known, prev_v, known[None])[:, :, board == bool(parity)]  # (B, (3+n)C, P)
-            sym = sym.permute(0, 2, 1).reshape(sym.shape[0] * sym.shape[2], -1)
+            sym = self.features(cur_v * known, prev_v)[:, :, board == bool(parity)]  # (B, 3C, P)
+            sym = sym.permute(0, 2, 1).reshape(-1, 3 * C)
             ctx_p = ctx[:, :, board == bool(parity)].permute(0, 2, 1).reshape(sym.shape[0], -1)
             f, mu, l = self._params(self.passes[index](ctx_p, sym), sym, a, b)
             v = cur_v[:, a:b, board == bool(parity)].permute(0, 2, 1).reshape(-1, b - a)

@@ -39,7 +39,6 @@ from ..zoo import build_modules, resolve
 from .checkpoint import Progress, load_progress, save_checkpoint
 from .data import ClipSampler, ClipShape
 from .distributed import SINGLE_PROCESS, Distributed
-from .prior_growth import grow_weights, grown_config
 
 
 @dataclass(frozen=True)
@@ -191,11 +190,6 @@ class Trainer:
             cfg = replace(cfg, prior=replace(have, copy_radius=want.copy_radius, match_context=want.match_context))
             added = {"prior.copy_w", "prior.copy_b"} if want.copy_radius else set()
             added |= {"prior.same_emb.weight", "prior.diff_emb.weight"} if want.match_context else set()
-        # ... and a fast prior its requested finer channel groups and neighbour
-        # inputs (prior_growth.py: it starts as the init's passes did)
-        growing = extend and not fresh_prior and grown_config(have, want, cfg.quantizer.planes) != have
-        if growing:
-            cfg = replace(cfg, prior=grown_config(have, want, cfg.quantizer.planes))
         qc = self.cfg.autoencoder.quality_conditioned
         conditioning = extend and cfg.quantizer.scalar and qc == cfg.quantizer.qualities \
             and not cfg.autoencoder.quality_conditioned
@@ -214,8 +208,6 @@ class Trainer:
         if referencing:
             added |= {f"autoencoder.{k}" for k in self.ae.state_dict() if ".reference." in k}
         tensors = load_file(str(entry.weights_path))
-        if growing:
-            tensors = grow_weights(have, cfg.prior, cfg.quantizer.planes, tensors)
         for prefix, m in (("autoencoder.", self.ae), ("quantizer.", self.vq), ("prior.", self.prior)):
             if prefix == "prior." and fresh_prior:
                 continue
@@ -232,9 +224,6 @@ class Trainer:
                 copy_prediction(self.ae, branch)
         if fresh_prior and self.dist.is_main:
             tqdm.write(f"the {have.kind} prior of {name_or_path} is replaced by a fresh {self.t.prior} prior")
-        if growing and self.dist.is_main:
-            tqdm.write(f"the fast prior of {name_or_path} grown to channel groups {cfg.prior.channel_split}, "
-                       f"{cfg.prior.neighbours} neighbours")
         if added and self.dist.is_main:
             tqdm.write(f"model extended with {', '.join(sorted(added))} (zero at the start)")
 
