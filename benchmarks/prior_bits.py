@@ -1,0 +1,161 @@
+"""Where a fast prior's bits go: flags against residuals, pass by pass, on the tokens the encoder codes.
+
+    python benchmarks/prior_bits.py [--model default] [--clip carphone_pristine.mp4] [--qualities 1,5,9]
+                                    [--out benchmarks/results/fast_prior/prior_bits.json]
+
+The clip is compressed at each quality as `vqcodec compress` would
+(rate-distortion rounding included); every token the encoder codes is
+recorded with its prior context (the previous latent frame, MASK at an
+intra start). The model's fast prior then scores those tokens pass by pass
+with its training arithmetic (FastPrior.training_loss's, which
+tests/test_fast_prior.py checks against the coder's ideal bits), split into:
+
+- flag bits: "the token equals its base" (the previous latent frame's token
+  there, the zero symbol at an intra start), paid by every token;
+- residual bits: the discretized Laplace of the tokens that do not, with the
+  mean rounded as the coder does;
+- the same residuals with the mean not rounded (what rounding costs);
+- the residuals' empirical entropy per scale table (r = token - rounded mean,
+  counted per scale index): what ideal per-scale tables would spend, an
+  in-sample bound that ignores the tables' own cost.
+
+Intra and inter (predicted) latent frames are reported apart. Writes the JSON
+at --out and a Markdown table beside it (.md).
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def recorded_tokens(codec, clip, quality: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """-> (tokens (N, C, h, w), their prior contexts (N, C, h, w), stream bytes)."""
+    from vqcodec.api import compress
+
+    record, encode = [], codec.encode_payload
+
+    def recording(tokens, prev, *args, **kw):  # tokens are final once encode_payload returns
+        out = encode(tokens, prev, *args, **kw)
+        record.append((torch.from_numpy(tokens.copy()), prev.clone()))
+        return out
+    codec.encode_payload = recording
+    try:
+        buf = io.BytesIO()
+        compress(iter(clip.frames), buf, clip.width, clip.height, Fraction(clip.fps), quality, model=codec)
+    finally:
+        del codec.encode_payload
+    tokens = torch.cat([t for t, _ in record])
+    prev = torch.cat([torch.cat([p[None], t[:-1]]) for t, p in record])  # each GOP starts from its context
+    return tokens, prev, len(buf.getvalue())
+
+
+@torch.no_grad()
+def split_bits(prior, cur: torch.Tensor, prev: torch.Tensor, quality: int) -> dict:
+    """Bits of tokens cur (N, C, h, w) given prev, by part (see the module doc), per pass."""
+    from vqcodec.models import laplace
+    from vqcodec.models.prior import checkerboard, from_tiles, to_tiles
+
+    B, C, h, w = cur.shape
+    t = prior.cfg.tile
+    tiles = torch.cat([to_tiles(g, t, prior.K) for g in prev])  # (B * n, C, S)
+    n = tiles.shape[0] // B
+    ctx = prior._context_tiles(tiles, torch.full((B * n,), quality), False)
+    ctx = torch.stack([from_tiles(c.transpose(1, 2), h, w, t) for c in ctx.view(B, n, *ctx.shape[1:])])
+    cur_v, prev_v = prior.values(cur), prior.values(prev)
+    board, chan = checkerboard(h, w, cur.device), torch.arange(C)[:, None, None]
+    passes = []
+    for index, a, b, parity in prior.schedule():  # as FastPrior.training_loss
+        known = (chan < a) | ((chan < b) & (chan >= a) & ~board & bool(parity))
+        sym = prior.features(cur_v * known, prev_v)[:, :, board == bool(parity)]
+        sym = sym.permute(0, 2, 1).reshape(sym.shape[0] * sym.shape[2], -1)
+        ctx_p = ctx[:, :, board == bool(parity)].permute(0, 2, 1).reshape(sym.shape[0], -1)
+        f, mu, l = prior._params(prior.passes[index](ctx_p, sym), sym, a, b)
+        v = cur_v[:, a:b, board == bool(parity)].permute(0, 2, 1).reshape(-1, b - a)
+        base = sym[:, 2 * C + a:2 * C + b]
+        total = laplace.bits(v, base, f, mu, l, prior.half)
+        changed = v != base
+        residual = laplace.laplace_bits(v, mu, l, prior.half)[changed]
+        j = torch.clamp(torch.round((l - laplace.LOG_MIN) * laplace.INV_LOG_STEP), 0, laplace.SCALES - 1)
+        s = torch.exp(laplace.LOG_MIN + j * laplace.LOG_STEP)
+
+        def cdf(x):  # Laplace(0, s)
+            return torch.where(x < 0, 0.5 * torch.exp(x / s), 1 - 0.5 * torch.exp(-x / s))
+        unrounded = -torch.log2((cdf(v - mu + 0.5) - cdf(v - mu - 0.5)).clamp_min(laplace.MIN_PROB))[changed]
+        r, jr, empirical = (v - torch.round(mu))[changed], j[changed], 0.0
+        for k in torch.unique(jr):
+            _, count = torch.unique(r[jr == k], return_counts=True)
+            empirical -= (count * torch.log2(count / count.sum())).sum().item()
+        passes.append({"pass": index, "channels": [a, b], "parity": parity, "tokens": v.numel(),
+                       "changed": int(changed.sum()), "bits": total.sum().item(),
+                       "flag_bits": total.sum().item() - residual.sum().item(),
+                       "residual_bits": residual.sum().item(), "residual_bits_unrounded_mean": unrounded.sum().item(),
+                       "residual_bits_empirical_per_scale": empirical})
+    return {k: sum(p[k] for p in passes) for k in passes[0] if k not in ("pass", "channels", "parity")} | {
+        "passes": passes}
+
+
+def markdown(doc: dict) -> str:
+    lines = [f"# Where the fast prior's bits go ({doc['model']}, {doc['clip']})", "",
+             f"`{doc['command']}`, {doc['date']}. Bits of the tokens the encoder coded, scored by the prior's "
+             "training arithmetic (within 1-3 % of the coder's ideal bits).", "",
+             "| quality | frames | latent frames | bits | flags | residuals | residuals, mean not rounded | "
+             "residuals, ideal per-scale tables | tokens changed | stream bytes |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in doc["rows"]:
+        for kind in ("intra", "inter"):
+            r = row[kind]
+            if r is None:
+                continue
+            lines.append(f"| {row['quality']} | {kind} | {r['latent_frames']} | {r['bits']:,.0f} | "
+                         f"{r['flag_bits']:,.0f} ({r['flag_bits'] / r['bits']:.0%}) | {r['residual_bits']:,.0f} | "
+                         f"{r['residual_bits_unrounded_mean']:,.0f} | {r['residual_bits_empirical_per_scale']:,.0f} | "
+                         f"{r['changed']:,} of {r['tokens']:,} | {row['stream_bytes']:,} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--clip", default="carphone_pristine.mp4")
+    ap.add_argument("--qualities", default="1,5,9")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "fast_prior" / "prior_bits.json")
+    a = ap.parse_args()
+    from vqcodec import load_codec
+    from vqcodec.bench.clips import load_clip
+    from vqcodec.bench.report import report_header
+
+    codec, clip = load_codec(a.model), load_clip(a.clip)
+    if codec.prior_kind != "fast":
+        sys.exit(f"error: {a.model} has the {codec.prior_kind} prior; this reads the fast prior's parts")
+    doc = report_header(["python", "benchmarks/prior_bits.py", *sys.argv[1:]]) | {
+        "model": a.model, "sha256": codec.model_id.sha256.hex(), "clip": a.clip, "rows": []}
+    for q in (int(v) for v in a.qualities.split(",")):
+        tokens, prev, size = recorded_tokens(codec, clip, q)
+        intra = (prev == codec.prior.mask_index).flatten(1).all(1)
+        row = {"quality": q, "stream_bytes": size}
+        codec.prior.train()  # the training arithmetic (straight-through rounding), no gradients
+        try:
+            for kind, sel in (("intra", intra), ("inter", ~intra)):
+                row[kind] = split_bits(codec.prior, tokens[sel], prev[sel], q) | {"latent_frames": int(sel.sum())} \
+                    if sel.any() else None
+        finally:
+            codec.prior.train(False)
+            codec.reset_tables()
+        doc["rows"].append(row)
+        print(f"q{q} done", file=sys.stderr)
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(doc, indent=1) + "\n")
+    a.out.with_suffix(".md").write_text(markdown(doc))
+    print(markdown(doc))
+
+
+if __name__ == "__main__":
+    main()
