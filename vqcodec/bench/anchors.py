@@ -292,4 +292,5 @@ def bytes_at_psnr(frames: np.ndarray, fps: Fraction | int, template: AnchorConfi
     (b0, p0), (b1, p1) = point(lo), point(hi)  # p0 >= target > p1
     share = (p0 - target_psnr) / max(p0 - p1, 1e-9)
     estimate = math.exp(math.log(b0) + share * (math.log(b1) - math.log(b0)))
+    estimate = min(max(estimate, min(b0, b1)), max(b0, b1))  # exp(log(b)) may be b + 1 ulp
     return estimate, sorted((c, b, p) for c, (b, p) in points.items())
