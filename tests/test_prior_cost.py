@@ -43,3 +43,15 @@ def test_shipped_default_is_within_budget():
 
     cost = prior_macs(resolve("default").config())
     assert cost["per_pixel"] <= 10_000
+
+
+def test_fast_prior_count_by_hand():
+    """tiny_fast: dim d = 16, pass width H = 16, C = 8 channels in groups of 2 and 6,
+    symbol inputs [cur, nbr, prev] = 3C = 24. Each group's two halves together run
+    one pass per position: d H + 24 H + H H + H 5 G = 256 + 384 + 256 + 80 G, so
+    2 x 896 + 80 x 8 = 2432; the context, one block 16 wide (MLP ratio 2) on 4x4
+    tiles, is 2560; a latent position is 2 x 8 x 8 = 128 pixels: 39 per pixel."""
+    from vqcodec import load_codec
+
+    cost = prior_macs(load_codec(str(EXPECTED / "models" / "tiny_fast.json")).config)
+    assert (cost["passes"], cost["context"], cost["per_pixel"]) == (2432, 2560, 39.0)
