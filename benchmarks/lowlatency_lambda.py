@@ -58,7 +58,7 @@ def bd(anchor: list[dict], test: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from vqcodec.bench.clips import add_tuning_clip_options, load_tuning_clip
+    from vqcodec.bench.clips import add_tuning_clip_options, tuning_clip_or_exit
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_tuning_clip_options(ap)
@@ -71,10 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     import vqcodec
     from vqcodec.bench.report import report_header
 
-    try:
-        clip = load_tuning_clip(args.clip, args.frames, args.size)
-    except ValueError as e:  # an evaluation clip, a missing file, a bad size
-        raise SystemExit(f"error: {e}") from None
+    clip = tuning_clip_or_exit(args)  # an evaluation clip, a missing file, a bad size: one line
     codec = vqcodec.load_codec(args.model)
     qualities = [int(q) for q in args.qualities.split(",")]
     scales = [float(v) for v in args.scales.split(",")]

@@ -29,7 +29,7 @@ OUTPUT_HEADS = ("head_w", "head_b", "copy_w", "copy_b")  # every tensor the logi
 
 
 def main(argv: list[str] | None = None) -> int:
-    from vqcodec.bench.clips import add_tuning_clip_options, load_tuning_clip
+    from vqcodec.bench.clips import add_tuning_clip_options, tuning_clip_or_exit
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_tuning_clip_options(ap)
@@ -48,10 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     scales = [float(s) for s in args.scales.split(",")]
     if 1.0 not in scales:
         scales.insert(0, 1.0)
-    try:
-        clip = load_tuning_clip(args.clip, args.frames, args.size)
-    except ValueError as e:  # an evaluation clip, a missing file, a bad size
-        raise SystemExit(f"error: {e}") from None
+    clip = tuning_clip_or_exit(args)  # an evaluation clip, a missing file, a bad size: one line
     rows = {}
     for s in scales:
         # a fresh codec per scale: its integer prior is converted from the float one on first use

@@ -25,7 +25,7 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "rounding"
 
 
 def main(argv: list[str] | None = None) -> int:
-    from vqcodec.bench.clips import add_tuning_clip_options, load_tuning_clip
+    from vqcodec.bench.clips import add_tuning_clip_options, tuning_clip_or_exit
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_tuning_clip_options(ap)
@@ -39,10 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from vqcodec.coding.rounding import rounding_for
     from vqcodec.zoo import load_codec
 
-    try:
-        clip = load_tuning_clip(args.clip, args.frames, args.size)
-    except ValueError as e:  # an evaluation clip, a missing file, a bad size
-        raise SystemExit(f"error: {e}") from None
+    clip = tuning_clip_or_exit(args)  # an evaluation clip, a missing file, a bad size: one line
     codec = load_codec(args.model)
     if not codec.config.quantizer.scalar:
         raise SystemExit("error: rate-distortion rounding applies to scalar-quantized models only")

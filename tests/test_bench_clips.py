@@ -79,6 +79,20 @@ def test_tuning_clip_refuses_the_evaluation_clip():
     assert clip.frames.shape == (4, 48, 64, 3) and not clip.evaluation_only
 
 
+def test_tuning_clip_or_exit_ends_a_script_with_one_line():
+    import argparse
+
+    from vqcodec.bench.clips import add_tuning_clip_options, tuning_clip_or_exit
+
+    ap = argparse.ArgumentParser()
+    add_tuning_clip_options(ap)
+    with pytest.raises(SystemExit, match="^error: carphone_pristine.mp4 is an evaluation clip"):
+        tuning_clip_or_exit(ap.parse_args(["--clip", "carphone_pristine.mp4", "--size", "64x64"]))
+    with pytest.raises(SystemExit, match="^error: .*nothing.mp4"):
+        tuning_clip_or_exit(ap.parse_args(["--clip", "nothing.mp4"]))
+    assert tuning_clip_or_exit(ap.parse_args(["--frames", "2", "--size", "64x48"])).frames.shape == (2, 48, 64, 3)
+
+
 def test_tuning_scripts_refuse_the_evaluation_clip(tmp_path):
     import subprocess
     import sys

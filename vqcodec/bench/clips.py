@@ -176,3 +176,13 @@ def load_tuning_clip(spec: str, max_frames: int, size: str) -> BenchClip:
     if clip.evaluation_only:
         raise ValueError(f"{spec} is an evaluation clip; tune on held-out footage")
     return clip
+
+
+def tuning_clip_or_exit(args) -> BenchClip:
+    """The tuning scripts' clip from add_tuning_clip_options' values (args: their
+    argparse namespace); an evaluation clip, a missing file or a bad size ends the
+    script with a one-line error."""
+    try:
+        return load_tuning_clip(args.clip, args.frames, args.size)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
