@@ -1,6 +1,7 @@
 """Where a fast prior's bits go: flags against residuals, pass by pass, on the tokens the encoder codes.
 
     python benchmarks/prior_bits.py [--model default] [--clip carphone_pristine.mp4] [--qualities 1,5,9]
+                                    [--tables-from bikes.mp4:0-0.5]
                                     [--out benchmarks/results/fast_prior/prior_bits.json]
 
 The clip is compressed at each quality as `vqcodec compress` would
@@ -17,7 +18,11 @@ tests/test_fast_prior.py checks against the coder's ideal bits), split into:
 - the same residuals with the mean not rounded (what rounding costs);
 - the residuals' empirical entropy per scale table (r = token - rounded mean,
   counted per scale index): what ideal per-scale tables would spend, an
-  in-sample bound that ignores the tables' own cost.
+  in-sample bound that ignores the tables' own cost;
+- with --tables-from CLIP (training footage, at most 96 frames centre-cropped
+  to 352x272; an evaluation clip is refused), the residuals under per-scale
+  tables counted on CLIP's tokens: an out-of-sample estimate of what learned
+  tables would spend (table_bits).
 
 Intra and inter (predicted) latent frames are reported apart. Writes the JSON
 at --out and a Markdown table beside it (.md).
@@ -71,7 +76,7 @@ def split_bits(prior, cur: torch.Tensor, prev: torch.Tensor, quality: int) -> di
     ctx = torch.stack([from_tiles(c.transpose(1, 2), h, w, t) for c in ctx.view(B, n, *ctx.shape[1:])])
     cur_v, prev_v = prior.values(cur), prior.values(prev)
     board, chan = checkerboard(h, w, cur.device), torch.arange(C)[:, None, None]
-    passes = []
+    passes, kept = [], []
     for index, a, b, parity in prior.schedule():  # as FastPrior.training_loss
         known = (chan < a) | ((chan < b) & (chan >= a) & ~board & bool(parity))
         sym = prior.features(cur_v * known, prev_v)[:, :, board == bool(parity)]
@@ -90,6 +95,7 @@ def split_bits(prior, cur: torch.Tensor, prev: torch.Tensor, quality: int) -> di
             return torch.where(x < 0, 0.5 * torch.exp(x / s), 1 - 0.5 * torch.exp(-x / s))
         unrounded = -torch.log2((cdf(v - mu + 0.5) - cdf(v - mu - 0.5)).clamp_min(laplace.MIN_PROB))[changed]
         r, jr, empirical = (v - torch.round(mu))[changed], j[changed], 0.0
+        kept.append(torch.stack([jr, r, residual]))
         for k in torch.unique(jr):
             _, count = torch.unique(r[jr == k], return_counts=True)
             empirical -= (count * torch.log2(count / count.sum())).sum().item()
@@ -99,7 +105,25 @@ def split_bits(prior, cur: torch.Tensor, prev: torch.Tensor, quality: int) -> di
                        "residual_bits": residual.sum().item(), "residual_bits_unrounded_mean": unrounded.sum().item(),
                        "residual_bits_empirical_per_scale": empirical})
     return {k: sum(p[k] for p in passes) for k in passes[0] if k not in ("pass", "channels", "parity")} | {
-        "passes": passes}
+        "passes": passes, "residuals": torch.cat(kept, 1)}  # (3, changed): scale index, r, Laplace bits
+
+
+def table_bits(fit: torch.Tensor, test: torch.Tensor) -> float:
+    """Bits of the residuals `test` under per-scale tables counted on `fit` (both
+    split_bits' (3, n) residuals): per scale index with at least 50 residuals, 90 %
+    of the counts (plus a half each over 256 symbols) and 10 % of the Laplace; the
+    Laplace alone elsewhere. An estimate of what learned tables would spend."""
+    total = 0.0
+    for k in torch.unique(test[0]):
+        t, f = test[:, test[0] == k], fit[1, fit[0] == k]
+        if f.numel() < 50:
+            total += t[2].sum().item()
+            continue
+        values, counts = torch.unique(f, return_counts=True)
+        hit = (t[1][:, None] == values[None]).float() @ counts.double().float()  # counts of each test r
+        p = 0.9 * (hit + 0.5) / (f.numel() + 128) + 0.1 * torch.exp2(-t[2])
+        total -= torch.log2(p).sum().item()
+    return total
 
 
 def markdown(doc: dict) -> str:
@@ -107,8 +131,9 @@ def markdown(doc: dict) -> str:
              f"`{doc['command']}`, {doc['date']}. Bits of the tokens the encoder coded, scored by the prior's "
              "training arithmetic (within 1-3 % of the coder's ideal bits).", "",
              "| quality | frames | latent frames | bits | flags | residuals | residuals, mean not rounded | "
-             "residuals, ideal per-scale tables | tokens changed | stream bytes |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "residuals, ideal per-scale tables | residuals, tables counted on --tables-from | tokens changed | "
+             "stream bytes |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in doc["rows"]:
         for kind in ("intra", "inter"):
             r = row[kind]
@@ -117,6 +142,7 @@ def markdown(doc: dict) -> str:
             lines.append(f"| {row['quality']} | {kind} | {r['latent_frames']} | {r['bits']:,.0f} | "
                          f"{r['flag_bits']:,.0f} ({r['flag_bits'] / r['bits']:.0%}) | {r['residual_bits']:,.0f} | "
                          f"{r['residual_bits_unrounded_mean']:,.0f} | {r['residual_bits_empirical_per_scale']:,.0f} | "
+                         f"{format(r['residual_bits_fitted_tables'], ',.0f') if 'residual_bits_fitted_tables' in r else '-'} | "
                          f"{r['changed']:,} of {r['tokens']:,} | {row['stream_bytes']:,} |")
     return "\n".join(lines) + "\n"
 
@@ -126,29 +152,43 @@ def main() -> None:
     ap.add_argument("--model", default="default")
     ap.add_argument("--clip", default="carphone_pristine.mp4")
     ap.add_argument("--qualities", default="1,5,9")
+    ap.add_argument("--tables-from", default=None, metavar="CLIP",
+                    help="also estimate per-scale residual tables counted on CLIP (training footage) "
+                         "and used on --clip; e.g. bikes.mp4:0-0.5")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "fast_prior" / "prior_bits.json")
     a = ap.parse_args()
     from vqcodec import load_codec
-    from vqcodec.bench.clips import load_clip
+    from vqcodec.bench.clips import load_clip, load_tuning_clip
     from vqcodec.bench.report import report_header
 
     codec, clip = load_codec(a.model), load_clip(a.clip)
+    fit_clip = load_tuning_clip(a.tables_from, 96, "352x272") if a.tables_from else None
     if codec.prior_kind != "fast":
         sys.exit(f"error: {a.model} has the {codec.prior_kind} prior; this reads the fast prior's parts")
     doc = report_header(["python", "benchmarks/prior_bits.py", *sys.argv[1:]]) | {
-        "model": a.model, "sha256": codec.model_id.sha256.hex(), "clip": a.clip, "rows": []}
+        "model": a.model, "sha256": codec.model_id.sha256.hex(), "clip": a.clip, "tables_from": a.tables_from,
+        "rows": []}
     for q in (int(v) for v in a.qualities.split(",")):
         tokens, prev, size = recorded_tokens(codec, clip, q)
         intra = (prev == codec.prior.mask_index).flatten(1).all(1)
         row = {"quality": q, "stream_bytes": size}
+        fit = recorded_tokens(codec, fit_clip, q)[:2] if fit_clip is not None else None
         codec.prior.train()  # the training arithmetic (straight-through rounding), no gradients
         try:
             for kind, sel in (("intra", intra), ("inter", ~intra)):
                 row[kind] = split_bits(codec.prior, tokens[sel], prev[sel], q) | {"latent_frames": int(sel.sum())} \
                     if sel.any() else None
+            if fit is not None:  # residuals of every latent frame of the fitting clip
+                fitted = split_bits(codec.prior, *fit, q)["residuals"]
+                for kind in ("intra", "inter"):
+                    if row[kind] is not None:
+                        row[kind]["residual_bits_fitted_tables"] = table_bits(fitted, row[kind]["residuals"])
         finally:
             codec.prior.train(False)
             codec.reset_tables()
+        for kind in ("intra", "inter"):
+            if row[kind] is not None:
+                del row[kind]["residuals"]
         doc["rows"].append(row)
         print(f"q{q} done", file=sys.stderr)
     a.out.parent.mkdir(parents=True, exist_ok=True)
