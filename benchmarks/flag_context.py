@@ -40,40 +40,25 @@ FEATURES = 3
 def flag_data(codec, clip, q: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """-> (flag logits (N,), token equals its base (N,), features (N, FEATURES + 1): the
     last column the pass index) over the inter latent frames with two known predecessors."""
-    from vqcodec.models.prior import checkerboard, from_tiles, to_tiles
-
     prior = codec.prior
     tokens, prev, _ = recorded_tokens(codec, clip, q)
     K = prior.K
     pprev = torch.cat([torch.full_like(prev[:1], K), prev[:-1]])  # the context's own predecessor
     keep = (prev != K).flatten(1).all(1) & (pprev != K).flatten(1).all(1)
     cur, prev, pprev = tokens[keep], prev[keep], pprev[keep]
-    B, C, h, w = cur.shape
-    t = prior.cfg.tile
+    changed = (prev != pprev).float()  # (B, C, h, w)
+    planes = [changed, torch.log1p(changed.sum(1, keepdim=True).expand_as(changed)),
+              torch.log1p(F.avg_pool2d(changed, 3, 1, 1) * 9)]
+    logits, same, feats = [], [], []
     prior.train()  # the training arithmetic (straight-through rounding), no gradients
     try:
-        tiles = torch.cat([to_tiles(g, t, K) for g in prev])
-        n = tiles.shape[0] // B
-        ctx = prior._context_tiles(tiles, torch.full((B * n,), q), False)
-        ctx = torch.stack([from_tiles(c.transpose(1, 2), h, w, t) for c in ctx.view(B, n, *ctx.shape[1:])])
-        cur_v, prev_v = prior.values(cur), prior.values(prev)
-        changed = (prev != pprev).float()  # (B, C, h, w)
-        planes = [changed, torch.log1p(changed.sum(1, keepdim=True).expand_as(changed)),
-                  torch.log1p(F.avg_pool2d(changed, 3, 1, 1) * 9)]
-        board, chan = checkerboard(h, w, cur.device), torch.arange(C)[:, None, None]
-        logits, same, feats = [], [], []
-        for index, a, b, parity in prior.schedule():  # as FastPrior.training_loss
-            at = board == bool(parity)
-            known = (chan < a) | ((chan < b) & (chan >= a) & ~board & bool(parity))
-            sym = prior.features(cur_v * known, prev_v)[:, :, at]
-            sym = sym.permute(0, 2, 1).reshape(sym.shape[0] * sym.shape[2], -1)
-            ctx_p = ctx[:, :, at].permute(0, 2, 1).reshape(sym.shape[0], -1)
-            f, _, _ = prior._params(prior.passes[index](ctx_p, sym), sym, a, b)
+        outputs = prior.pass_outputs(cur, prev, torch.full((cur.shape[0],), q))
+        for index, (a, b, at, v, base, f, _, _) in enumerate(outputs):
 
-            def coded(x):  # (B, C, h, w) -> (P * B, G), in the pass's order
-                return x[:, a:b, at].permute(0, 2, 1).reshape(-1, b - a).flatten()
+            def coded(x):  # (B, C, h, w) -> (N x G,), in the pass's (batch, position, channel) order
+                return x[:, a:b, at].permute(0, 2, 1).flatten()
             logits.append(f.flatten())
-            same.append(coded(cur_v) == sym[:, 2 * C + a:2 * C + b].flatten())
+            same.append((v == base).flatten())
             feats.append(torch.stack([coded(p) for p in planes] + [torch.full_like(f.flatten(), index)], 1))
     finally:
         prior.train(False)

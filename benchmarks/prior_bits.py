@@ -8,7 +8,7 @@ The clip is compressed at each quality as `vqcodec compress` would
 (rate-distortion rounding included); every token the encoder codes is
 recorded with its prior context (the previous latent frame, MASK at an
 intra start). The model's fast prior then scores those tokens pass by pass
-with its training arithmetic (FastPrior.training_loss's, which
+with its training arithmetic (FastPrior.pass_outputs, as training_loss, which
 tests/test_fast_prior.py checks against the coder's ideal bits), split into:
 
 - flag bits: "the token equals its base" (the previous latent frame's token
@@ -66,25 +66,10 @@ def recorded_tokens(codec, clip, quality: int) -> tuple[torch.Tensor, torch.Tens
 def split_bits(prior, cur: torch.Tensor, prev: torch.Tensor, quality: int) -> dict:
     """Bits of tokens cur (N, C, h, w) given prev, by part (see the module doc), per pass."""
     from vqcodec.models import laplace
-    from vqcodec.models.prior import checkerboard, from_tiles, to_tiles
 
-    B, C, h, w = cur.shape
-    t = prior.cfg.tile
-    tiles = torch.cat([to_tiles(g, t, prior.K) for g in prev])  # (B * n, C, S)
-    n = tiles.shape[0] // B
-    ctx = prior._context_tiles(tiles, torch.full((B * n,), quality), False)
-    ctx = torch.stack([from_tiles(c.transpose(1, 2), h, w, t) for c in ctx.view(B, n, *ctx.shape[1:])])
-    cur_v, prev_v = prior.values(cur), prior.values(prev)
-    board, chan = checkerboard(h, w, cur.device), torch.arange(C)[:, None, None]
     passes, kept = [], []
-    for index, a, b, parity in prior.schedule():  # as FastPrior.training_loss
-        known = (chan < a) | ((chan < b) & (chan >= a) & ~board & bool(parity))
-        sym = prior.features(cur_v * known, prev_v)[:, :, board == bool(parity)]
-        sym = sym.permute(0, 2, 1).reshape(sym.shape[0] * sym.shape[2], -1)
-        ctx_p = ctx[:, :, board == bool(parity)].permute(0, 2, 1).reshape(sym.shape[0], -1)
-        f, mu, l = prior._params(prior.passes[index](ctx_p, sym), sym, a, b)
-        v = cur_v[:, a:b, board == bool(parity)].permute(0, 2, 1).reshape(-1, b - a)
-        base = sym[:, 2 * C + a:2 * C + b]
+    outputs = prior.pass_outputs(cur, prev, torch.full((cur.shape[0],), quality))
+    for index, (a, b, _, v, base, f, mu, l) in enumerate(outputs):  # index = 2 x group + parity
         total = laplace.bits(v, base, f, mu, l, prior.half)
         changed = v != base
         residual = laplace.laplace_bits(v, mu, l, prior.half)[changed]
@@ -99,7 +84,7 @@ def split_bits(prior, cur: torch.Tensor, prev: torch.Tensor, quality: int) -> di
         for k in torch.unique(jr):
             _, count = torch.unique(r[jr == k], return_counts=True)
             empirical -= (count * torch.log2(count / count.sum())).sum().item()
-        passes.append({"pass": index, "channels": [a, b], "parity": parity, "tokens": v.numel(),
+        passes.append({"pass": index, "channels": [a, b], "parity": index % 2, "tokens": v.numel(),
                        "changed": int(changed.sum()), "bits": total.sum().item(),
                        "flag_bits": total.sum().item() - residual.sum().item(),
                        "residual_bits": residual.sum().item(), "residual_bits_unrounded_mean": unrounded.sum().item(),

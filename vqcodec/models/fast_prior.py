@@ -209,10 +209,15 @@ class FastPrior(nn.Module):
         return base.long(), laplace.flag_index(f).long(), m.long(), laplace.scale_index(l).long()
 
     # ------------------------------------------------------------ training
-    def training_loss(self, cur: torch.Tensor, prev: torch.Tensor, kind: torch.Tensor,
-                      quality: torch.Tensor) -> torch.Tensor:
-        """cur, prev (B, C, h, w) int64 true tokens (prev MASK for an intra
-        start), quality (B,) -> mean bits per token over every pass, as coded."""
+    def pass_outputs(self, cur: torch.Tensor, prev: torch.Tensor, quality: torch.Tensor):
+        """All passes at once from the true tokens, in coding order, with the
+        training arithmetic (straight-through 8-bit rounding): cur, prev (B, C,
+        h, w) int64 true tokens (prev MASK for an intra start), quality (B,) ->
+        yields (a, b, at, v, base, f, mu, l): the pass's channels a..b-1 at the
+        positions `at` ((h, w) bool), and per coded token (N = B x positions, in
+        (batch, position) order; columns the channels) its value v, its base
+        (the previous frame's value, 0 where none) and the outputs f, mu, l,
+        all (N, b - a)."""
         B, C, h, w = cur.shape
         t = self.cfg.tile
         tiles = torch.cat([to_tiles(g, t, self.K) for g in prev])  # (B * n, C, S)
@@ -222,13 +227,21 @@ class FastPrior(nn.Module):
         cur_v, prev_v = self.values(cur), self.values(prev)
         board = checkerboard(h, w, cur.device)  # (h, w) True on parity 1
         chan = torch.arange(C, device=cur.device)[:, None, None]
-        total = cur_v.new_zeros(())
         for index, a, b, parity in self.schedule():
+            at = board == bool(parity)
             known = (chan < a) | ((chan < b) & (chan >= a) & ~board & bool(parity))  # (C, h, w)
-            sym = self.features(cur_v * known, prev_v)[:, :, board == bool(parity)]  # (B, 3C, P)
+            sym = self.features(cur_v * known, prev_v)[:, :, at]  # (B, 3C, P)
             sym = sym.permute(0, 2, 1).reshape(-1, 3 * C)
-            ctx_p = ctx[:, :, board == bool(parity)].permute(0, 2, 1).reshape(sym.shape[0], -1)
+            ctx_p = ctx[:, :, at].permute(0, 2, 1).reshape(sym.shape[0], -1)
             f, mu, l = self._params(self.passes[index](ctx_p, sym), sym, a, b)
-            v = cur_v[:, a:b, board == bool(parity)].permute(0, 2, 1).reshape(-1, b - a)
-            total = total + laplace.bits(v, sym[:, 2 * C + a:2 * C + b], f, mu, l, self.half).sum()
+            v = cur_v[:, a:b, at].permute(0, 2, 1).reshape(-1, b - a)
+            yield a, b, at, v, sym[:, 2 * C + a:2 * C + b], f, mu, l
+
+    def training_loss(self, cur: torch.Tensor, prev: torch.Tensor, kind: torch.Tensor,
+                      quality: torch.Tensor) -> torch.Tensor:
+        """cur, prev (B, C, h, w) int64 true tokens (prev MASK for an intra
+        start), quality (B,) -> mean bits per token over every pass, as coded."""
+        total = torch.zeros((), device=cur.device)
+        for _, _, _, v, base, f, mu, l in self.pass_outputs(cur, prev, quality):
+            total = total + laplace.bits(v, base, f, mu, l, self.half).sum()
         return total / cur.numel()
