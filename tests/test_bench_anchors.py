@@ -116,7 +116,9 @@ def test_bytes_at_psnr_interpolates_between_the_crfs_around_the_target(clip):
     above = [(c, b) for c, b, p in tried if p >= target]
     below = [(c, b) for c, b, p in tried if p < target]
     (c0, b0), (c1, b1) = max(above), min(below)  # the neighbouring CRFs around the target
-    assert c1 == c0 + 1 and b1 <= estimate <= b0
+    # between the two neighbours' bytes, whichever is larger: x264's bytes are not strictly
+    # monotone in the CRF on so short a clip, and they vary by a few bytes from run to run
+    assert c1 == c0 + 1 and min(b0, b1) <= estimate <= max(b0, b1)
     assert len(tried) <= 8
     unreachable, _ = bytes_at_psnr(clip, 25, template, 99.0)  # CRF 0's bytes: the most it can spend
     assert unreachable == max(b for _, b, _ in bytes_at_psnr(clip, 25, template, 99.0)[1])
