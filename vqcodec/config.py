@@ -186,8 +186,6 @@ class PriorConfig:
     kind: str = "transformer"
     channel_split: tuple[int, ...] = ()  # channels per coding group (empty: a quarter, the rest)
     pass_hidden: int = 128  # width of the coding passes' MLPs
-    # experiment: passes also read where the previous latent frame had changed
-    change_inputs: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channel_split", tuple(int(v) for v in self.channel_split))

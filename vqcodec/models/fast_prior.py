@@ -71,9 +71,9 @@ class ContextBlock(nn.Module):
 class PassNet(nn.Module):
     """One coding pass: (ctx (N, dim), symbols (N, 3C)) -> (N, 5 * G) = f, a, b, d, l per channel."""
 
-    def __init__(self, dim: int, planes: int, out_planes: int, hidden: int, sym_planes: int | None = None):
+    def __init__(self, dim: int, planes: int, out_planes: int, hidden: int):
         super().__init__()
-        self.ctx, self.sym = QLinear(dim, hidden, bias=False), QLinear(sym_planes or 3 * planes, hidden)
+        self.ctx, self.sym = QLinear(dim, hidden, bias=False), QLinear(3 * planes, hidden)
         self.fc2, self.head = QLinear(hidden, hidden), QLinear(hidden, 5 * out_planes)
         with torch.no_grad():  # start as "even odds of a repeat, mean = half the previous symbol, scale 1"
             self.head.weight.mul_(0.1)
@@ -121,8 +121,7 @@ class FastPrior(nn.Module):
         self.quality_emb = nn.Embedding(qcfg.qualities, d)
         self.pos_emb = nn.Parameter(torch.randn(S, d) * 0.02)
         self.blocks = nn.ModuleList(ContextBlock(d, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.layers))
-        self.passes = nn.ModuleList(PassNet(d, C, b - a, cfg.pass_hidden, 5 * C if cfg.change_inputs else 3 * C)
-                                    for a, b in self.groups for _ in (0, 1))
+        self.passes = nn.ModuleList(PassNet(d, C, b - a, cfg.pass_hidden) for a, b in self.groups for _ in (0, 1))
         self.register_buffer("offset", (torch.arange(C) * (self.K + 1)).view(1, C, 1), persistent=False)
         self._emb_ints: torch.Tensor | None = None
 
@@ -176,20 +175,14 @@ class FastPrior(nn.Module):
         """tokens (..., C, h, w) int64 -> zero-centred values float32, 0 where MASK."""
         return torch.where(tokens == self.K, 0, tokens - self.half).float()
 
-    def features(self, cur_v: torch.Tensor, prev_v: torch.Tensor, changed: torch.Tensor | None = None
-                 ) -> torch.Tensor:
+    @staticmethod
+    def features(cur_v: torch.Tensor, prev_v: torch.Tensor) -> torch.Tensor:
         """cur_v, prev_v (B, C, h, w) values (0 = unknown) -> (B, 3C, h, w):
         [cur, nbr, prev], nbr = floor((sum of the 4 neighbours + 2) / 4), all
         integers (sums of integers below 2^24 and a division by 4 are exact)."""
         p = F.pad(cur_v, (1, 1, 1, 1))
         s = (p[..., :-2, 1:-1] + p[..., 2:, 1:-1]) + (p[..., 1:-1, :-2] + p[..., 1:-1, 2:])
-        out = torch.cat([cur_v, torch.floor((s + 2) / 4), prev_v], 1)
-        if not self.cfg.change_inputs:
-            return out
-        if changed is None:
-            changed = torch.zeros_like(prev_v)
-        around = F.avg_pool2d(changed, 3, 1, 1, count_include_pad=True) * 9  # changes in the 3x3 (integers)
-        return torch.cat([out, 16 * changed, 4 * torch.round(around)], 1)
+        return torch.cat([cur_v, torch.floor((s + 2) / 4), prev_v], 1)
 
     def _params(self, out: torch.Tensor, sym: torch.Tensor, a: int, b: int
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -216,8 +209,7 @@ class FastPrior(nn.Module):
         return base.long(), laplace.flag_index(f).long(), m.long(), laplace.scale_index(l).long()
 
     # ------------------------------------------------------------ training
-    def pass_outputs(self, cur: torch.Tensor, prev: torch.Tensor, quality: torch.Tensor,
-                     pprev: torch.Tensor | None = None):
+    def pass_outputs(self, cur: torch.Tensor, prev: torch.Tensor, quality: torch.Tensor):
         """All passes at once from the true tokens, in coding order, with the
         training arithmetic (straight-through 8-bit rounding): cur, prev (B, C,
         h, w) int64 true tokens (prev MASK for an intra start), quality (B,) ->
@@ -235,22 +227,21 @@ class FastPrior(nn.Module):
         cur_v, prev_v = self.values(cur), self.values(prev)
         board = checkerboard(h, w, cur.device)  # (h, w) True on parity 1
         chan = torch.arange(C, device=cur.device)[:, None, None]
-        changed = None if pprev is None else ((prev != pprev) & (prev != self.K) & (pprev != self.K)).float()
         for index, a, b, parity in self.schedule():
             at = board == bool(parity)
             known = (chan < a) | ((chan < b) & (chan >= a) & ~board & bool(parity))  # (C, h, w)
-            sym = self.features(cur_v * known, prev_v, changed)[:, :, at]  # (B, 3C, P)
-            sym = sym.permute(0, 2, 1).reshape(-1, sym.shape[1])
+            sym = self.features(cur_v * known, prev_v)[:, :, at]  # (B, 3C, P)
+            sym = sym.permute(0, 2, 1).reshape(-1, 3 * C)
             ctx_p = ctx[:, :, at].permute(0, 2, 1).reshape(sym.shape[0], -1)
             f, mu, l = self._params(self.passes[index](ctx_p, sym), sym, a, b)
             v = cur_v[:, a:b, at].permute(0, 2, 1).reshape(-1, b - a)
             yield a, b, at, v, sym[:, 2 * C + a:2 * C + b], f, mu, l
 
     def training_loss(self, cur: torch.Tensor, prev: torch.Tensor, kind: torch.Tensor,
-                      quality: torch.Tensor, pprev: torch.Tensor | None = None) -> torch.Tensor:
+                      quality: torch.Tensor) -> torch.Tensor:
         """cur, prev (B, C, h, w) int64 true tokens (prev MASK for an intra
         start), quality (B,) -> mean bits per token over every pass, as coded."""
         total = torch.zeros((), device=cur.device)
-        for _, _, _, v, base, f, mu, l in self.pass_outputs(cur, prev, quality, pprev):
+        for _, _, _, v, base, f, mu, l in self.pass_outputs(cur, prev, quality):
             total = total + laplace.bits(v, base, f, mu, l, self.half).sum()
         return total / cur.numel()

@@ -130,8 +130,8 @@ class _PriorStep(nn.Module):
         super().__init__()
         self.prior = prior
 
-    def forward(self, *batch):
-        return self.prior.training_loss(*batch)
+    def forward(self, cur, prev, kind, quality):
+        return self.prior.training_loss(cur, prev, kind, quality)
 
 
 class Trainer:
@@ -190,10 +190,6 @@ class Trainer:
             cfg = replace(cfg, prior=replace(have, copy_radius=want.copy_radius, match_context=want.match_context))
             added = {"prior.copy_w", "prior.copy_b"} if want.copy_radius else set()
             added |= {"prior.same_emb.weight", "prior.diff_emb.weight"} if want.match_context else set()
-        changing = extend and not fresh_prior and have.kind == want.kind == "fast" and want.change_inputs \
-            and not have.change_inputs
-        if changing:  # experiment: the new pass inputs start at zero
-            cfg = replace(cfg, prior=replace(cfg.prior, change_inputs=True))
         qc = self.cfg.autoencoder.quality_conditioned
         conditioning = extend and cfg.quantizer.scalar and qc == cfg.quantizer.qualities \
             and not cfg.autoencoder.quality_conditioned
@@ -212,10 +208,6 @@ class Trainer:
         if referencing:
             added |= {f"autoencoder.{k}" for k in self.ae.state_dict() if ".reference." in k}
         tensors = load_file(str(entry.weights_path))
-        if changing:
-            for k, v in list(tensors.items()):
-                if k.startswith("prior.passes.") and k.endswith(".sym.weight"):
-                    tensors[k] = torch.cat([v, v.new_zeros(v.shape[0], 2 * v.shape[1] // 3)], 1)
         for prefix, m in (("autoencoder.", self.ae), ("quantizer.", self.vq), ("prior.", self.prior)):
             if prefix == "prior." and fresh_prior:
                 continue
@@ -372,11 +364,7 @@ class Trainer:
         prev = torch.cat([torch.full_like(idx[:, :, :1], mask), idx[:, :, :-1]], 2)
         prev = prev.permute(0, 2, 1, 3, 4).reshape(B * T, C, h, w)  # MASK before each clip's first
         kind = torch.tensor([qcfg.frame_kind(f) for f in range(T)]).repeat(B).to(self.device)
-        batch = (cur, prev, kind, qual.repeat_interleave(T).to(self.device))
-        if getattr(self.cfg.prior, "change_inputs", False):  # experiment: the frame before prev too
-            pprev = torch.cat([torch.full_like(idx[:, :, :2], mask), idx[:, :, :-2]], 2)
-            batch += (pprev.permute(0, 2, 1, 3, 4).reshape(B * T, C, h, w),)
-        return batch
+        return cur, prev, kind, qual.repeat_interleave(T).to(self.device)
 
     def train_prior(self, sampler_prior: ClipSampler) -> None:
         t = self.t
