@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -66,15 +65,6 @@ def flag_data(codec, clip, q: int) -> tuple[torch.Tensor, torch.Tensor, torch.Te
     return torch.cat(logits), torch.cat(same), torch.cat(feats)
 
 
-def flag_bits(logit: torch.Tensor, same: torch.Tensor) -> float:
-    """Bits of the flags under the coder's quantized logits (laplace.bits' flag part)."""
-    from vqcodec.models import laplace
-
-    k = torch.clamp(torch.round(logit * laplace.FLAG_STEPS), -(laplace.FLAGS // 2), laplace.FLAGS // 2 - 1)
-    k = k / laplace.FLAG_STEPS
-    return (torch.where(same, F.logsigmoid(k), F.logsigmoid(-k)) / -math.log(2)).sum().item()
-
-
 def design(feats: torch.Tensor, passes: int) -> torch.Tensor:
     """(N, FEATURES + 1) -> (N, (FEATURES + 1) x passes): each pass its own weights and bias."""
     onehot = F.one_hot(feats[:, FEATURES].long(), passes).float()
@@ -92,6 +82,7 @@ def main() -> None:
     from vqcodec import load_codec
     from vqcodec.bench.clips import load_clip, load_tuning_clip
     from vqcodec.bench.report import report_header
+    from vqcodec.models import laplace
 
     codec = load_codec(a.model)
     if codec.prior_kind != "fast":
@@ -117,7 +108,8 @@ def main() -> None:
             return loss
         opt.step(closure)
         with torch.no_grad():
-            before, after = flag_bits(f_test, s_test), flag_bits(f_test + design(x_test, passes) @ w, s_test)
+            before = laplace.flag_bits(s_test, f_test).sum().item()
+            after = laplace.flag_bits(s_test, f_test + design(x_test, passes) @ w).sum().item()
         doc["rows"].append({"quality": q, "fit_flags": len(s_fit), "flags": len(s_test), "flag_bits": before,
                             "flag_bits_with_last_changes": after, "weights": [round(v, 4) for v in w.tolist()]})
         print(f"q{q}: {before:,.0f} -> {after:,.0f} flag bits ({after / before - 1:+.1%})", file=sys.stderr)

@@ -73,7 +73,7 @@ def split_bits(prior, cur: torch.Tensor, prev: torch.Tensor, quality: int) -> di
         total = laplace.bits(v, base, f, mu, l, prior.half)
         changed = v != base
         residual = laplace.laplace_bits(v, mu, l, prior.half)[changed]
-        j = torch.clamp(torch.round((l - laplace.LOG_MIN) * laplace.INV_LOG_STEP), 0, laplace.SCALES - 1)
+        j = laplace.scale_index(l)  # the coder's table choice
         s = torch.exp(laplace.LOG_MIN + j * laplace.LOG_STEP)
 
         def cdf(x):  # Laplace(0, s)

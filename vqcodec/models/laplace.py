@@ -75,11 +75,17 @@ def bits(v: torch.Tensor, base: torch.Tensor, f: torch.Tensor, mu: torch.Tensor,
     """Code length in bits of symbols v (zero-centred integers) with their
     bases (zero-centred), under the quantized flag, rounded mean and quantized
     scale; differentiable in f, mu and l (straight-through)."""
+    same = v == base
+    flag = flag_bits(same, f)
+    return flag + torch.where(same, torch.zeros_like(flag), laplace_bits(v, mu, l, half))
+
+
+def flag_bits(same: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    """Code length in bits of the flags `same` (token equals its base) under the
+    quantized flag logits f; differentiable in f (straight-through)."""
     k = torch.clamp(_ste(f * FLAG_STEPS, torch.round(f * FLAG_STEPS)), -(FLAGS // 2), FLAGS // 2 - 1)
     logit = k / FLAG_STEPS
-    same = v == base
-    flag = torch.where(same, F.logsigmoid(logit), F.logsigmoid(-logit)) / -math.log(2)
-    return flag + torch.where(same, torch.zeros_like(flag), laplace_bits(v, mu, l, half))
+    return torch.where(same, F.logsigmoid(logit), F.logsigmoid(-logit)) / -math.log(2)
 
 
 def laplace_bits(v: torch.Tensor, mu: torch.Tensor, l: torch.Tensor, half: int) -> torch.Tensor:
