@@ -42,11 +42,15 @@ from .common import DEVICES, Errors, checked_device
               help="The entropy model: fast (format v5, the default's) or transformer (v1-v4). Fresh runs: "
                    "fast unless given. With --init, a different kind replaces the init model's prior by a "
                    "fresh one trained on the frozen tokens (use --steps 0).")
+@click.option("--motion", is_flag=True,
+              help="With --init: extend the model with motion-compensated coding (after an intra GOP, every "
+                   "2 frames are coded against the last decoded frame warped by sent motion; format v6). "
+                   "Use --clip 6,64,64 or longer: 2 frames for the intra head, then 2 per predicted step.")
 @click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--install", is_flag=True, help="Copy the result into the user model folder so --model NAME finds it.")
 def train(data, synthetic, out, name, steps, prior_steps, lr, prior_lr, weighting, batch, clip, eval_video, resume, init,
-          quantizer, prior, device, seed, install):
+          quantizer, prior, motion, device, seed, install):
     """Train a model on your own footage (and/or synthetic clips).
 
     \b
@@ -73,8 +77,10 @@ def train(data, synthetic, out, name, steps, prior_steps, lr, prior_lr, weightin
             raise ValueError(f"{out_dir} already holds a run; use --resume or another --out")
         tcfg = TrainConfig(out=out_dir, name=name, ae_steps=steps, prior_steps=prior_steps, batch=batch,
                            clip=ClipShape.parse(clip), device=checked_device(device), seed=seed, weighting=weighting,
-                           prior=prior,
+                           prior=prior, motion=motion,
                            **{k: v for k, v in (("lr", lr), ("prior_lr", prior_lr)) if v is not None})
+        if motion and not (init or resume):
+            raise ValueError("--motion extends a trained model: give --init (e.g. --init default)")
         if prior == "fast" and quantizer == "rvq" and not init:
             raise ValueError("the fast prior codes scalar-quantized tokens: use --quantizer scalar")
         cfg = CodecConfig.recommended(name, quantizer, prior or "fast")

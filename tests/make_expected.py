@@ -18,6 +18,9 @@ review the diff: a change here is a format or model change).
 - models/tiny_fast.*, tiny_fast_q2.vqv, tiny_fast_q2_rdo.vqv and
   tiny_fast_lowlatency_q2.vqv: tiny_scalar with the fast prior (format v5),
   its weights drawn at random so the streams pin them.
+- models/tiny_motion.* and tiny_motion_q2.vqv: tiny_fast with motion-compensated
+  coding (format v6): intra GOPs of 4 frames, intra period 8, 2-frame predicted
+  steps; its reference branch's features drawn at random.
 - models/tiny_copy.* and tiny_copy_q2.vqv: tiny_scalar with the prior's
   temporal shortcuts (copy head, radius 2, and match context), their
   weights drawn at random rather than left at zero so the stream pins them.
@@ -81,6 +84,11 @@ TINY_FAST = replace(TINY_SCALAR, name="tiny_fast",
                     prior=PriorConfig(kind="fast", dim=16, layers=1, heads=2, tile=4, mlp_ratio=2,
                                       channel_split=(2, 6), pass_hidden=16))
 
+# motion-compensated coding (format v6) on tiny_fast's shapes: the reference
+# branch and the prediction's detail, intra GOPs of 4 frames, then 2-frame steps
+TINY_MOTION = replace(TINY_FAST, name="tiny_motion",
+                      autoencoder=replace(TINY_FAST.autoencoder, reference=True, motion=True), gop=4, intra_period=8)
+
 
 def make_tiny_model(folder: Path, cfg: CodecConfig = TINY, seed: int = 0) -> Path:
     from vqcodec.models.autoencoder import fit_linear_path
@@ -103,6 +111,13 @@ def make_tiny_model(folder: Path, cfg: CodecConfig = TINY, seed: int = 0) -> Pat
             for net in prior.passes:
                 net.head.weight.normal_(0, 0.3), net.head.bias.normal_(0, 0.5)
             prior.prev_emb.weight.normal_(0, 0.5)
+    if cfg.autoencoder.motion:  # a residual coder (as training starts one), its branch features random
+        from vqcodec.training.predictive import start_motion
+
+        start_motion(ae)
+        with torch.no_grad():
+            for branch in (ae.encoder.reference, ae.decoder.reference):
+                branch.hi.weight.normal_(0, 0.05), branch.lat.weight.normal_(0, 0.05)
     return save_model(folder, cfg, ae, vq, prior).config_path
 
 
@@ -130,7 +145,7 @@ def full_stream(codec, frames) -> bytes:
 
 def main() -> None:
     models, frames = HERE / "expected" / "models", _tiny_pattern()
-    for cfg in (TINY_SCALAR, TINY_PREDICTIVE, TINY_COPY, TINY_FAST):  # model (made once, or with --model) and its q2 golden
+    for cfg in (TINY_SCALAR, TINY_PREDICTIVE, TINY_COPY, TINY_FAST, TINY_MOTION):  # model (made once, or with --model) and its q2 golden
         path = models / f"{cfg.name}.json"
         if "--model" in sys.argv or not path.is_file():
             make_tiny_model(models, cfg)

@@ -206,9 +206,33 @@ def test_reference_is_refused_where_it_cannot_be_used():
             plain.encoder(x, None, torch.zeros(1, 3, 16, 16))
         ae = _referencing_ae()
         with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
+            ae.encoder(x, 1, torch.zeros(1, 3, 16, 16, 1, 1))
+        with pytest.raises(ValueError, match=r"T a multiple of 2"):
             ae.encoder(x, 1, torch.zeros(1, 3, 1, 16, 16))
         with pytest.raises(ValueError, match="conditioned on the quality"):
             ae.decoder(ae.encoder(x, 1), None, torch.zeros(1, 3, 16, 16))
         for bad in (0, 4):  # alpha's quality is checked like the FiLM's (no wrap-around to the last row)
             with pytest.raises(ValueError, match="outside"):
                 ae.encoder(x, bad, torch.zeros(1, 3, 16, 16))
+
+
+def test_a_clip_of_one_frame_held_still_is_the_frame_itself():
+    """A prediction clip (B, 3, T, H, W) of T copies of one frame conditions
+    both sides exactly as the frame alone does (the still reference)."""
+    torch.manual_seed(0)
+    ae = _referencing_ae()
+    for m in ae.modules():  # every branch weight non-zero, so the test can fail
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d)):
+            torch.nn.init.normal_(m.weight, std=0.1)
+    with torch.no_grad():
+        ae.encoder.reference.alpha.fill_(0.5)
+        ae.decoder.reference.alpha.fill_(0.5)
+        x = torch.rand(1, 3, 4, 16, 16) - 0.5
+        ref = torch.rand(1, 3, 16, 16) - 0.5
+        clip = ref.unsqueeze(2).expand(-1, -1, 4, -1, -1)
+        z, zc = ae.encoder(x, 1, ref), ae.encoder(x, 1, clip)
+        assert torch.allclose(z, zc, atol=1e-5)
+        assert torch.allclose(ae.decoder(z, 1, ref), ae.decoder(z, 1, clip), atol=1e-5)
+        moved = clip.clone()
+        moved[:, :, 2:] = torch.roll(moved[:, :, 2:], 3, dims=-1)
+        assert not torch.allclose(ae.encoder(x, 1, moved)[:, :, 1], zc[:, :, 1], atol=1e-3)

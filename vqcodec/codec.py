@@ -32,7 +32,7 @@ from .coding.tables import FloatTables, IntegerTables, Tables
 from .config import CodecConfig
 from .errors import CodecError
 from .format.container import Mode, StreamHeader
-from .format.versions import DEFAULT_ARITHMETIC, arithmetic_of, prior_kind_of, version_for
+from .format.versions import DEFAULT_ARITHMETIC, arithmetic_of, coding_of, has_motion, prior_kind_of, version_for
 from .models.autoencoder import Autoencoder, frames_to_tensor, tensor_to_frames
 from .models.fast_prior import FastPrior
 from .models.prior import Prior, checkerboard, from_tiles, schedule, to_tiles
@@ -97,10 +97,14 @@ class Codec:
         if prior_kind_of(version) != self.prior_kind:
             raise CodecError(f"a format v{version} stream is coded with the {prior_kind_of(version)} prior; "
                              f"model {self.model_id.name!r} has the {self.prior_kind} prior")
+        if has_motion(version) != self.uses_motion:
+            raise CodecError(f"a format v{version} stream is coded {'with' if has_motion(version) else 'without'} "
+                             f"motion-compensated steps; model {self.model_id.name!r} codes "
+                             f"{'with' if self.uses_motion else 'without'} them")
 
     def version_for(self, arithmetic: str = DEFAULT_ARITHMETIC) -> int:
         """The format version this model writes with the prior's `arithmetic`."""
-        return version_for(arithmetic, self.prior_kind)
+        return version_for(arithmetic, coding_of(self.prior_kind, self.uses_motion))
 
     def tables(self, version: int | None = None) -> Tables | FastTables:
         """The probability arithmetic of a stream of format `version` (None: the
@@ -156,12 +160,20 @@ class Codec:
         frame (AutoencoderConfig.reference, conditional coding)."""
         return self.config.autoencoder.reference
 
+    @property
+    def uses_motion(self) -> bool:
+        """Whether inter frames are coded as motion-compensated steps (AutoencoderConfig.motion, format v6)."""
+        return self.config.autoencoder.motion
+
     def _reference(self, ref: np.ndarray | None) -> torch.Tensor | None:
-        """uint8 (H, W, 3) decoded frame -> (1, 3, H, W) in [-0.5, 0.5], or None."""
+        """uint8 (H, W, 3) decoded frame -> (1, 3, H, W) in [-0.5, 0.5]; a
+        prediction clip (T, H, W, 3) -> (1, 3, T, H, W); or None."""
         if ref is None:
             return None
         if not self.uses_reference:
             raise ValueError(f"model {self.model_id.name!r} codes every GOP alone: it takes no reference frame")
+        if ref.ndim == 4:
+            return frames_to_tensor(torch.from_numpy(np.ascontiguousarray(ref)).to(self.device))
         return frames_to_tensor(torch.from_numpy(ref[None]).to(self.device))[:, :, 0]
 
     @torch.inference_mode()
@@ -263,40 +275,55 @@ class Codec:
         models), self.rounding picks each symbol once its table is known and
         the chosen symbols are written back into `tokens`, which must then be
         a writable array: the caller's CRC covers what was coded."""
-        enc, ideal, arith = RangeEncoder(), 0.0, self.tables(version)
+        enc, ideal = RangeEncoder(), 0.0
         quality = self._quality_of(tokens, quality)
-        w = tokens.shape[3]
         for f, frame in enumerate(tokens):  # (planes, h, w)
-            flat = frame.reshape(frame.shape[0], -1)
-            lat = None if latents is None else latents[f].reshape(latents.shape[1], -1)  # (planes, h*w)
-
-            def step(rows, planes, pos, flat=flat, lat=lat, frame=frame):
-                nonlocal ideal
-                if lat is None:
-                    sym = np.ascontiguousarray(flat[planes][:, pos].T).reshape(-1)  # position-major
-                else:  # choose, then record the choice where the CRC and the next groups see it
-                    sym = self.rounding.choose(np.ascontiguousarray(lat[planes][:, pos].T).reshape(-1), rows)
-                    ys, xs = np.divmod(pos, w)
-                    frame[planes][:, ys, xs] = sym.reshape(-1, frame[planes].shape[0]).T
-                rows.encode(enc, sym)
-                ideal += rows.ideal_bits(sym)
-                return sym
-
-            prev = self.code_latent_frame(prev, quality, step, arith, self.config.quantizer.frame_kind(f))
+            bits, prev = self.encode_frame(enc, frame, prev, version, quality,
+                                           None if latents is None else latents[f], self.config.quantizer.frame_kind(f))
+            ideal += bits
         return enc.finish(), ideal, prev
+
+    def encode_frame(self, enc: RangeEncoder, frame: np.ndarray, prev: torch.Tensor, version: int | None,
+                     quality: int, latents: np.ndarray | None = None, kind: int = 0) -> tuple[float, torch.Tensor]:
+        """One latent frame (planes, h, w) into a running range encoder (which may
+        hold other sections before and after it: the predicted steps' motion).
+        latents (planes, h, w) or None: as encode_payload's. -> (ideal bits, its tokens as context)."""
+        arith, ideal, w = self.tables(version), 0.0, frame.shape[2]
+        flat = frame.reshape(frame.shape[0], -1)
+        lat = None if latents is None else latents.reshape(latents.shape[0], -1)  # (planes, h*w)
+
+        def step(rows, planes, pos):
+            nonlocal ideal
+            if lat is None:
+                sym = np.ascontiguousarray(flat[planes][:, pos].T).reshape(-1)  # position-major
+            else:  # choose, then record the choice where the CRC and the next groups see it
+                sym = self.rounding.choose(np.ascontiguousarray(lat[planes][:, pos].T).reshape(-1), rows)
+                ys, xs = np.divmod(pos, w)
+                frame[planes][:, ys, xs] = sym.reshape(-1, frame[planes].shape[0]).T
+            rows.encode(enc, sym)
+            ideal += rows.ideal_bits(sym)
+            return sym
+
+        prev = self.code_latent_frame(prev, quality, step, arith, kind)
+        return ideal, prev
 
     def decode_payload(
         self, payload: bytes, latent_frames: int, quality: int, prev: torch.Tensor,
         version: int | None = None,
     ) -> tuple[np.ndarray, torch.Tensor]:
         """Inverse of encode_payload: -> (tokens (T', planes, h, w), next context)."""
-        dec, arith = RangeDecoder(payload), self.tables(version)
-        out, planes = [], self.planes_at(quality)
+        dec, out = RangeDecoder(payload), []
         for f in range(latent_frames):
-            prev = self.code_latent_frame(prev, quality, lambda rows, planes, pos: rows.decode(dec), arith,
-                                           self.config.quantizer.frame_kind(f))
-            out.append(prev[:planes].cpu().numpy())
+            tokens, prev = self.decode_frame(dec, prev, quality, version, self.config.quantizer.frame_kind(f))
+            out.append(tokens)
         return np.stack(out), prev
+
+    def decode_frame(self, dec: RangeDecoder, prev: torch.Tensor, quality: int, version: int | None,
+                     kind: int = 0) -> tuple[np.ndarray, torch.Tensor]:
+        """Inverse of encode_frame: -> (tokens (planes, h, w), the context for the next)."""
+        prev = self.code_latent_frame(prev, quality, lambda rows, planes, pos: rows.decode(dec),
+                                      self.tables(version), kind)
+        return prev[:self.planes_at(quality)].cpu().numpy(), prev
 
     # ------------------------------------------------------------- streams
     def stream_header(self, mode: Mode, width: int, height: int, fps: Fraction, frame_count: int | None,

@@ -51,6 +51,13 @@ class AutoencoderConfig:
     # channel). Static content then costs near-zero latents. Zero-initialised:
     # a model extended with it starts as the one it extends.
     reference: bool = False
+    # Motion-compensated coding (needs `reference`): after an intra GOP, every
+    # factor_t frames are coded as one step against a prediction clip, the
+    # last decoded frame warped by sent motion fields (motion/prediction.py),
+    # and the decoder adds back the prediction's detail that the latent
+    # cannot hold (autoencoder.PredictionDetail). False: the reference is the
+    # previous GOP's last decoded frame held still (format v5).
+    motion: bool = False
 
     @property
     def factor_t(self) -> int:
@@ -224,6 +231,9 @@ class CodecConfig:
             raise ValueError("the fast prior needs a scalar quantizer")
         if self.autoencoder.reference and not self.quantizer.scalar:
             raise ValueError("autoencoder.reference (conditional coding) needs a scalar quantizer")
+        if self.autoencoder.motion and not (self.autoencoder.reference and self.autoencoder.linear_path):
+            raise ValueError("autoencoder.motion (motion-compensated coding) needs the reference branch "
+                             "and the linear path")
         qc = self.autoencoder.quality_conditioned
         if qc and qc != self.quantizer.qualities:
             raise ValueError(f"autoencoder.quality_conditioned ({qc}) must be 0 or the quantizer's "

@@ -31,7 +31,7 @@ from vqcodec.batch.verify import StreamTarget, check_stream, check_video
 def stream_target(s: CompressSettings) -> StreamTarget:
     """The header fields compress_file's streams will carry, from the model's files alone
     (no weights are loaded here: the client may be a laptop driving a cluster)."""
-    from vqcodec.format.versions import version_for
+    from vqcodec.format.versions import coding_of, version_for
     from vqcodec.zoo import resolve
 
     entry = resolve(s.model)
@@ -40,7 +40,7 @@ def stream_target(s: CompressSettings) -> StreamTarget:
     if quality not in cfg.qualities:
         raise ValueError(f"--quality {quality} is not offered by model {cfg.name!r} "
                          f"(choose {cfg.qualities[0]}..{cfg.qualities[-1]})")
-    return StreamTarget(cfg.name, entry.sha256(), s.mode, quality, version_for(s.arithmetic, cfg.prior.kind))
+    return StreamTarget(cfg.name, entry.sha256(), s.mode, quality, version_for(s.arithmetic, coding_of(cfg.prior.kind, cfg.autoencoder.motion)))
 
 
 def _remove_temporaries(paths: Sequence[str]) -> None:

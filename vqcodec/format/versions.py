@@ -10,18 +10,25 @@
         one context pass per latent frame, four coding passes, Laplace tables,
         8-bit exact arithmetic). Only a model with the fast prior writes or
         reads v5; only a model with the transformer prior reads v1-v4.
+    v6  v5's bytes; written by a model with motion-compensated coding
+        (AutoencoderConfig.motion): a full-mode INTER packet holds predicted
+        steps (modes/predicted.py: per step of factor_t frames a skip flag,
+        the motion fields, and unless skipped the step's tokens, coded against
+        the last decoded frame warped by the fields), all in one range-coded
+        section. Only such a model reads or writes v6.
 
-This build writes v5 with a fast-prior model, v4 (or v3 with the float prior,
-on request) with a transformer-prior model, and reads v1-v5.
+This build writes v6 with a motion-compensated model, v5 with a fast-prior model, v4 (or v3 with the float prior,
+on request) with a transformer-prior model, and reads v1-v6.
 """
 from __future__ import annotations
 
 FORMAT_VERSION = 5  # what this build writes with the shipped default
-READABLE_VERSIONS = (1, 2, 3, 4, 5)
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
 
 # The prior's arithmetic a stream is written with, and the version that says so,
 # for each kind of prior (PriorConfig.kind).
-ARITHMETIC_VERSIONS = {"fast": {"integer": 5}, "transformer": {"integer": 4, "float": 3}}
+# "motion": the fast prior with motion-compensated coding (AutoencoderConfig.motion)
+ARITHMETIC_VERSIONS = {"motion": {"integer": 6}, "fast": {"integer": 5}, "transformer": {"integer": 4, "float": 3}}
 ARITHMETICS = ("integer", "float")  # the choices users see (CLI, StreamEncoder)
 DEFAULT_ARITHMETIC = "integer"
 
@@ -32,8 +39,14 @@ def check_arithmetic(arithmetic: str) -> None:
         raise ValueError(f"unknown prior arithmetic {arithmetic!r} (choose {' or '.join(ARITHMETICS)})")
 
 
+def coding_of(prior_kind: str, motion: bool) -> str:
+    """A model's key into ARITHMETIC_VERSIONS: "motion", "fast" or "transformer"."""
+    return "motion" if motion else prior_kind
+
+
 def version_for(arithmetic: str, prior_kind: str = "fast") -> int:
-    """The format version a stream coded with the prior's `arithmetic` carries."""
+    """The format version a stream coded with the prior's `arithmetic` carries
+    (prior_kind: a key of ARITHMETIC_VERSIONS, coding_of's)."""
     check_arithmetic(arithmetic)
     versions = ARITHMETIC_VERSIONS[prior_kind]
     if arithmetic not in versions:
@@ -51,6 +64,11 @@ def arithmetic_of(version: int) -> str:
 def prior_kind_of(version: int) -> str:
     """The kind of prior a stream of format `version` is coded with: "fast" or "transformer"."""
     return "fast" if version >= 5 else "transformer"
+
+
+def has_motion(version: int) -> bool:
+    """Whether a stream of `version` is coded with motion-compensated predicted steps."""
+    return version >= 6
 
 
 def has_header_copies(version: int) -> bool:

@@ -195,14 +195,28 @@ class ReferenceBranch(nn.Module):
         self.patch = p
 
     def forward(self, ref: torch.Tensor, quality) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """ref (B, 3, H, W) -> (hi, lat, prediction), each with a time axis of 1."""
-        u = F.pixel_unshuffle(ref, self.patch)  # (B, 3p^2, H/p, W/p)
-        f = F.silu(self.stem(u))
-        still = u.unsqueeze(2).expand(-1, -1, self.t, -1, -1)  # (B, 3p^2, t, H/p, W/p)
+        """ref (B, 3, H, W): one frame held still (time axis 1 in every output), or a
+        prediction clip (B, 3, T, H, W), T a multiple of t (motion-compensated coding):
+        hi per frame (B, C, T, ...), lat and prediction per latent step (B, ., T/t, ...).
+        A clip of T copies of one frame gives exactly what the frame alone gives."""
+        if ref.dim() == 4:
+            clip, ref = False, ref.unsqueeze(2)
+        else:
+            clip = True
+        B, _, T, H, W = ref.shape
+        u = _unshuffle(ref, self.patch)  # (B, 3p^2, T, H/p, W/p)
+        frames = u.transpose(1, 2).reshape(B * T, -1, H // self.patch, W // self.patch)
+        f = F.silu(self.stem(frames))  # (B*T, C, H/p, W/p)
+        hi = self.hi(f).reshape(B, T, -1, *f.shape[-2:]).transpose(1, 2)  # (B, C, T, H/p, W/p)
+        lat = self.lat(f)
+        lat = lat.reshape(B, T, -1, *lat.shape[-2:]).transpose(1, 2)  # (B, C2, T, h, w)
+        still = u if clip else u.expand(-1, -1, self.t, -1, -1)  # (B, 3p^2, t or T, H/p, W/p)
+        if clip:  # one lat per latent step: the mean over its t frames
+            lat = lat.reshape(B, lat.shape[1], T // self.t, self.t, *lat.shape[-2:]).mean(3)
         Q = self.alpha.shape[0]  # 1: a model not conditioned on the quality has one alpha
         q = _quality_index(quality, Q, ref.device) if Q > 1 else torch.zeros(1, dtype=torch.long, device=ref.device)
         alpha = self.alpha[q].view(q.shape[0], -1, 1, 1, 1)  # (B or 1, D, 1, 1, 1)
-        return self.hi(f).unsqueeze(2), self.lat(f).unsqueeze(2), alpha * self.predict(still)
+        return hi, lat, alpha * self.predict(still)
 
 
 def _reference(branch: ReferenceBranch | None, ref: torch.Tensor | None, quality,
@@ -214,10 +228,41 @@ def _reference(branch: ReferenceBranch | None, ref: torch.Tensor | None, quality
         return 0.0, 0.0, 0.0
     if branch is None:
         raise ValueError("this model's autoencoder does not use a reference frame")
-    if ref.dim() != 4 or ref.shape[1] != 3:
-        raise ValueError(f"a reference frame is (B, 3, H, W), got {tuple(ref.shape)}")
+    if ref.dim() not in (4, 5) or ref.shape[1] != 3:
+        raise ValueError(f"a reference is a frame (B, 3, H, W) or a clip (B, 3, T, H, W), got {tuple(ref.shape)}")
+    if ref.dim() == 5 and ref.shape[2] % branch.t:
+        raise ValueError(f"a prediction clip (B, 3, T, H, W) needs T a multiple of {branch.t}, "
+                         f"got {tuple(ref.shape)}")
     out = branch(ref, quality)
     return out if keep is None else tuple(o * keep.view(-1, 1, 1, 1, 1) for o in out)
+
+
+class PredictionDetail(nn.Module):
+    """Motion-compensated coding, decoder side: the part of the prediction clip
+    that its latent (the linear path's 64 of 3p^2 t s^2 components) cannot
+    hold, added back to the output, scaled by beta per (quality, channel):
+
+        pred (B, 3, T, H, W) -> u (B, 3p^2, T, H/p, W/p)
+        -> beta[q] * (u - synthesis(branch.predict(u)))
+
+    With alpha = beta = 1 the decoder's output is the prediction plus the
+    decoded residual (and the networks' correction): a still region keeps
+    every detail of the frame it is predicted from, not just what 64 latent
+    channels describe. Starts at 1 (the prediction is worth keeping)."""
+
+    def __init__(self, cfg: AutoencoderConfig):
+        super().__init__()
+        self.patch = cfg.patch
+        self.beta = nn.Parameter(torch.ones(max(1, cfg.quality_conditioned), 3 * cfg.patch**2))
+
+    def forward(self, pred: torch.Tensor, branch: ReferenceBranch, synthesis: LinearPath, quality,
+                keep: torch.Tensor | None) -> torch.Tensor:
+        u = _unshuffle(pred, self.patch)  # (B, 3p^2, T, H/p, W/p)
+        Q = self.beta.shape[0]
+        q = _quality_index(quality, Q, pred.device) if Q > 1 else torch.zeros(1, dtype=torch.long, device=pred.device)
+        beta = self.beta[q].view(q.shape[0], -1, 1, 1, 1)
+        d = beta * (u - synthesis(branch.predict(u)))
+        return d if keep is None else d * keep.view(-1, 1, 1, 1, 1)
 
 
 class Encoder(nn.Module):
@@ -278,6 +323,7 @@ class Decoder(nn.Module):
         self.gain = _conditioned(cfg, cfg.embed_dim, gain=True)
         self.film, self.film_hi = _conditioned(cfg, c2), _conditioned(cfg, c)
         self.reference = ReferenceBranch(cfg) if cfg.reference else None
+        self.detail = PredictionDetail(cfg) if cfg.motion else None
 
     def forward(self, z: torch.Tensor, quality: int | torch.Tensor | None = None,
                 ref: torch.Tensor | None = None, keep: torch.Tensor | None = None) -> torch.Tensor:
@@ -292,6 +338,10 @@ class Decoder(nn.Module):
         u = self.head(F.silu(h))  # (B, 3p^2, T, H/p, W/p)
         if self.linear is not None:
             u = u + self.linear(z)
+        if self.detail is not None and ref is not None:
+            if ref.dim() != 5:
+                raise ValueError("a motion-compensated model's decoder takes a prediction clip (B, 3, T, H, W)")
+            u = u + self.detail(ref, self.reference, self.linear, quality, keep)
         return _shuffle(u, self.cfg.patch)
 
 

@@ -31,10 +31,17 @@ class FullMode:
         """The low-latency options (keyint, keyframes, latency, settings) do not apply here."""
         header = codec.stream_header(Mode.FULL, width, height, fps, frame_count, quality,
                                      codec.config.gop, codec.config.intra_period, version)
+        if codec.uses_motion:  # format v6: intra GOPs, then motion-compensated steps
+            from .predicted import PredictedEncoder
+            return PredictedEncoder(codec, header)
         return FullEncoder(codec, header)
 
     @staticmethod
-    def decoder(codec: Codec, header: StreamHeader) -> FullDecoder:
+    def decoder(codec: Codec, header: StreamHeader):
+        """FullDecoder, or a motion-compensated model's PredictedDecoder (format v6)."""
+        if codec.uses_motion:
+            from .predicted import PredictedDecoder
+            return PredictedDecoder(codec, header)
         return FullDecoder(codec, header)
 
 

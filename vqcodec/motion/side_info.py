@@ -106,9 +106,11 @@ class SideInfo:
 
 
 class SideWriter(SideInfo):
-    def __init__(self) -> None:
+    def __init__(self, enc: RangeEncoder | None = None) -> None:
+        """enc: a range encoder shared with other sections (the predicted steps'
+        tokens), or None for one of its own (finish() gives its bytes)."""
         super().__init__()
-        self.enc = RangeEncoder()
+        self.enc = RangeEncoder() if enc is None else enc
 
     def _put(self, model: AdaptiveModel, symbols: np.ndarray) -> None:
         self.enc.encode(symbols, model.table(symbols.size))
@@ -135,9 +137,10 @@ class SideWriter(SideInfo):
 
 
 class SideReader(SideInfo):
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes | RangeDecoder) -> None:
+        """data: the section's bytes, or a range decoder shared with other sections."""
         super().__init__()
-        self.dec = RangeDecoder(data)
+        self.dec = data if isinstance(data, RangeDecoder) else RangeDecoder(data)
 
     def _get(self, model: AdaptiveModel, count: int) -> np.ndarray:
         symbols = self.dec.decode(model.table(count))

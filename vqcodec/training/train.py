@@ -39,6 +39,7 @@ from ..zoo import build_modules, resolve
 from .checkpoint import Progress, load_progress, save_checkpoint
 from .data import ClipSampler, ClipShape
 from .distributed import SINGLE_PROCESS, Distributed
+from .predictive import coded_steps, start_motion, step_tokens
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,9 @@ class TrainConfig:
     # kind, replace it by a fresh prior of this kind (trained on the frozen
     # tokens); None keeps the init model's
     prior: str | None = None
+    # extend the init model with motion-compensated coding (AutoencoderConfig.motion,
+    # training/predictive.py); the init model must have the reference branch
+    motion: bool = False
 
     def __post_init__(self) -> None:
         if self.weighting not in WEIGHTINGS:
@@ -200,6 +204,12 @@ class Trainer:
             and not cfg.autoencoder.reference
         if referencing:
             cfg = replace(cfg, autoencoder=replace(cfg.autoencoder, reference=True))
+        moving = extend and self.t.motion and not cfg.autoencoder.motion
+        if moving:
+            if not cfg.autoencoder.reference:
+                raise ValueError(f"{name_or_path}: motion-compensated coding extends a model with the reference "
+                                 "branch (conditional coding)")
+            cfg = replace(cfg, autoencoder=replace(cfg.autoencoder, motion=True))
         if cfg != self.cfg:
             self.cfg = cfg
             self.ae, self.vq, self.prior = (m.to(self.device) for m in build_modules(self.cfg))
@@ -207,6 +217,8 @@ class Trainer:
             added |= {f"autoencoder.{k}" for k in self.ae.state_dict() if ".film" in k or ".gain" in k}
         if referencing:
             added |= {f"autoencoder.{k}" for k in self.ae.state_dict() if ".reference." in k}
+        if moving:
+            added |= {f"autoencoder.{k}" for k in self.ae.state_dict() if ".detail." in k}
         tensors = load_file(str(entry.weights_path))
         for prefix, m in (("autoencoder.", self.ae), ("quantizer.", self.vq), ("prior.", self.prior)):
             if prefix == "prior." and fresh_prior:
@@ -222,6 +234,8 @@ class Trainer:
         if referencing:  # its prediction starts as the loaded encoder's linear path
             for branch in (self.ae.encoder.reference, self.ae.decoder.reference):
                 copy_prediction(self.ae, branch)
+        if moving:
+            start_motion(self.ae)
         if fresh_prior and self.dist.is_main:
             tqdm.write(f"the {have.kind} prior of {name_or_path} is replaced by a fresh {self.t.prior} prior")
         if added and self.dist.is_main:
@@ -287,8 +301,12 @@ class Trainer:
                 g["lr"] = _lr(step, t.ae_steps, t.lr) * g.get("scale", 1.0)
             x = self.sampler.batch(t.batch).to(self.device)  # (B, 3, T, H, W) in [0, 1]
             levels = torch.randint(1, N + 1, (x.shape[0],), device=self.device)  # quantizer dropout / quality
+            source = x[:, :, self.cfg.autoencoder.factor_t - 1]  # the head's last frame, before coding
             x, ref, keep = self._split_reference(x, levels)
-            y, qo = model(x, levels, ref, keep)
+            if self.cfg.autoencoder.motion:  # closed-loop predicted steps (training/predictive.py)
+                y, qo = coded_steps(model, x, levels, ref, source, keep, self.cfg.autoencoder.factor_t)
+            else:
+                y, qo = model(x, levels, ref, keep)
             err = (y - x).pow(2).flatten(1).mean(1)  # (B,) per-clip squared error
             rec, w = err.mean(), clip_weights(err, t.weighting)
             loss = (rec if w is None else (w * err).mean()) + qo.commit_loss
@@ -356,9 +374,16 @@ class Trainer:
         x = self.sampler_prior.batch(t.prior_batch).to(self.device)
         qual = torch.randint(1, qcfg.qualities + 1, (x.shape[0],)) if qcfg.scalar else \
             torch.full((x.shape[0],), qcfg.levels)
+        t = self.cfg.autoencoder.factor_t
+        source, head = x[:, :, t - 1], x[:, :, :t]
         x, ref, keep = self._split_reference(x, qual.to(self.device))
-        z = self.ae.encoder(x - 0.5, qual.to(self.device), ref, keep)
-        idx = torch.cat([self.vq.encode(z[b:b + 1], int(q)) for b, q in enumerate(qual)])  # (B, planes, T', h, w)
+        if self.cfg.autoencoder.motion:  # the intra head's tokens, then each predicted step's
+            z = self.ae.encoder(head - 0.5, qual.to(self.device))
+            idx = torch.cat([torch.cat([self.vq.encode(z[b:b + 1], int(q)) for b, q in enumerate(qual)])]
+                            + step_tokens(self.ae, self.vq, x, qual.to(self.device), ref, source, t), 2)
+        else:
+            z = self.ae.encoder(x - 0.5, qual.to(self.device), ref, keep)
+            idx = torch.cat([self.vq.encode(z[b:b + 1], int(q)) for b, q in enumerate(qual)])  # (B, planes, T', h, w)
         B, C, T, h, w = idx.shape
         cur = idx.permute(0, 2, 1, 3, 4).reshape(B * T, C, h, w)  # (B*T', planes, h, w)
         prev = torch.cat([torch.full_like(idx[:, :, :1], mask), idx[:, :, :-1]], 2)

@@ -1,0 +1,161 @@
+"""modes/predicted.py and motion/prediction.py: format v6, the full mode of a
+motion-compensated model (intra GOPs, then 2-frame steps coded against the last
+decoded frame warped by sent motion). Golden stream, exact round trips (file
+API, a byte at a time, 1 and 2 threads), skip, motion found, clear refusals."""
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import _tiny_pattern
+from vqcodec.api import compress, decompress
+from vqcodec.errors import CodecError
+from vqcodec.format.container import PacketReader, PacketType, StreamHeader
+from vqcodec.modes import encoder_for
+from vqcodec.motion import compensation as motion
+from vqcodec.motion.prediction import predict, search, still_fields
+from vqcodec.stream import StreamDecoder
+
+EXPECTED = Path(__file__).resolve().parent / "expected"
+
+
+def _packets(data: bytes) -> list:
+    f = io.BytesIO(data)
+    return list(PacketReader(f, StreamHeader.read(f)))
+
+
+@pytest.fixture(scope="module")
+def motion_codec():
+    from vqcodec import load_codec
+
+    codec = load_codec(str(EXPECTED / "models" / "tiny_motion.json"))
+    codec.use_rounding(0)
+    return codec
+
+
+def _compress(codec, frames, quality=2) -> bytes:
+    buf = io.BytesIO()
+    compress(iter(frames), buf, frames.shape[2], frames.shape[1], Fraction(25), quality, model=codec)
+    return buf.getvalue()
+
+
+def _decompress(codec, data: bytes) -> np.ndarray:
+    return np.stack(list(decompress(io.BytesIO(data), model=codec)))
+
+
+def _reconstruction(codec, frames, quality=2) -> np.ndarray:
+    """What the encoder decoded for itself (closed loop), cropped: the decoder must match it."""
+    t, h, w, _ = frames.shape
+    enc = encoder_for("full", codec, w, h, Fraction(25), t, quality, codec.version_for())
+    out = []
+    for i, frame in enumerate(frames):
+        for p in enc.push(frame) + (enc.flush() if i + 1 == t else []):
+            out.append(enc.reconstruction()[: p.frame_count, :h, :w])
+    return np.concatenate(out)
+
+
+def test_golden_stream(motion_codec, tiny_frames):
+    data = _compress(motion_codec, tiny_frames)
+    assert StreamHeader.read(io.BytesIO(data)).version == 6
+    assert data == (EXPECTED / "tiny_motion_q2.vqv").read_bytes()
+    assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, tiny_frames))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_decoder_matches_the_encoders_closed_loop(motion_codec, threads):
+    """21 frames: an intra GOP, INTER packets of two steps, a second intra period
+    (frame 8), a last step of one frame; file API and a byte at a time."""
+    frames = _tiny_pattern(21)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        data = _compress(motion_codec, frames)
+        want = _reconstruction(motion_codec, frames)
+        assert np.array_equal(_decompress(motion_codec, data), want)
+        dec = StreamDecoder(motion_codec)
+        got = [f for _, f in dec.read_from(io.BytesIO(data), 1)]
+        assert dec.ended and np.array_equal(np.stack(got), want)
+    finally:
+        torch.set_num_threads(before)
+    kinds = [p.kind for p in _packets(data) if p.kind in (PacketType.INTRA, PacketType.INTER)]
+    assert kinds == [PacketType.INTRA, PacketType.INTER, PacketType.INTRA, PacketType.INTER, PacketType.INTRA,
+                     PacketType.INTER]
+
+
+def test_a_step_whose_tokens_are_all_zero_is_skipped(motion_codec, monkeypatch):
+    """A step whose tokens quantize to zero costs its flag and fields only; the
+    decoder rebuilds it from the prediction exactly as the encoder did."""
+    frames = _tiny_pattern(12)
+    codec = motion_codec
+    real = codec.quantize
+
+    def zero_after_intra(x, quality, ref=None):
+        tokens, latents = real(x, quality, ref)
+        if ref is not None:  # a predicted step: every symbol the zero symbol
+            tokens = np.full_like(tokens, codec.config.quantizer.codebook_size // 2)
+            latents = None
+        return tokens, latents
+
+    coded = _compress(codec, frames)
+    monkeypatch.setattr(codec, "quantize", zero_after_intra)
+    t, h, w, _ = frames.shape
+    enc = encoder_for("full", codec, w, h, Fraction(25), t, 2, codec.version_for())
+    packets = [p for f in frames for p in enc.push(f)] + enc.flush()
+    assert enc.step_modes == [0, 2]  # frames 4-7 (frames 8-11 start the next intra period)
+    skipped = _compress(codec, frames)
+    monkeypatch.undo()
+    inter = [p for p in packets if p.kind == PacketType.INTER]
+    # two flags and four 3x4-block fields of the moving pattern, no tokens: 12 bytes
+    assert all(len(p.payload) <= 16 for p in inter), [len(p.payload) for p in inter]
+    assert len(skipped) < len(coded)
+    monkeypatch.setattr(codec, "quantize", zero_after_intra)
+    want = _reconstruction(codec, frames)
+    monkeypatch.undo()
+    assert np.array_equal(_decompress(codec, skipped), want)
+
+
+def test_a_global_shift_is_found_and_predicted():
+    """A textured frame moved by (3, -5) pixels: the searched field is that shift
+    in every block away from the border, and the prediction equals the frame there."""
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, (12, 16, 3)).repeat(8, 0).repeat(8, 1).astype(np.uint8)  # (96, 128, 3)
+    base = (base.astype(np.int32) + rng.integers(-20, 21, base.shape)).clip(0, 255).astype(np.uint8)
+    moved = np.roll(base, (3, -5), axis=(0, 1))
+    fields = search(motion.luma(base), moved[None])
+    assert np.array_equal(fields[0, 1:-1, 1:-1], np.broadcast_to([-3, 5], fields[0, 1:-1, 1:-1].shape))
+    pred = predict(base, fields)[0]
+    assert np.array_equal(pred[24:-24, 24:-24], moved[24:-24, 24:-24])
+    assert np.array_equal(predict(base, still_fields(1, 96, 128))[0], base)
+
+
+def test_streams_and_models_of_other_versions_are_refused(motion_codec, tiny_frames):
+    from vqcodec import load_codec
+
+    fast = load_codec(str(EXPECTED / "models" / "tiny_fast.json"))
+    v5 = (EXPECTED / "tiny_fast_q2.vqv").read_bytes()
+    v6 = (EXPECTED / "tiny_motion_q2.vqv").read_bytes()
+    with pytest.raises(CodecError):
+        _decompress(motion_codec, v5)
+    with pytest.raises(CodecError):
+        _decompress(fast, v6)
+    header = StreamHeader.read(io.BytesIO(v5))
+    forged = replace(header, model_name="tiny_motion", weights_sha256=motion_codec.model_id.sha256)
+    with pytest.raises(CodecError, match="coded without motion-compensated steps; model 'tiny_motion' codes with"):
+        motion_codec.check_header(forged)
+
+
+def test_an_inter_packet_first_is_refused(motion_codec):
+    data = (EXPECTED / "tiny_motion_q2.vqv").read_bytes()
+    packets = _packets(data)
+    inter = next(p for p in packets if p.kind == PacketType.INTER)
+    from vqcodec.modes import decoder_for
+
+    dec = decoder_for(motion_codec, StreamHeader.read(io.BytesIO(data)))
+    with pytest.raises(CodecError, match="starts with an inter packet"):
+        dec.push(inter)

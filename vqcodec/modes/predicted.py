@@ -1,0 +1,245 @@
+"""The full mode's predicted steps (format v6, a model with AutoencoderConfig.motion).
+
+An intra period starts with an INTRA packet: one GOP of config.gop frames
+coded alone, as in format v5. Every later packet (INTER, up to config.gop
+frames) holds predicted steps of t = factor_t frames each:
+
+    ref     the last decoded frame (of the GOP or of the step before)
+    fields  one motion field per frame of the step, searched by the encoder on
+            the originals (motion/prediction.py) and sent
+    pred    ref warped by each field: the prediction clip (t, H, W, 3)
+    tokens  one latent frame, the autoencoder's code of the step given pred
+            (the encoder and the decoder both see pred: conditional coding)
+
+The packet's payload is ONE range-coded section; per step, in order:
+
+    mode    CODED or SKIP                (side_info's adaptive frame-mode model)
+    fields  t fields                     (side_info's field coding)
+    tokens  the fast prior's passes      (only when CODED; context: the latent
+                                          frame before, carried across packets)
+
+A step is SKIP when every token of it is zero (the zero symbol): it costs its
+flag and its fields, the prior runs no pass, and the decoder decodes the
+all-zero latent frame against the prediction, which the encoder did too (so
+both keep the same reference). The packet's CRC covers the modes, the fields
+and the tokens. Tokens depend on tokens only (the prior never sees pixels), so
+they decode bit-exactly on every machine; pixels may differ by a level across
+machines until the next INTRA packet, as in every mode with a reference.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..codec import Codec, tokens_crc
+from ..coding.range_coder import RangeDecoder, RangeEncoder
+from ..errors import CodecError, TokenMismatchError
+from ..format.container import Packet, PacketType, StreamHeader
+from ..motion import compensation as motion
+from ..motion.prediction import predict, search
+from ..motion.side_info import SideReader, SideWriter
+
+CODED, SKIP = 0, 1
+
+
+class _Steps:
+    """What the encoder and the decoder of one stream share: the geometry and the
+    zero latent frame."""
+
+    def __init__(self, codec: Codec, height: int, width: int, quality: int, version: int):
+        self.codec, self.quality, self.version = codec, quality, version
+        s, self.t = codec.factor_s, codec.factor_t
+        self.h, self.w = -(-height // s), -(-width // s)  # latent grid
+        self.grid = motion.grid_shape(self.h * s, self.w * s)
+        planes = codec.planes_at(quality)
+        self.zero = np.full((planes, self.h, self.w), codec.config.quantizer.codebook_size // 2, np.int64)
+
+    def zero_context(self) -> torch.Tensor:
+        """The prior context after a skipped step: its all-zero tokens."""
+        ctx = self.codec.empty_context(self.h, self.w)
+        ctx[: self.zero.shape[0]] = torch.from_numpy(self.zero).to(ctx.device)
+        return ctx
+
+    def reconstruct(self, tokens: np.ndarray, pred: np.ndarray) -> np.ndarray:
+        """tokens (planes, h, w), pred (t, H', W', 3) -> decoded step (t, H', W', 3) uint8."""
+        return self.codec.decode_tokens(tokens[None], self.quality, pred)
+
+
+class StepEncoder(_Steps):
+    """Codes the steps of one INTER packet after another into one range-coded section."""
+
+    def begin(self) -> None:
+        self.enc = RangeEncoder()
+        self.side = SideWriter(self.enc)
+        self.modes = [0, 0]  # steps coded, skipped (this packet)
+
+    def code(self, frames: np.ndarray, ref: np.ndarray, source: np.ndarray, prev: torch.Tensor
+             ) -> tuple[np.ndarray, torch.Tensor, float]:
+        """frames (t, H', W', 3) padded, ref (H', W', 3) the last decoded frame, source
+        (H', W') int32 the luma of that frame before coding, prev the prior context
+        -> (the decoded step (t, H', W', 3), the next context, ideal token bits)."""
+        fields = search(source, frames)  # (t, by, bx, 2)
+        pred = predict(ref, fields)
+        tokens, latents = self.codec.quantize(frames, self.quality, pred)  # (1, planes, h, w)
+        mode = SKIP if np.array_equal(tokens[0], self.zero) else CODED
+        self.side.mode(mode)
+        for f in fields:
+            self.side.field(f)
+        bits = 0.0
+        if mode == CODED:
+            frame = np.array(tokens[0])  # writable: the rounding writes its choices back
+            bits, prev = self.codec.encode_frame(self.enc, frame, prev, self.version, self.quality,
+                                                 None if latents is None else latents[0])
+        else:
+            frame, prev = self.zero.copy(), self.zero_context()
+        self.side.check(frame.reshape(-1))
+        self.modes[mode] += 1
+        return self.reconstruct(frame, pred), prev, bits
+
+    def finish(self) -> tuple[bytes, int]:
+        """-> (the packet's payload, its CRC)."""
+        return self.enc.finish(), self.side.crc & 0xFFFFFFFF
+
+
+class StepDecoder(_Steps):
+    def decode(self, payload: bytes, steps: int, ref: np.ndarray, prev: torch.Tensor
+               ) -> tuple[list[np.ndarray], torch.Tensor, int]:
+        """An INTER packet of `steps` steps -> (decoded steps, each (t, H', W', 3),
+        the next context, the CRC of what was read)."""
+        dec = RangeDecoder(payload)
+        side = SideReader(dec)
+        by, bx = self.grid
+        out = []
+        for _ in range(steps):
+            mode = side.mode()
+            if mode not in (CODED, SKIP):
+                raise CodecError(f"step mode {mode} is not one of CODED or SKIP")
+            fields = np.stack([side.field(by, bx) for _ in range(self.t)])
+            pred = predict(ref, fields)
+            if mode == CODED:
+                tokens, prev = self.codec.decode_frame(dec, prev, self.quality, self.version)
+            else:
+                tokens, prev = self.zero.copy(), self.zero_context()
+            side.check(tokens.reshape(-1))
+            step = self.reconstruct(tokens, pred)
+            out.append(step)
+            ref = step[-1]
+        return out, prev, side.crc & 0xFFFFFFFF
+
+
+class PredictedEncoder:
+    """The full mode of a motion-compensated model, frame by frame: an INTRA
+    packet (one GOP) at each intra period's start, then INTER packets of
+    predicted steps, config.gop frames each. Closed loop: every step is
+    predicted from what the decoder will have decoded."""
+
+    def __init__(self, codec: Codec, header: StreamHeader):
+        self.codec, self.header = codec, header
+        self.quality, self.version = header.quality, header.version
+        self.steps = StepEncoder(codec, header.height, header.width, header.quality, header.version)
+        self._frames: list[np.ndarray] = []  # frames of the packet being filled
+        self._pending: list[np.ndarray] = []  # frames of the step being filled (INTER)
+        self._decoded: list[np.ndarray] = []  # decoded steps of the packet being filled
+        self._done = 0  # frames already in packets
+        self._prev: torch.Tensor | None = None  # prior context
+        self._ref: np.ndarray | None = None  # (H', W', 3) last decoded frame, padded
+        self._source: np.ndarray | None = None  # (H', W') its luma before coding
+        self._last: np.ndarray | None = None  # decoded frames of the last packet
+        self.ideal_bits, self.tokens = 0.0, 0
+        self.step_modes = [0, 0]  # predicted steps coded, skipped (for reports and `vqcodec info`)
+
+    @property
+    def _intra(self) -> bool:
+        return self._done % self.header.intra_period == 0
+
+    def push(self, frame: np.ndarray) -> list[Packet]:
+        self._frames.append(frame)
+        if not self._intra:
+            if len(self._frames) == 1:
+                self.steps.begin()
+            self._pending.append(frame)
+            if len(self._pending) == self.codec.factor_t:
+                self._code_step()
+        return [self._packet()] if len(self._frames) == self.codec.config.gop else []
+
+    def flush(self) -> list[Packet]:
+        if self._pending:
+            self._code_step()
+        return [self._packet()] if self._frames else []
+
+    def _code_step(self) -> None:
+        frames = self.codec.padded(np.stack(self._pending))  # (t, H', W', 3)
+        self._pending = []
+        step, self._prev, bits = self.steps.code(frames, self._ref, self._source, self._prev)
+        self.ideal_bits += bits
+        self._decoded.append(step)
+        self._ref, self._source = step[-1], motion.luma(frames[-1])
+
+    def _packet(self) -> Packet:
+        codec, n, first = self.codec, len(self._frames), self._done
+        if self._intra:  # a GOP coded alone: random access starts here
+            gop = codec.padded(np.stack(self._frames))
+            tokens, latents = codec.quantize(gop, self.quality)
+            self._prev = codec.empty_context(tokens.shape[2], tokens.shape[3])
+            payload, bits, self._prev = codec.encode_payload(tokens, self._prev, self.version, self.quality, latents)
+            self.ideal_bits += bits
+            self.tokens += tokens.size
+            self._last = codec.decode_tokens(tokens, self.quality)
+            packet = Packet(PacketType.INTRA, first, n, payload, tokens_crc(tokens))
+            self._ref, self._source = self._last[n - 1], motion.luma(gop[n - 1])
+        else:
+            payload, crc = self.steps.finish()
+            self._last = np.concatenate(self._decoded)
+            self.tokens += len(self._decoded) * self.steps.zero.size
+            for i, c in enumerate(self.steps.modes):
+                self.step_modes[i] += c
+            packet = Packet(PacketType.INTER, first, n, payload, crc)
+            self._ref = self._last[n - 1]  # what the decoder keeps (a padded last step: its real frame)
+            self._source = motion.luma(codec.padded(self._frames[-1][None])[0])
+        self._frames, self._decoded = [], []
+        self._done += n
+        return packet
+
+    def reconstruction(self) -> np.ndarray:
+        """Decoded frames (T, H', W', 3) uint8 of the last packet, padded: what
+        PredictedDecoder outputs before cropping."""
+        if self._last is None:
+            raise ValueError("no packet coded yet")
+        return self._last
+
+
+class PredictedDecoder:
+    """Packets of a format v6 full-mode stream in, frames out."""
+
+    def __init__(self, codec: Codec, header: StreamHeader):
+        self.codec, self.header = codec, header
+        self.steps = StepDecoder(codec, header.height, header.width, header.quality, header.version)
+        self._prev: torch.Tensor | None = None
+        self._ref: np.ndarray | None = None
+
+    def push(self, packet: Packet) -> np.ndarray:
+        """-> frames (n, H, W, 3) uint8 of the packet."""
+        h, codec, n = self.header, self.codec, packet.frame_count
+        last = packet.first_frame + n - 1
+        if packet.kind == PacketType.INTRA:
+            prev = codec.empty_context(self.steps.h, self.steps.w)
+            tokens, self._prev = codec.decode_payload(packet.payload, -(-n // codec.factor_t), h.quality, prev,
+                                                      h.version)
+            if tokens_crc(tokens) != packet.tokens_crc:
+                raise TokenMismatchError(f"decoded tokens of frames {packet.first_frame}-{last} do not match "
+                                         f"their CRC: the prior's probabilities differ from the encoder's")
+            frames = codec.decode_tokens(tokens, h.quality)
+        elif self._prev is None:
+            raise CodecError(f"stream starts with an inter packet at frame {packet.first_frame}")
+        else:
+            try:
+                steps, self._prev, crc = self.steps.decode(packet.payload, -(-n // codec.factor_t), self._ref,
+                                                           self._prev)
+            except ValueError as e:
+                raise e if isinstance(e, CodecError) else CodecError(str(e)) from None
+            if crc != packet.tokens_crc:
+                raise TokenMismatchError(f"decoded steps (modes, motion and tokens) of frames "
+                                         f"{packet.first_frame}-{last} do not match their CRC")
+            frames = np.concatenate(steps)
+        self._ref = frames[n - 1]
+        return frames[:n, : h.height, : h.width]
