@@ -250,6 +250,7 @@ def info(file, as_json):
             "intra_period": header.intra_period,
             "quality": header.quality,
             **(_lowlatency_info(packets) if header.mode.name == "LOWLATENCY" else {}),
+            **(_predicted_info(packets) if header.mode.name == "FULL" and header.version >= 6 else {}),
             "packets": len(packets),
             "bytes": size,
             "bits_per_pixel": 8 * size / max(1, frames * header.width * header.height),
@@ -277,6 +278,25 @@ def _lowlatency_info(packets) -> dict:
         # frames a keyframe packet waited for: the encoder's latency in use
         "held_back_frames": max((p.frame_count - 1 for p in packets
                                  if p.kind in (PacketType.INTRA, PacketType.INTER)), default=0),
+    }
+
+
+def _predicted_info(packets) -> dict:
+    """What a format v6 full-mode encoder chose: intra GOPs, predicted steps coded
+    or skipped (from each INTER packet's skip mask), and the bytes of each."""
+    from vqcodec.format.container import PacketType
+    from vqcodec.format import skip_mask
+
+    intra = [p for p in packets if p.kind == PacketType.INTRA]
+    inter = [p for p in packets if p.kind == PacketType.INTER]
+    skips = [s for p in inter for s in skip_mask.read(p.payload)[0]]
+    return {
+        "intra_frames": sum(p.frame_count for p in intra),
+        "predicted_frames": sum(p.frame_count for p in inter),
+        "coded_steps": skips.count(False),
+        "skipped_steps": skips.count(True),
+        "intra_bytes": sum(len(p.payload) for p in intra),
+        "predicted_bytes": sum(len(p.payload) for p in inter),
     }
 
 

@@ -159,3 +159,20 @@ def test_an_inter_packet_first_is_refused(motion_codec):
     dec = decoder_for(motion_codec, StreamHeader.read(io.BytesIO(data)))
     with pytest.raises(CodecError, match="starts with an inter packet"):
         dec.push(inter)
+
+
+def test_info_says_what_the_encoder_chose(tmp_path):
+    from click.testing import CliRunner
+
+    from vqcodec_cli.main import main
+
+    path = EXPECTED / "tiny_motion_q2.vqv"
+    out = CliRunner().invoke(main, ["info", str(path), "--json"])
+    assert out.exit_code == 0, out.output
+    import json
+
+    doc = json.loads(out.output)
+    assert doc["format_version"] == 6
+    assert (doc["intra_frames"], doc["predicted_frames"], doc["coded_steps"], doc["skipped_steps"]) == (8, 4, 2, 0)
+    packets = _packets(path.read_bytes())
+    assert doc["predicted_bytes"] == sum(len(p.payload) for p in packets if p.kind == PacketType.INTER)

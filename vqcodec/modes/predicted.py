@@ -11,15 +11,17 @@ frames) holds predicted steps of t = factor_t frames each:
     tokens  one latent frame, the autoencoder's code of the step given pred
             (the encoder and the decoder both see pred: conditional coding)
 
-The packet's payload is ONE range-coded section; per step, in order:
+The packet's payload:
 
-    mode    CODED or SKIP                (side_info's adaptive frame-mode model)
-    fields  t fields                     (side_info's field coding)
-    tokens  the fast prior's passes      (only when CODED; context: the latent
+    skip mask  u8 steps, ceil(steps / 8) bytes: bit i set = step i is SKIP
+               (format/skip_mask.py; `vqcodec info` reads it without a model)
+    then ONE range-coded section; per step, in order:
+    fields     t fields                  (side_info's field coding)
+    tokens     the fast prior's passes   (CODED steps only; context: the latent
                                           frame before, carried across packets)
 
 A step is SKIP when every token of it is zero (the zero symbol): it costs its
-flag and its fields, the prior runs no pass, and the decoder decodes the
+bit and its fields, the prior runs no pass, and the decoder decodes the
 all-zero latent frame against the prediction, which the encoder did too (so
 both keep the same reference). The packet's CRC covers the modes, the fields
 and the tokens. Tokens depend on tokens only (the prior never sees pixels), so
@@ -34,12 +36,14 @@ import torch
 from ..codec import Codec, tokens_crc
 from ..coding.range_coder import RangeDecoder, RangeEncoder
 from ..errors import CodecError, TokenMismatchError
+from ..format import skip_mask
 from ..format.container import Packet, PacketType, StreamHeader
 from ..motion import compensation as motion
 from ..motion.prediction import predict, search
 from ..motion.side_info import SideReader, SideWriter
 
 CODED, SKIP = 0, 1
+
 
 
 class _Steps:
@@ -71,6 +75,7 @@ class StepEncoder(_Steps):
     def begin(self) -> None:
         self.enc = RangeEncoder()
         self.side = SideWriter(self.enc)
+        self.skips: list[bool] = []  # per step of this packet
         self.modes = [0, 0]  # steps coded, skipped (this packet)
 
     def code(self, frames: np.ndarray, ref: np.ndarray, source: np.ndarray, prev: torch.Tensor
@@ -82,7 +87,8 @@ class StepEncoder(_Steps):
         pred = predict(ref, fields)
         tokens, latents = self.codec.quantize(frames, self.quality, pred)  # (1, planes, h, w)
         mode = SKIP if np.array_equal(tokens[0], self.zero) else CODED
-        self.side.mode(mode)
+        self.skips.append(mode == SKIP)
+        self.side.check(np.array([mode]))
         for f in fields:
             self.side.field(f)
         bits = 0.0
@@ -98,7 +104,7 @@ class StepEncoder(_Steps):
 
     def finish(self) -> tuple[bytes, int]:
         """-> (the packet's payload, its CRC)."""
-        return self.enc.finish(), self.side.crc & 0xFFFFFFFF
+        return skip_mask.write(self.skips) + self.enc.finish(), self.side.crc & 0xFFFFFFFF
 
 
 class StepDecoder(_Steps):
@@ -106,14 +112,16 @@ class StepDecoder(_Steps):
                ) -> tuple[list[np.ndarray], torch.Tensor, int]:
         """An INTER packet of `steps` steps -> (decoded steps, each (t, H', W', 3),
         the next context, the CRC of what was read)."""
-        dec = RangeDecoder(payload)
+        skips, head = skip_mask.read(payload)
+        if len(skips) != steps:
+            raise CodecError(f"the packet holds {len(skips)} steps, its {steps}-step frame count needs {steps}")
+        dec = RangeDecoder(payload[head:])
         side = SideReader(dec)
         by, bx = self.grid
         out = []
-        for _ in range(steps):
-            mode = side.mode()
-            if mode not in (CODED, SKIP):
-                raise CodecError(f"step mode {mode} is not one of CODED or SKIP")
+        for skip in skips:
+            mode = SKIP if skip else CODED
+            side.check(np.array([mode]))
             fields = np.stack([side.field(by, bx) for _ in range(self.t)])
             pred = predict(ref, fields)
             if mode == CODED:
