@@ -72,6 +72,8 @@ class _Steps:
 class StepEncoder(_Steps):
     """Codes the steps of one INTER packet after another into one range-coded section."""
 
+    motion_bits = 0.0  # what the fields cost (all packets; the adaptive models' estimate)
+
     def begin(self) -> None:
         self.enc = RangeEncoder()
         self.side = SideWriter(self.enc)
@@ -90,6 +92,7 @@ class StepEncoder(_Steps):
         self.skips.append(mode == SKIP)
         self.side.check(np.array([mode]))
         for f in fields:
+            self.motion_bits += self.side.field_bits(f)
             self.side.field(f)
         bits = 0.0
         if mode == CODED:
@@ -154,6 +157,10 @@ class PredictedEncoder:
         self._source: np.ndarray | None = None  # (H', W') its luma before coding
         self._last: np.ndarray | None = None  # decoded frames of the last packet
         self.ideal_bits, self.tokens = 0.0, 0
+        # where the bits go: intra GOPs' and predicted steps' token bits (ideal), and
+        # the packets' bytes of each kind (the steps' motion: self.steps.motion_bits)
+        self.intra_bits = self.step_bits = 0.0
+        self.intra_bytes = self.inter_bytes = 0
         self.step_modes = [0, 0]  # predicted steps coded, skipped (for reports and `vqcodec info`)
 
     @property
@@ -180,6 +187,7 @@ class PredictedEncoder:
         self._pending = []
         step, self._prev, bits = self.steps.code(frames, self._ref, self._source, self._prev)
         self.ideal_bits += bits
+        self.step_bits += bits
         self._decoded.append(step)
         self._ref, self._source = step[-1], motion.luma(frames[-1])
 
@@ -191,12 +199,15 @@ class PredictedEncoder:
             self._prev = codec.empty_context(tokens.shape[2], tokens.shape[3])
             payload, bits, self._prev = codec.encode_payload(tokens, self._prev, self.version, self.quality, latents)
             self.ideal_bits += bits
+            self.intra_bits += bits
+            self.intra_bytes += len(payload)
             self.tokens += tokens.size
             self._last = codec.decode_tokens(tokens, self.quality)
             packet = Packet(PacketType.INTRA, first, n, payload, tokens_crc(tokens))
             self._ref, self._source = self._last[n - 1], motion.luma(gop[n - 1])
         else:
             payload, crc = self.steps.finish()
+            self.inter_bytes += len(payload)
             self._last = np.concatenate(self._decoded)
             self.tokens += len(self._decoded) * self.steps.zero.size
             for i, c in enumerate(self.steps.modes):
