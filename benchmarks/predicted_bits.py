@@ -1,4 +1,4 @@
-"""Where a motion-compensated model's bits go (format v6): intra GOPs, motion, step tokens, skip masks.
+"""Where a motion-compensated model's bits go (format v6): intra GOPs, motion, step tokens, step modes.
 
     python benchmarks/predicted_bits.py --model MODEL [--clip carphone_pristine.mp4] [--frames 120]
                                         [--size WxH] [--qualities 2,5,8] [--out benchmarks/results/predictive/bits.json]
@@ -10,9 +10,9 @@ read back:
 - intra: the INTRA packets' payload bytes (the intra GOPs);
 - motion: the fields' bits, as the adaptive models priced them when coded;
 - step tokens: the predicted steps' token bits under the prior (ideal);
-- heads: the INTER packets' step counts and skip masks (bytes);
+- heads: the INTER packets' step counts and step modes (bytes);
 - the INTER payloads' bytes in all (motion + tokens + heads + range-coder flush);
-- steps coded and skipped; the decoded frames' PSNR-RGB (the encoder's closed
+- steps predicted, skipped and intra; the decoded frames' PSNR-RGB (the encoder's closed
   loop reconstruction, which the decoder reproduces exactly: tests/test_predicted.py).
 
 "still_bytes_per_frame" divides the INTER payloads by the predicted frames:
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def measure(codec, frames: np.ndarray, quality: int) -> dict:
-    from vqcodec.format import skip_mask
+    from vqcodec.format import step_modes
     from vqcodec.format.container import PacketType
     from vqcodec.media.metrics import psnr_rgb
     from vqcodec.modes import encoder_for
@@ -47,7 +47,7 @@ def measure(codec, frames: np.ndarray, quality: int) -> dict:
         for p in enc.push(frame) + (enc.flush() if i + 1 == t else []):
             out.append(enc.reconstruction()[: p.frame_count, :h, :w])
             if p.kind == PacketType.INTER:
-                heads += skip_mask.read(p.payload)[1]
+                heads += step_modes.read(p.payload)[1]
                 inter_frames += p.frame_count
     decoded = np.concatenate(out)
     total = enc.intra_bytes + enc.inter_bytes
@@ -56,7 +56,7 @@ def measure(codec, frames: np.ndarray, quality: int) -> dict:
         "psnr_rgb": psnr_rgb(frames, decoded),
         "intra_bytes": enc.intra_bytes, "inter_bytes": enc.inter_bytes,
         "motion_bytes": enc.steps.motion_bits / 8, "step_token_bytes": enc.step_bits / 8, "head_bytes": heads,
-        "steps_coded": enc.step_modes[0], "steps_skipped": enc.step_modes[1],
+        "steps_predicted": enc.step_modes[0], "steps_skipped": enc.step_modes[1], "steps_intra": enc.step_modes[2],
         "predicted_frames": inter_frames,
         "inter_bytes_per_frame": enc.inter_bytes / max(1, inter_frames),
     }
@@ -86,7 +86,7 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=1) + "\n")
     cols = ["quality", "bpp", "psnr_rgb", "intra_bytes", "inter_bytes", "motion_bytes", "step_token_bytes",
-            "head_bytes", "steps_coded", "steps_skipped", "inter_bytes_per_frame"]
+            "head_bytes", "steps_predicted", "steps_skipped", "steps_intra", "inter_bytes_per_frame"]
     lines = [f"Command: `{doc['command']}`", "", f"{clip.source}, {clip.width}x{clip.height}, {len(clip.frames)} frames",
              "", "| " + " | ".join(cols) + " |", "|" + "---:|" * len(cols)]
     for r in rows:

@@ -282,19 +282,18 @@ def _lowlatency_info(packets) -> dict:
 
 
 def _predicted_info(packets) -> dict:
-    """What a format v6 full-mode encoder chose: intra GOPs, predicted steps coded
-    or skipped (from each INTER packet's skip mask), and the bytes of each."""
+    """What a format v6 full-mode encoder chose: intra GOPs, and per predicted step
+    (from each INTER packet's head) predicted, skipped or intra; the bytes of each packet kind."""
+    from vqcodec.format import step_modes
     from vqcodec.format.container import PacketType
-    from vqcodec.format import skip_mask
 
     intra = [p for p in packets if p.kind == PacketType.INTRA]
     inter = [p for p in packets if p.kind == PacketType.INTER]
-    skips = [s for p in inter for s in skip_mask.read(p.payload)[0]]
+    modes = [m for p in inter for m in step_modes.read(p.payload)[0]]
     return {
         "intra_frames": sum(p.frame_count for p in intra),
         "predicted_frames": sum(p.frame_count for p in inter),
-        "coded_steps": skips.count(False),
-        "skipped_steps": skips.count(True),
+        **{f"{name}_steps": modes.count(m) for m, name in enumerate(step_modes.NAMES)},
         "intra_bytes": sum(len(p.payload) for p in intra),
         "predicted_bytes": sum(len(p.payload) for p in inter),
     }

@@ -107,7 +107,7 @@ def test_a_step_whose_tokens_are_all_zero_is_skipped(motion_codec, monkeypatch):
     t, h, w, _ = frames.shape
     enc = encoder_for("full", codec, w, h, Fraction(25), t, 2, codec.version_for())
     packets = [p for f in frames for p in enc.push(f)] + enc.flush()
-    assert enc.step_modes == [0, 2]  # frames 4-7 (frames 8-11 start the next intra period)
+    assert enc.step_modes == [0, 2, 0]  # frames 4-7 (frames 8-11 start the next intra period)
     skipped = _compress(codec, frames)
     monkeypatch.undo()
     inter = [p for p in packets if p.kind == PacketType.INTER]
@@ -173,6 +173,33 @@ def test_info_says_what_the_encoder_chose(tmp_path):
 
     doc = json.loads(out.output)
     assert doc["format_version"] == 6
-    assert (doc["intra_frames"], doc["predicted_frames"], doc["coded_steps"], doc["skipped_steps"]) == (8, 4, 2, 0)
+    assert (doc["intra_frames"], doc["predicted_frames"]) == (8, 4)
+    assert (doc["predicted_steps"], doc["skipped_steps"], doc["intra_steps"]) == (2, 0, 0)
     packets = _packets(path.read_bytes())
     assert doc["predicted_bytes"] == sum(len(p.payload) for p in packets if p.kind == PacketType.INTER)
+
+
+def test_an_intra_step_decodes_as_the_encoder_coded_it(motion_codec, monkeypatch):
+    """A scene cut (frame 6 onward another picture): the encoder weighs coding the
+    step alone; forced to (the tiny random model's costs decide nothing), the step
+    is INTRA, sends no fields, and decodes to the encoder's reconstruction."""
+    from vqcodec.modes.predicted import StepEncoder
+
+    frames = _tiny_pattern(12)
+    frames[6:] = 255 - frames[6:, ::-1]
+    calls = []
+
+    def always(self, *args):
+        calls.append(1)
+        return True
+
+    monkeypatch.setattr(StepEncoder, "_intra_pays", always)
+    monkeypatch.setattr(StepEncoder, "CUT_RATIO", 0.0)  # the random model's predictions are all poor
+    t, h, w, _ = frames.shape
+    enc = encoder_for("full", motion_codec, w, h, Fraction(25), t, 2, motion_codec.version_for())
+    [p for f in frames for p in enc.push(f)] + enc.flush()
+    assert calls and enc.step_modes[2] == len(calls) >= 1
+    data = _compress(motion_codec, frames)
+    want = _reconstruction(motion_codec, frames)
+    monkeypatch.undo()
+    assert np.array_equal(_decompress(motion_codec, data), want)

@@ -13,20 +13,23 @@ frames) holds predicted steps of t = factor_t frames each:
 
 The packet's payload:
 
-    skip mask  u8 steps, ceil(steps / 8) bytes: bit i set = step i is SKIP
-               (format/skip_mask.py; `vqcodec info` reads it without a model)
+    step modes  u8 steps, 2 bits per step (format/step_modes.py; `vqcodec info`
+                reads them without a model): PREDICTED, SKIP or INTRA
     then ONE range-coded section; per step, in order:
-    fields     t fields                  (side_info's field coding)
-    tokens     the fast prior's passes   (CODED steps only; context: the latent
-                                          frame before, carried across packets)
+    fields      t fields, unless INTRA   (side_info's field coding)
+    tokens      the fast prior's passes, unless SKIP (context: the latent
+                frame before, carried across packets)
 
-A step is SKIP when every token of it is zero (the zero symbol): it costs its
-bit and its fields, the prior runs no pass, and the decoder decodes the
-all-zero latent frame against the prediction, which the encoder did too (so
-both keep the same reference). The packet's CRC covers the modes, the fields
-and the tokens. Tokens depend on tokens only (the prior never sees pixels), so
-they decode bit-exactly on every machine; pixels may differ by a level across
-machines until the next INTRA packet, as in every mode with a reference.
+A step is SKIP when every token of its prediction-coded latent frame is zero
+(the zero symbol): it costs its two bits and its fields, the prior runs no
+pass, and the decoder decodes the all-zero latent frame against the
+prediction, which the encoder did too (so both keep the same reference). A
+step is INTRA when the prediction fails (StepEncoder says when): its tokens
+are coded without a reference, as the first step of a clip is in training.
+The packet's CRC covers the modes, the fields and the tokens. Tokens depend on
+tokens only (the prior never sees pixels), so they decode bit-exactly on every
+machine; pixels may differ by a level across machines until the next INTRA
+packet, as in every mode with a reference.
 """
 from __future__ import annotations
 
@@ -36,14 +39,12 @@ import torch
 from ..codec import Codec, tokens_crc
 from ..coding.range_coder import RangeDecoder, RangeEncoder
 from ..errors import CodecError, TokenMismatchError
-from ..format import skip_mask
+from ..format import step_modes
 from ..format.container import Packet, PacketType, StreamHeader
+from ..format.step_modes import INTRA, PREDICTED, SKIP
 from ..motion import compensation as motion
 from ..motion.prediction import predict, search
 from ..motion.side_info import SideReader, SideWriter
-
-CODED, SKIP = 0, 1
-
 
 
 class _Steps:
@@ -70,15 +71,23 @@ class _Steps:
 
 
 class StepEncoder(_Steps):
-    """Codes the steps of one INTER packet after another into one range-coded section."""
+    """Codes the steps of one INTER packet after another into one range-coded section.
 
+    Each step's mode: PREDICTED, or SKIP when every token of the predicted step
+    is the zero symbol; INTRA when the prediction fails (a scene cut): when the
+    prediction's error is more than CUT_RATIO x the last step's and above
+    CUT_MSE, the step is also coded alone, and the cheaper of the two by SSE +
+    lambda x bits is kept, lambda = 2 ln 2 x SSE / samples of the predicted
+    candidate (the slope of D ~ 2^(-2R/N) at its rate)."""
+
+    CUT_RATIO, CUT_MSE = 4.0, 60.0
     motion_bits = 0.0  # what the fields cost (all packets; the adaptive models' estimate)
+    last_mse: float | None = None  # the last predicted step's prediction error (None after intra)
 
     def begin(self) -> None:
         self.enc = RangeEncoder()
         self.side = SideWriter(self.enc)
-        self.skips: list[bool] = []  # per step of this packet
-        self.modes = [0, 0]  # steps coded, skipped (this packet)
+        self.step_modes: list[int] = []  # per step of this packet
 
     def code(self, frames: np.ndarray, ref: np.ndarray, source: np.ndarray, prev: torch.Tensor
              ) -> tuple[np.ndarray, torch.Tensor, float]:
@@ -88,26 +97,49 @@ class StepEncoder(_Steps):
         fields = search(source, frames)  # (t, by, bx, 2)
         pred = predict(ref, fields)
         tokens, latents = self.codec.quantize(frames, self.quality, pred)  # (1, planes, h, w)
-        mode = SKIP if np.array_equal(tokens[0], self.zero) else CODED
-        self.skips.append(mode == SKIP)
+        mode = SKIP if np.array_equal(tokens[0], self.zero) else PREDICTED
+        mse = _mse(pred, frames)
+        if mse > self.CUT_MSE and self.last_mse is not None and mse > self.CUT_RATIO * self.last_mse \
+                and self._intra_pays(frames, pred, tokens, latents, prev):
+            mode, pred = INTRA, None
+            tokens, latents = self.codec.quantize(frames, self.quality)
+        self.last_mse = mse if mode != INTRA else None
+        self.step_modes.append(mode)
         self.side.check(np.array([mode]))
-        for f in fields:
-            self.motion_bits += self.side.field_bits(f)
-            self.side.field(f)
+        if mode != INTRA:
+            for f in fields:
+                self.motion_bits += self.side.field_bits(f)
+                self.side.field(f)
         bits = 0.0
-        if mode == CODED:
+        if mode == SKIP:
+            frame, prev = self.zero.copy(), self.zero_context()
+        else:
             frame = np.array(tokens[0])  # writable: the rounding writes its choices back
             bits, prev = self.codec.encode_frame(self.enc, frame, prev, self.version, self.quality,
                                                  None if latents is None else latents[0])
-        else:
-            frame, prev = self.zero.copy(), self.zero_context()
         self.side.check(frame.reshape(-1))
-        self.modes[mode] += 1
         return self.reconstruct(frame, pred), prev, bits
+
+    def _intra_pays(self, frames, pred, tokens, latents, prev) -> bool:
+        """Code the step both ways (trial range coders) and compare SSE + lambda x bits."""
+        costs = []
+        for ref, tok, lat in ((pred, tokens, latents), (None, *self.codec.quantize(frames, self.quality))):
+            frame = np.array(tok[0])
+            bits, _ = self.codec.encode_frame(RangeEncoder(), frame, prev, self.version, self.quality,
+                                              None if lat is None else lat[0])
+            costs.append((_mse(self.reconstruct(frame, ref), frames) * frames.size, bits))
+        (d_p, r_p), (d_i, r_i) = costs
+        lam = 2 * np.log(2) * d_p / frames.size
+        return d_i + lam * r_i < d_p + lam * r_p
 
     def finish(self) -> tuple[bytes, int]:
         """-> (the packet's payload, its CRC)."""
-        return skip_mask.write(self.skips) + self.enc.finish(), self.side.crc & 0xFFFFFFFF
+        return step_modes.write(self.step_modes) + self.enc.finish(), self.side.crc & 0xFFFFFFFF
+
+
+def _mse(a: np.ndarray, b: np.ndarray) -> float:
+    d = a.astype(np.float64) - b
+    return float(np.mean(d * d))
 
 
 class StepDecoder(_Steps):
@@ -115,22 +147,19 @@ class StepDecoder(_Steps):
                ) -> tuple[list[np.ndarray], torch.Tensor, int]:
         """An INTER packet of `steps` steps -> (decoded steps, each (t, H', W', 3),
         the next context, the CRC of what was read)."""
-        skips, head = skip_mask.read(payload)
-        if len(skips) != steps:
-            raise CodecError(f"the packet holds {len(skips)} steps, its {steps}-step frame count needs {steps}")
-        dec = RangeDecoder(payload[head:])
-        side = SideReader(dec)
+        modes, head = step_modes.read(payload)
+        if len(modes) != steps:
+            raise CodecError(f"the packet holds {len(modes)} steps; its frame count needs {steps}")
+        side = SideReader(RangeDecoder(payload[head:]))
         by, bx = self.grid
         out = []
-        for skip in skips:
-            mode = SKIP if skip else CODED
+        for mode in modes:
             side.check(np.array([mode]))
-            fields = np.stack([side.field(by, bx) for _ in range(self.t)])
-            pred = predict(ref, fields)
-            if mode == CODED:
-                tokens, prev = self.codec.decode_frame(dec, prev, self.quality, self.version)
-            else:
+            pred = None if mode == INTRA else predict(ref, np.stack([side.field(by, bx) for _ in range(self.t)]))
+            if mode == SKIP:
                 tokens, prev = self.zero.copy(), self.zero_context()
+            else:
+                tokens, prev = self.codec.decode_frame(side.dec, prev, self.quality, self.version)
             side.check(tokens.reshape(-1))
             step = self.reconstruct(tokens, pred)
             out.append(step)
@@ -161,7 +190,7 @@ class PredictedEncoder:
         # the packets' bytes of each kind (the steps' motion: self.steps.motion_bits)
         self.intra_bits = self.step_bits = 0.0
         self.intra_bytes = self.inter_bytes = 0
-        self.step_modes = [0, 0]  # predicted steps coded, skipped (for reports and `vqcodec info`)
+        self.step_modes = [0, 0, 0]  # steps predicted, skipped, intra (step_modes.py; reports)
 
     @property
     def _intra(self) -> bool:
@@ -205,13 +234,14 @@ class PredictedEncoder:
             self._last = codec.decode_tokens(tokens, self.quality)
             packet = Packet(PacketType.INTRA, first, n, payload, tokens_crc(tokens))
             self._ref, self._source = self._last[n - 1], motion.luma(gop[n - 1])
+            self.steps.last_mse = None
         else:
             payload, crc = self.steps.finish()
             self.inter_bytes += len(payload)
             self._last = np.concatenate(self._decoded)
             self.tokens += len(self._decoded) * self.steps.zero.size
-            for i, c in enumerate(self.steps.modes):
-                self.step_modes[i] += c
+            for m in self.steps.step_modes:
+                self.step_modes[m] += 1
             packet = Packet(PacketType.INTER, first, n, payload, crc)
             self._ref = self._last[n - 1]  # what the decoder keeps (a padded last step: its real frame)
             self._source = motion.luma(codec.padded(self._frames[-1][None])[0])
