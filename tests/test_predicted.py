@@ -19,7 +19,7 @@ from vqcodec.errors import CodecError
 from vqcodec.format.container import PacketReader, PacketType, StreamHeader
 from vqcodec.modes import encoder_for
 from vqcodec.motion import compensation as motion
-from vqcodec.motion.prediction import predict, search, still_fields
+from vqcodec.motion.prediction import predict, scaled, search, still_field
 from vqcodec.stream import StreamDecoder
 
 EXPECTED = Path(__file__).resolve().parent / "expected"
@@ -111,7 +111,7 @@ def test_a_step_whose_tokens_are_all_zero_is_skipped(motion_codec, monkeypatch):
     skipped = _compress(codec, frames)
     monkeypatch.undo()
     inter = [p for p in packets if p.kind == PacketType.INTER]
-    # two flags and four 3x4-block fields of the moving pattern, no tokens: 12 bytes
+    # the step modes and two 3x4-block fields of the moving pattern, no tokens
     assert all(len(p.payload) <= 16 for p in inter), [len(p.payload) for p in inter]
     assert len(skipped) < len(coded)
     monkeypatch.setattr(codec, "quantize", zero_after_intra)
@@ -121,17 +121,19 @@ def test_a_step_whose_tokens_are_all_zero_is_skipped(motion_codec, monkeypatch):
 
 
 def test_a_global_shift_is_found_and_predicted():
-    """A textured frame moved by (3, -5) pixels: the searched field is that shift
-    in every block away from the border, and the prediction equals the frame there."""
+    """A textured frame moving by (3, -5) pixels per frame: the step's field (its
+    last frame, 2 frames on) is twice that in every block away from the border,
+    and the prediction equals both frames there."""
     rng = np.random.default_rng(0)
     base = rng.integers(0, 256, (12, 16, 3)).repeat(8, 0).repeat(8, 1).astype(np.uint8)  # (96, 128, 3)
     base = (base.astype(np.int32) + rng.integers(-20, 21, base.shape)).clip(0, 255).astype(np.uint8)
-    moved = np.roll(base, (3, -5), axis=(0, 1))
-    fields = search(motion.luma(base), moved[None])
-    assert np.array_equal(fields[0, 1:-1, 1:-1], np.broadcast_to([-3, 5], fields[0, 1:-1, 1:-1].shape))
-    pred = predict(base, fields)[0]
-    assert np.array_equal(pred[24:-24, 24:-24], moved[24:-24, 24:-24])
-    assert np.array_equal(predict(base, still_fields(1, 96, 128))[0], base)
+    step = np.stack([np.roll(base, (3 * k, -5 * k), axis=(0, 1)) for k in (1, 2)])
+    field = search(motion.luma(base), step[-1])
+    assert np.array_equal(field[1:-1, 1:-1], np.broadcast_to([-6, 10], field[1:-1, 1:-1].shape))
+    pred = predict(base, field, 2)
+    assert np.array_equal(pred[:, 24:-24, 24:-24], step[:, 24:-24, 24:-24])
+    assert np.array_equal(predict(base, still_field(96, 128), 2), np.stack([base, base]))
+    assert np.array_equal(scaled(np.array([-3, -1, 0, 1, 3]), 1, 2), [-1, 0, 0, 1, 2])  # half up
 
 
 def test_streams_and_models_of_other_versions_are_refused(motion_codec, tiny_frames):

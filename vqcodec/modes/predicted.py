@@ -5,9 +5,10 @@ coded alone, as in format v5. Every later packet (INTER, up to config.gop
 frames) holds predicted steps of t = factor_t frames each:
 
     ref     the last decoded frame (of the GOP or of the step before)
-    fields  one motion field per frame of the step, searched by the encoder on
-            the originals (motion/prediction.py) and sent
-    pred    ref warped by each field: the prediction clip (t, H, W, 3)
+    field   one motion field for the step, searched by the encoder on the
+            originals for its last frame (motion/prediction.py) and sent
+    pred    ref warped by the field, scaled to each frame's distance: the
+            prediction clip (t, H, W, 3)
     tokens  one latent frame, the autoencoder's code of the step given pred
             (the encoder and the decoder both see pred: conditional coding)
 
@@ -16,12 +17,12 @@ The packet's payload:
     step modes  u8 steps, 2 bits per step (format/step_modes.py; `vqcodec info`
                 reads them without a model): PREDICTED, SKIP or INTRA
     then ONE range-coded section; per step, in order:
-    fields      t fields, unless INTRA   (side_info's field coding)
+    field       the step's field, unless INTRA (side_info's field coding)
     tokens      the fast prior's passes, unless SKIP (context: the latent
                 frame before, carried across packets)
 
 A step is SKIP when every token of its prediction-coded latent frame is zero
-(the zero symbol): it costs its two bits and its fields, the prior runs no
+(the zero symbol): it costs its two bits and its field, the prior runs no
 pass, and the decoder decodes the all-zero latent frame against the
 prediction, which the encoder did too (so both keep the same reference). A
 step is INTRA when the prediction fails (StepEncoder says when): its tokens
@@ -94,8 +95,8 @@ class StepEncoder(_Steps):
         """frames (t, H', W', 3) padded, ref (H', W', 3) the last decoded frame, source
         (H', W') int32 the luma of that frame before coding, prev the prior context
         -> (the decoded step (t, H', W', 3), the next context, ideal token bits)."""
-        fields = search(source, frames)  # (t, by, bx, 2)
-        pred = predict(ref, fields)
+        field = search(source, frames[-1])  # (by, bx, 2)
+        pred = predict(ref, field, self.t)
         tokens, latents = self.codec.quantize(frames, self.quality, pred)  # (1, planes, h, w)
         mode = SKIP if np.array_equal(tokens[0], self.zero) else PREDICTED
         mse = _mse(pred, frames)
@@ -107,9 +108,8 @@ class StepEncoder(_Steps):
         self.step_modes.append(mode)
         self.side.check(np.array([mode]))
         if mode != INTRA:
-            for f in fields:
-                self.motion_bits += self.side.field_bits(f)
-                self.side.field(f)
+            self.motion_bits += self.side.field_bits(field)
+            self.side.field(field)
         bits = 0.0
         if mode == SKIP:
             frame, prev = self.zero.copy(), self.zero_context()
@@ -155,7 +155,7 @@ class StepDecoder(_Steps):
         out = []
         for mode in modes:
             side.check(np.array([mode]))
-            pred = None if mode == INTRA else predict(ref, np.stack([side.field(by, bx) for _ in range(self.t)]))
+            pred = None if mode == INTRA else predict(ref, side.field(by, bx), self.t)
             if mode == SKIP:
                 tokens, prev = self.zero.copy(), self.zero_context()
             else:

@@ -6,14 +6,19 @@ factor_t frames as one step conditioned on a prediction clip:
     ref      (H, W, 3) uint8   the last decoded frame (encoder and decoder alike)
     source   (H, W) int32      the luma of that frame before coding (encoder only)
     targets  (n, H, W, 3) uint8 the step's frames
-    -> fields (n, by, bx, 2)   one motion field per frame, searched against `source`
-                               (a field follows what moved, not the reference's
-                               coding noise), sent in the stream
-    -> clip  (n, H, W, 3) uint8 `ref` warped by each field: the prediction
+    -> field  (by, bx, 2)       ONE motion field for the step, searched for its last
+                               frame against `source` (a field follows what moved,
+                               not the reference's coding noise), sent in the stream
+    -> clip  (n, H, W, 3) uint8 frame i: `ref` warped by the field scaled to its
+                               distance, round(field x (i + 1) / n): the prediction
 
-Frame i of a step lies i + 1 frames after the reference, so its field spans
-that distance. Everything is compensation.py's integer arithmetic: the
-decoder rebuilds the same clip from the same fields on any machine.
+One field per step, not one per frame: motion over two frames is close to
+twice the motion over one, and a field costs as much to send as the step's
+tokens at low rates. The last frame's vector is searched (at distance n, where
+an integer vector is the finer fraction of the motion) and the frames before
+it take their share, rounded as the low-latency mode's bilateral split does.
+Everything is compensation.py's integer arithmetic: the decoder rebuilds the
+same clip from the same field on any machine.
 """
 from __future__ import annotations
 
@@ -22,23 +27,30 @@ import numpy as np
 from . import compensation as motion
 
 
-def search(source: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Encoder: source luma (H, W) int32, targets (n, H, W, 3) uint8 -> fields (n, by, bx, 2) int32."""
-    return np.stack([motion.estimate(motion.luma(t), source) for t in targets])
+def search(source: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Encoder: source luma (H, W) int32, the step's last frame (H, W, 3) uint8
+    -> field (by, bx, 2) int32."""
+    return motion.estimate(motion.luma(last), source)
 
 
-def predict(ref: np.ndarray, fields: np.ndarray) -> np.ndarray:
-    """ref (H, W, 3) uint8, fields (n, by, bx, 2) -> prediction clip (n, H, W, 3) uint8."""
-    return np.stack([motion.warp(ref, f) for f in fields])
+def scaled(field: np.ndarray, num: int, den: int) -> np.ndarray:
+    """field x num / den, rounded half up (as compensation._split rounds)."""
+    v = np.asarray(field, dtype=np.int32)
+    return (2 * v * num + den) // (2 * den)
 
 
-def still_fields(n: int, height: int, width: int) -> np.ndarray:
-    """n zero fields (n, by, bx, 2): the prediction is the reference held still."""
-    return np.zeros((n, *motion.grid_shape(height, width), 2), np.int32)
+def predict(ref: np.ndarray, field: np.ndarray, n: int) -> np.ndarray:
+    """ref (H, W, 3) uint8, the step's field (by, bx, 2), n frames -> prediction clip (n, H, W, 3) uint8."""
+    return np.stack([motion.warp(ref, scaled(field, i + 1, n)) for i in range(n)])
+
+
+def still_field(height: int, width: int) -> np.ndarray:
+    """A zero field (by, bx, 2): the prediction is the reference held still."""
+    return np.zeros((*motion.grid_shape(height, width), 2), np.int32)
 
 
 def predict_batch(refs: np.ndarray, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Training: refs (B, H, W, 3) uint8 decoded, sources (B, H, W, 3) uint8
     originals of the same frames, targets (B, n, H, W, 3) uint8 -> clips
     (B, n, H, W, 3) uint8, each predicted as the coder does."""
-    return np.stack([predict(r, search(motion.luma(s), t)) for r, s, t in zip(refs, sources, targets)])
+    return np.stack([predict(r, search(motion.luma(s), t[-1]), len(t)) for r, s, t in zip(refs, sources, targets)])
