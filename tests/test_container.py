@@ -175,12 +175,12 @@ def test_wrong_magic():
             read_all(data)
 
 
-def test_version_6():
-    data = patch_header(golden_stream(), "<H", 4, 6)
+def test_version_7():
+    data = patch_header(golden_stream(), "<H", 4, 7)
     with pytest.raises(UnsupportedVersion,
-                       match=r"^unsupported \.vqv version 6 \(this build reads versions 1, 2, 3, 4 and 5\)$") as e:
+                       match=r"^unsupported \.vqv version 7 \(this build reads versions 1, 2, 3, 4, 5 and 6\)$") as e:
         read_all(data)
-    assert (e.value.found, e.value.supported) == (6, (1, 2, 3, 4, 5))
+    assert (e.value.found, e.value.supported) == (7, (1, 2, 3, 4, 5, 6))
 
 
 # --- version 2: the low-latency mode ------------------------------------------------------------
