@@ -100,10 +100,10 @@ class StepEncoder(_Steps):
         tokens, latents = self.codec.quantize(frames, self.quality, pred)  # (1, planes, h, w)
         mode = SKIP if np.array_equal(tokens[0], self.zero) else PREDICTED
         mse = _mse(pred, frames)
-        if mse > self.CUT_MSE and self.last_mse is not None and mse > self.CUT_RATIO * self.last_mse \
-                and self._intra_pays(frames, pred, tokens, latents, prev):
-            mode, pred = INTRA, None
-            tokens, latents = self.codec.quantize(frames, self.quality)
+        if mse > self.CUT_MSE and self.last_mse is not None and mse > self.CUT_RATIO * self.last_mse:
+            intra = self.codec.quantize(frames, self.quality)
+            if self._intra_pays(frames, (pred, tokens, latents), (None, *intra), prev):
+                mode, pred, (tokens, latents) = INTRA, None, intra
         self.last_mse = mse if mode != INTRA else None
         self.step_modes.append(mode)
         self.side.check(np.array([mode]))
@@ -120,10 +120,11 @@ class StepEncoder(_Steps):
         self.side.check(frame.reshape(-1))
         return self.reconstruct(frame, pred), prev, bits
 
-    def _intra_pays(self, frames, pred, tokens, latents, prev) -> bool:
-        """Code the step both ways (trial range coders) and compare SSE + lambda x bits."""
+    def _intra_pays(self, frames, predicted, intra, prev) -> bool:
+        """predicted, intra: (reference, tokens, latents) of the two candidates. Code
+        both (trial range coders) and compare SSE + lambda x bits."""
         costs = []
-        for ref, tok, lat in ((pred, tokens, latents), (None, *self.codec.quantize(frames, self.quality))):
+        for ref, tok, lat in (predicted, intra):
             frame = np.array(tok[0])
             bits, _ = self.codec.encode_frame(RangeEncoder(), frame, prev, self.version, self.quality,
                                               None if lat is None else lat[0])

@@ -53,8 +53,9 @@ def _joined(outs: list[QuantizerOutput]) -> QuantizerOutput:
 
 
 def coded_steps(model, x: torch.Tensor, levels: torch.Tensor, ref: torch.Tensor, source: torch.Tensor,
-                keep: torch.Tensor, t: int) -> tuple[torch.Tensor, QuantizerOutput]:
-    """The autoencoder stage over a clip's predicted steps.
+                keep: torch.Tensor | None, t: int) -> tuple[torch.Tensor, QuantizerOutput]:
+    """The autoencoder stage over a clip's predicted steps (and, in eval mode under
+    no_grad, the prior stage's tokens of them: the joined output's indices).
 
     model: (x, levels, pred, keep) -> (reconstruction in [0, 1], QuantizerOutput);
     x (B, 3, S*t, H, W) in [0, 1] the frames after the head; ref (B, 3, H, W)
@@ -70,26 +71,6 @@ def coded_steps(model, x: torch.Tensor, levels: torch.Tensor, ref: torch.Tensor,
         ref = torch.round(y[:, :, -1].detach().clamp(0, 1) * 255) / 255 - 0.5
         source = target[:, :, -1]
     return torch.cat(ys, 2), _joined(outs)
-
-
-@torch.no_grad()
-def step_tokens(ae: Autoencoder, vq, x: torch.Tensor, quality: torch.Tensor, ref: torch.Tensor,
-                source: torch.Tensor, t: int) -> list[torch.Tensor]:
-    """The prior stage's tokens of the predicted steps, coded closed loop as
-    coded_steps does (eval mode): x (B, 3, S*t, H, W) in [0, 1] -> S tensors
-    (B, planes, 1, h, w), one per step, each clip at its own quality."""
-    tokens = []
-    for s in range(0, x.shape[2], t):
-        target = x[:, :, s:s + t]
-        pred = prediction_clip(ref, source, target)
-        z = ae.encoder(target - 0.5, quality, pred)
-        idx = torch.cat([vq.encode(z[b:b + 1], int(q)) for b, q in enumerate(quality)])
-        zq = torch.cat([vq.decode(idx[b:b + 1], int(q)) for b, q in enumerate(quality)])
-        y = ae.decoder(zq, quality, pred)  # (B, 3, t, H, W) in [-0.5, 0.5]
-        tokens.append(idx)
-        ref = torch.round((y[:, :, -1] + 0.5).clamp(0, 1) * 255) / 255 - 0.5
-        source = target[:, :, -1]
-    return tokens
 
 
 @torch.no_grad()

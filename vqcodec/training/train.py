@@ -39,7 +39,7 @@ from ..zoo import build_modules, resolve
 from .checkpoint import Progress, load_progress, save_checkpoint
 from .data import ClipSampler, ClipShape
 from .distributed import SINGLE_PROCESS, Distributed
-from .predictive import coded_steps, start_motion, step_tokens
+from .predictive import coded_steps, start_motion
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,8 @@ class Trainer:
         if fresh_prior and self.dist.is_main:
             tqdm.write(f"the {have.kind} prior of {name_or_path} is replaced by a fresh {self.t.prior} prior")
         if added and self.dist.is_main:
-            tqdm.write(f"model extended with {', '.join(sorted(added))} (zero at the start)")
+            start = "starting as a residual coder" if moving else "zero at the start"
+            tqdm.write(f"model extended with {', '.join(sorted(added))} ({start})")
 
     def _write(self, record: dict) -> None:
         if self.log is not None:
@@ -379,8 +380,9 @@ class Trainer:
         x, ref, keep = self._split_reference(x, qual.to(self.device))
         if self.cfg.autoencoder.motion:  # the intra head's tokens, then each predicted step's
             z = self.ae.encoder(head - 0.5, qual.to(self.device))
-            idx = torch.cat([torch.cat([self.vq.encode(z[b:b + 1], int(q)) for b, q in enumerate(qual)])]
-                            + step_tokens(self.ae, self.vq, x, qual.to(self.device), ref, source, t), 2)
+            steps = coded_steps(_AutoencoderStep(self.ae, self.vq), x, qual.to(self.device), ref, source, None, t)[1]
+            idx = torch.cat([torch.cat([self.vq.encode(z[b:b + 1], int(q)) for b, q in enumerate(qual)]),
+                             steps.indices], 2)
         else:
             z = self.ae.encoder(x - 0.5, qual.to(self.device), ref, keep)
             idx = torch.cat([self.vq.encode(z[b:b + 1], int(q)) for b, q in enumerate(qual)])  # (B, planes, T', h, w)
