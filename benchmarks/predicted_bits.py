@@ -1,7 +1,8 @@
 """Where a motion-compensated model's bits go (format v6): intra GOPs, motion, step tokens, step modes.
 
     python benchmarks/predicted_bits.py --model MODEL [--clip carphone_pristine.mp4] [--frames 120]
-                                        [--size WxH] [--qualities 2,5,8] [--out benchmarks/results/predictive/bits.json]
+                                        [--size WxH] [--qualities 2,5,8] [--blocks 16,32]
+                                        [--out benchmarks/results/predictive/bits.json]
 
 The clip is coded at each quality by the full mode, as `vqcodec compress`
 does (rate-distortion rounding included), and the encoder's own counts are
@@ -32,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def measure(codec, frames: np.ndarray, quality: int) -> dict:
+def measure(codec, frames: np.ndarray, quality: int, block: int | None = None) -> dict:
     from vqcodec.format import step_modes
     from vqcodec.format.container import PacketType
     from vqcodec.media.metrics import psnr_rgb
@@ -42,17 +43,18 @@ def measure(codec, frames: np.ndarray, quality: int) -> dict:
     enc = encoder_for("full", codec, w, h, Fraction(25), t, quality, codec.version_for())
     if not hasattr(enc, "step_modes"):
         raise SystemExit(f"model {codec.model_id.name!r} has no motion-compensated coding (format v6)")
+    enc.steps.block = block  # None: the encoder's choice by quality
     out, heads, inter_frames = [], 0, 0
     for i, frame in enumerate(frames):
         for p in enc.push(frame) + (enc.flush() if i + 1 == t else []):
             out.append(enc.reconstruction()[: p.frame_count, :h, :w])
             if p.kind == PacketType.INTER:
-                heads += step_modes.read(p.payload)[1]
+                heads += step_modes.read(p.payload)[2]
                 inter_frames += p.frame_count
     decoded = np.concatenate(out)
     total = enc.intra_bytes + enc.inter_bytes
     return {
-        "quality": quality, "payload_bytes": total, "bpp": 8 * total / (t * h * w),
+        "quality": quality, "motion_block": enc.steps.block_for(quality), "payload_bytes": total, "bpp": 8 * total / (t * h * w),
         "psnr_rgb": psnr_rgb(frames, decoded),
         "intra_bytes": enc.intra_bytes, "inter_bytes": enc.inter_bytes,
         "motion_bytes": enc.steps.motion_bits / 8, "step_token_bytes": enc.step_bits / 8, "head_bytes": heads,
@@ -69,6 +71,8 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--size", default=None, help="centre crop WxH")
     ap.add_argument("--qualities", default="2,5,8")
+    ap.add_argument("--blocks", default=None,
+                    help="motion block sizes to code each quality with, e.g. 16,32 (default: the encoder's choice)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/predictive/bits.json"))
     args = ap.parse_args()
     from vqcodec import load_codec
@@ -77,15 +81,18 @@ def main() -> None:
     clip = load_clip(args.clip, max_frames=args.frames, size=parse_size(args.size) if args.size else None)
     codec = load_codec(args.model)
     rows = []
+    blocks = [None] if args.blocks is None else [int(b) for b in args.blocks.split(",")]
     for q in (int(x) for x in args.qualities.split(",")):
-        rows.append(measure(codec, clip.frames, q))
-        print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in rows[-1].items()}), flush=True)
+        for block in blocks:
+            rows.append(measure(codec, clip.frames, q, block))
+            print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in rows[-1].items()}),
+                  flush=True)
     doc = {"command": "python benchmarks/predicted_bits.py " + " ".join(sys.argv[1:]), "clip": clip.source,
            "size": [clip.width, clip.height], "frames": len(clip.frames), "model": args.model, "points": rows}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=1) + "\n")
-    cols = ["quality", "bpp", "psnr_rgb", "intra_bytes", "inter_bytes", "motion_bytes", "step_token_bytes",
+    cols = ["quality", "motion_block", "bpp", "psnr_rgb", "intra_bytes", "inter_bytes", "motion_bytes", "step_token_bytes",
             "head_bytes", "steps_predicted", "steps_skipped", "steps_intra", "inter_bytes_per_frame"]
     lines = [f"Command: `{doc['command']}`", "", f"{clip.source}, {clip.width}x{clip.height}, {len(clip.frames)} frames",
              "", "| " + " | ".join(cols) + " |", "|" + "---:|" * len(cols)]

@@ -289,13 +289,15 @@ def _predicted_info(packets) -> dict:
 
     intra = [p for p in packets if p.kind == PacketType.INTRA]
     inter = [p for p in packets if p.kind == PacketType.INTER]
-    modes = [m for p in inter for m in step_modes.read(p.payload)[0]]
+    heads = [step_modes.read(p.payload) for p in inter]  # (modes, motion block size, head bytes)
+    modes = [m for h in heads for m in h[0]]
     return {
         "intra_frames": sum(p.frame_count for p in intra),
         "predicted_frames": sum(p.frame_count for p in inter),
         **{f"{name}_steps": modes.count(m) for m, name in enumerate(step_modes.NAMES)},
         "intra_bytes": sum(len(p.payload) for p in intra),
         "predicted_bytes": sum(len(p.payload) for p in inter),
+        "motion_block_sizes": sorted({h[1] for h in heads}),
     }
 
 

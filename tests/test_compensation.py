@@ -74,3 +74,16 @@ def test_odd_sizes_and_integer_results():
     out = motion.warp(a, f)
     assert out.shape == a.shape and out.dtype == np.uint8
     assert motion.block_sse(a, a).sum() == 0
+
+
+@pytest.mark.parametrize("block", [32, 64])
+def test_larger_blocks_find_the_shift_and_warp_it(photo, block):
+    """The predicted steps' larger motion blocks: fewer vectors, same search and warp."""
+    dy, dx = 3, -5
+    shifted = _shift(photo, dy, dx)
+    field = motion.estimate(motion.luma(shifted), motion.luma(photo), block=block, bias=64)
+    assert field.shape == (*motion.grid_shape(144, 176, block), 2)
+    assert (field.reshape(-1, 2) == [-dy, -dx]).all(axis=1).mean() > 0.5
+    warped = motion.warp(photo, np.broadcast_to(np.array([-dy, -dx], np.int32), field.shape), block)
+    m = 16
+    assert np.array_equal(warped[m:-m, m:-m], shifted[m:-m, m:-m])

@@ -205,3 +205,43 @@ def test_an_intra_step_decodes_as_the_encoder_coded_it(motion_codec, monkeypatch
     want = _reconstruction(motion_codec, frames)
     monkeypatch.undo()
     assert np.array_equal(_decompress(motion_codec, data), want)
+
+
+@pytest.mark.parametrize("block", [16, 32, 64])
+def test_every_motion_block_size_round_trips(motion_codec, tiny_frames, monkeypatch, block):
+    """The encoder's motion block size is in each INTER packet's head; the
+    decoder predicts with it and matches the encoder's closed loop exactly."""
+    from vqcodec.format import step_modes
+    from vqcodec.modes.predicted import StepEncoder
+
+    monkeypatch.setattr(StepEncoder, "block", block)
+    data = _compress(motion_codec, tiny_frames)
+    want = _reconstruction(motion_codec, tiny_frames)
+    inter = [p for p in _packets(data) if p.kind == PacketType.INTER]
+    assert inter and all(step_modes.read(p.payload)[1] == block for p in inter)
+    assert np.array_equal(_decompress(motion_codec, data), want)
+
+
+def test_the_block_size_follows_the_quality(motion_codec):
+    from vqcodec.modes.predicted import StepEncoder
+
+    enc = StepEncoder(motion_codec, 48, 64, 2, 6)
+    low, high = StepEncoder.LARGE_BLOCKS_BELOW - 1, StepEncoder.LARGE_BLOCKS_BELOW
+    assert (enc.block_for(low), enc.block_for(high)) == (32, 16)
+
+
+def test_a_still_clip_sends_a_still_flag_per_step_and_no_vectors(motion_codec, tiny_frames):
+    """A camera that does not move: after the intra GOP every step's field is
+    zero, so it costs its still flag (a bit at first, then a fraction) and no
+    vectors; the stream decodes as the encoder reconstructed it."""
+    frames = np.repeat(tiny_frames[:1], 20, axis=0)
+    t, h, w, _ = frames.shape
+    enc = encoder_for("full", motion_codec, w, h, Fraction(25), t, 2, motion_codec.version_for())
+    for i, frame in enumerate(frames):
+        enc.push(frame)
+    enc.flush()
+    steps = sum(enc.step_modes)
+    assert steps == 4  # intra periods of 12 frames: an 8-frame intra GOP, then 2 steps
+    assert enc.steps.motion_bits < 2.0 * steps  # the flag's two symbols, learned per packet; no vectors
+    data = _compress(motion_codec, frames)
+    assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, frames))

@@ -7,24 +7,33 @@ from vqcodec.format.step_modes import INTRA, PREDICTED, SKIP
 
 @pytest.mark.parametrize("modes", [[], [SKIP], [PREDICTED, SKIP, INTRA], [SKIP] * 4 + [INTRA] + [PREDICTED] * 3,
                                    [INTRA] * 17])
-def test_round_trip(modes):
-    data = step_modes.write(modes)
-    assert len(data) == 1 + -(-len(modes) // 4)
-    assert step_modes.read(data + b"\x99\x00") == (modes, len(data))
+@pytest.mark.parametrize("block", [16, 32, 64])
+def test_round_trip(modes, block):
+    data = step_modes.write(modes, block)
+    assert len(data) == 2 + -(-len(modes) // 4)
+    assert step_modes.read(data + b"\x99\x00") == (modes, block, len(data))
 
 
-def test_two_bits_per_step_lsb_first():
-    assert step_modes.write([SKIP, PREDICTED, INTRA]) == bytes([3, 0b10_00_01])
+def test_layout_two_bits_per_step_lsb_first():
+    assert step_modes.write([SKIP, PREDICTED, INTRA], 32) == bytes([3, 5, 0b10_00_01])
 
 
 def test_bad_input_is_refused():
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match="cut short"):
         step_modes.read(b"")
     with pytest.raises(ValueError, match="cut short"):
-        step_modes.read(bytes([5, 0]))
+        step_modes.read(bytes([5]))
+    with pytest.raises(ValueError, match="cut short"):
+        step_modes.read(bytes([5, 4, 0]))
     with pytest.raises(ValueError, match="invalid mode 3"):
-        step_modes.read(bytes([2, 0b1100]))
+        step_modes.read(bytes([2, 4, 0b1100]))
+    for log2 in (0, 3, 7, 255):
+        with pytest.raises(ValueError, match="block size"):
+            step_modes.read(bytes([1, log2, 0]))
     with pytest.raises(ValueError, match="at most 255"):
-        step_modes.write([SKIP] * 256)
+        step_modes.write([SKIP] * 256, 16)
     with pytest.raises(ValueError, match="not PREDICTED"):
-        step_modes.write([4])
+        step_modes.write([4], 16)
+    for block in (8, 24, 128):
+        with pytest.raises(ValueError, match="not one of"):
+            step_modes.write([SKIP], block)

@@ -1,7 +1,9 @@
 """The head of a format v6 INTER packet's payload: how each predicted step is coded.
 
-    u8 steps, then ceil(steps / 4) bytes: 2 bits per step, step i in bits
-    2i..2i+1 (LSB first) of the bytes: PREDICTED 0, SKIP 1, INTRA 2 (3 is invalid)
+    u8 steps, u8 log2 of the motion block size (4, 5 or 6: 16x16, 32x32 or
+    64x64 pixels per vector), then ceil(steps / 4) bytes: 2 bits per step,
+    step i in bits 2i..2i+1 (LSB first) of the bytes: PREDICTED 0, SKIP 1,
+    INTRA 2 (3 is invalid)
 
 PREDICTED: motion fields, then tokens coded against the motion-compensated
 prediction. SKIP: motion fields only (every token the zero symbol). INTRA:
@@ -15,10 +17,13 @@ from __future__ import annotations
 PREDICTED, SKIP, INTRA = 0, 1, 2
 NAMES = ("predicted", "skipped", "intra")
 MAX_STEPS = 255
+BLOCK_LOG2 = (4, 5, 6)  # motion blocks of 16, 32 and 64 pixels
 
 
-def write(modes: list[int]) -> bytes:
-    """Per step its mode -> the payload's head."""
+def write(modes: list[int], block: int) -> bytes:
+    """Per step its mode, the motion block size -> the payload's head."""
+    if block.bit_length() - 1 not in BLOCK_LOG2 or block & (block - 1):
+        raise ValueError(f"motion block size {block} is not one of 16, 32, 64")
     if len(modes) > MAX_STEPS:
         raise ValueError(f"a packet holds at most {MAX_STEPS} predicted steps, got {len(modes)}")
     head = bytearray(-(-len(modes) // 4))
@@ -26,19 +31,22 @@ def write(modes: list[int]) -> bytes:
         if mode not in (PREDICTED, SKIP, INTRA):
             raise ValueError(f"step mode {mode} is not PREDICTED, SKIP or INTRA")
         head[i // 4] |= mode << (2 * (i % 4))
-    return bytes([len(modes)]) + bytes(head)
+    return bytes([len(modes), block.bit_length() - 1]) + bytes(head)
 
 
-def read(payload: bytes) -> tuple[list[int], int]:
-    """An INTER packet's payload -> (per step its mode, bytes the head took).
-    ValueError when the payload is shorter than its head or a mode is invalid."""
-    if not payload:
-        raise ValueError("an INTER packet's payload is empty (no step count)")
-    steps = payload[0]
-    size = 1 + -(-steps // 4)
+def read(payload: bytes) -> tuple[list[int], int, int]:
+    """An INTER packet's payload -> (per step its mode, the motion block size,
+    bytes the head took). ValueError when the payload is shorter than its head,
+    the block size or a mode is invalid."""
+    if len(payload) < 2:
+        raise ValueError("an INTER packet's payload is cut short before its step modes")
+    steps, log2 = payload[0], payload[1]
+    if log2 not in BLOCK_LOG2:
+        raise ValueError(f"an INTER packet's motion block size 2^{log2} is not one of 16, 32, 64")
+    size = 2 + -(-steps // 4)
     if len(payload) < size:
         raise ValueError(f"an INTER packet's payload is cut short inside its step modes ({steps} steps)")
-    modes = [payload[1 + i // 4] >> (2 * (i % 4)) & 3 for i in range(steps)]
+    modes = [payload[2 + i // 4] >> (2 * (i % 4)) & 3 for i in range(steps)]
     if 3 in modes:
         raise ValueError(f"step {modes.index(3)} of an INTER packet has the invalid mode 3")
-    return modes, size
+    return modes, 1 << log2, size

@@ -14,10 +14,12 @@ frames) holds predicted steps of t = factor_t frames each:
 
 The packet's payload:
 
-    step modes  u8 steps, 2 bits per step (format/step_modes.py; `vqcodec info`
-                reads them without a model): PREDICTED, SKIP or INTRA
+    step modes  u8 steps, u8 log2 of the motion block size, 2 bits per step
+                (format/step_modes.py; `vqcodec info` reads them without a
+                model): PREDICTED, SKIP or INTRA
     then ONE range-coded section; per step, in order:
-    field       the step's field, unless INTRA (side_info's field coding)
+    field       the step's field, unless INTRA (side_info's step_field: a
+                still flag, then the vectors unless all are zero)
     tokens      the fast prior's passes, unless SKIP (context: the latent
                 frame before, carried across packets)
 
@@ -56,7 +58,7 @@ class _Steps:
         self.codec, self.quality, self.version = codec, quality, version
         s, self.t = codec.factor_s, codec.factor_t
         self.h, self.w = -(-height // s), -(-width // s)  # latent grid
-        self.grid = motion.grid_shape(self.h * s, self.w * s)
+        self.padded = (self.h * s, self.w * s)  # the frames' padded (H', W')
         planes = codec.planes_at(quality)
         self.zero = np.full((planes, self.h, self.w), codec.config.quantizer.codebook_size // 2, np.int64)
 
@@ -82,10 +84,19 @@ class StepEncoder(_Steps):
     candidate (the slope of D ~ 2^(-2R/N) at its rate)."""
 
     CUT_RATIO, CUT_MSE = 4.0, 60.0
+    # the motion block size by quality: below LARGE_BLOCKS_BELOW a field of
+    # 32x32 blocks (a quarter of the vectors) buys more than it loses
+    # (benchmarks/predicted_bits.py --block, results in benchmarks/results/predictive/)
+    LARGE_BLOCKS_BELOW = 6
     motion_bits = 0.0  # what the fields cost (all packets; the adaptive models' estimate)
     last_mse: float | None = None  # the last predicted step's prediction error (None after intra)
+    block: int | None = None  # a fixed motion block size (benchmarks), else block_for(quality)
+
+    def block_for(self, quality: int) -> int:
+        return self.block or (32 if quality < self.LARGE_BLOCKS_BELOW else 16)
 
     def begin(self) -> None:
+        self.packet_block = self.block_for(self.quality)
         self.enc = RangeEncoder()
         self.side = SideWriter(self.enc)
         self.step_modes: list[int] = []  # per step of this packet
@@ -95,8 +106,8 @@ class StepEncoder(_Steps):
         """frames (t, H', W', 3) padded, ref (H', W', 3) the last decoded frame, source
         (H', W') int32 the luma of that frame before coding, prev the prior context
         -> (the decoded step (t, H', W', 3), the next context, ideal token bits)."""
-        field = search(source, frames[-1])  # (by, bx, 2)
-        pred = predict(ref, field, self.t)
+        field = search(source, frames[-1], self.packet_block)  # (by, bx, 2)
+        pred = predict(ref, field, self.t, self.packet_block)
         tokens, latents = self.codec.quantize(frames, self.quality, pred)  # (1, planes, h, w)
         mode = SKIP if np.array_equal(tokens[0], self.zero) else PREDICTED
         mse = _mse(pred, frames)
@@ -108,8 +119,8 @@ class StepEncoder(_Steps):
         self.step_modes.append(mode)
         self.side.check(np.array([mode]))
         if mode != INTRA:
-            self.motion_bits += self.side.field_bits(field)
-            self.side.field(field)
+            self.motion_bits += self.side.step_field_bits(field)
+            self.side.step_field(field)
         bits = 0.0
         if mode == SKIP:
             frame, prev = self.zero.copy(), self.zero_context()
@@ -135,7 +146,8 @@ class StepEncoder(_Steps):
 
     def finish(self) -> tuple[bytes, int]:
         """-> (the packet's payload, its CRC)."""
-        return step_modes.write(self.step_modes) + self.enc.finish(), self.side.crc & 0xFFFFFFFF
+        head = step_modes.write(self.step_modes, self.packet_block)
+        return head + self.enc.finish(), self.side.crc & 0xFFFFFFFF
 
 
 def _mse(a: np.ndarray, b: np.ndarray) -> float:
@@ -148,15 +160,15 @@ class StepDecoder(_Steps):
                ) -> tuple[list[np.ndarray], torch.Tensor, int]:
         """An INTER packet of `steps` steps -> (decoded steps, each (t, H', W', 3),
         the next context, the CRC of what was read)."""
-        modes, head = step_modes.read(payload)
+        modes, block, head = step_modes.read(payload)
         if len(modes) != steps:
             raise CodecError(f"the packet holds {len(modes)} steps; its frame count needs {steps}")
         side = SideReader(RangeDecoder(payload[head:]))
-        by, bx = self.grid
+        by, bx = motion.grid_shape(*self.padded, block)
         out = []
         for mode in modes:
             side.check(np.array([mode]))
-            pred = None if mode == INTRA else predict(ref, side.field(by, bx), self.t)
+            pred = None if mode == INTRA else predict(ref, side.step_field(by, bx), self.t, block)
             if mode == SKIP:
                 tokens, prev = self.zero.copy(), self.zero_context()
             else:

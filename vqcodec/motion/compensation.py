@@ -36,9 +36,9 @@ def luma(frame: np.ndarray) -> np.ndarray:
     return (77 * f[..., 0] + 150 * f[..., 1] + 29 * f[..., 2] + 128) >> 8
 
 
-def grid_shape(height: int, width: int) -> tuple[int, int]:
-    """Blocks (by, bx) covering a height x width frame."""
-    return -(-height // BLOCK), -(-width // BLOCK)
+def grid_shape(height: int, width: int, block: int = BLOCK) -> tuple[int, int]:
+    """Blocks (by, bx) of block x block pixels covering a height x width frame."""
+    return -(-height // block), -(-width // block)
 
 
 def _pad_to_blocks(y: np.ndarray, block: int) -> np.ndarray:
@@ -51,9 +51,9 @@ def _half(y: np.ndarray) -> np.ndarray:
     return (y[0::2, 0::2] + y[1::2, 0::2] + y[0::2, 1::2] + y[1::2, 1::2]) >> 2
 
 
-def _pyramid(y: np.ndarray) -> list[np.ndarray]:
+def _pyramid(y: np.ndarray, block: int = BLOCK) -> list[np.ndarray]:
     """Luma (H, W) -> [full, half, quarter], padded to whole blocks."""
-    full = _pad_to_blocks(y, BLOCK)
+    full = _pad_to_blocks(y, block)
     half = _half(full)
     return [full, half, _half(half)]
 
@@ -89,59 +89,63 @@ def _dominant(field: np.ndarray) -> np.ndarray:
     return np.median(field.reshape(-1, 2), axis=0).round().astype(np.int32)
 
 
-def _bias(cands: np.ndarray, dominant: np.ndarray) -> np.ndarray:
+def _bias(cands: np.ndarray, dominant: np.ndarray, bias: int = _BIAS) -> np.ndarray:
     """(..., 2) candidate vectors -> (...) SAD penalty per step of the distance
     to zero or to the dominant motion, whichever is nearer. Flat blocks then
     follow the scene instead of noise: a field that is cheap to code."""
     d0 = np.abs(cands).sum(axis=-1)
     d1 = np.abs(cands - dominant).sum(axis=-1)
-    return _BIAS * np.minimum(d0, d1)
+    return bias * np.minimum(d0, d1)
 
 
-def estimate(target: np.ndarray, ref: np.ndarray, radius: int = RADIUS) -> np.ndarray:
+def estimate(target: np.ndarray, ref: np.ndarray, radius: int = RADIUS, block: int = BLOCK,
+             bias: int = _BIAS) -> np.ndarray:
     """Block matching of `target` luma (H, W) into `ref` luma (H, W): a full
     search of +-radius at quarter resolution, then +-1 refinements at half and
-    at full resolution. -> int32 (by, bx, 2) in full-resolution pixels."""
-    tp, rp = _pyramid(target), _pyramid(ref)
+    at full resolution, with a SAD penalty of `bias` per pixel step away from
+    zero or the dominant motion. -> int32 (by, bx, 2) in full-resolution pixels,
+    one vector per block x block block (a power of two, at least 16)."""
+    tp, rp = _pyramid(target, block), _pyramid(ref, block)
     tq, rq = tp[2], np.pad(rp[2], radius, mode="edge")
     offs = _offsets(radius)
-    sad = np.stack([_block_sums(np.abs(tq - _shifted(rq, radius, dy, dx)), BLOCK // 4)
+    sad = np.stack([_block_sums(np.abs(tq - _shifted(rq, radius, dy, dx)), block // 4)
                     for dy, dx in offs])  # (C, by, bx)
     dominant = _dominant(offs[np.argmin(sad, axis=0)])
-    field = offs[np.argmin(sad + _bias(offs, dominant)[:, None, None], axis=0)]
+    field = offs[np.argmin(sad + _bias(offs, dominant, bias)[:, None, None], axis=0)]
     for level in (1, 0):  # half, then full resolution
         field, dominant = 2 * field, 2 * dominant
-        field = _refine(tp[level], rp[level], field, dominant, BLOCK >> level)
-    return _propagate(tp[0], rp[0], field)
+        field = _refine(tp[level], rp[level], field, dominant, block >> level, bias)
+    return _propagate(tp[0], rp[0], field, block, bias)
 
 
-def _propagate(target: np.ndarray, ref: np.ndarray, field: np.ndarray) -> np.ndarray:
+def _propagate(target: np.ndarray, ref: np.ndarray, field: np.ndarray, block: int = BLOCK,
+               bias: int = _BIAS) -> np.ndarray:
     """One pass of candidate propagation at full resolution: each block may take
     the vector of a neighbour or the frame's dominant one if that matches better
     (flat blocks that the coarse search missed then join the motion around them)."""
     def sad(f: np.ndarray) -> np.ndarray:
-        pred = _block_copy(ref, f, BLOCK)
-        return _block_sums(np.abs(target - pred), BLOCK)
+        pred = _block_copy(ref, f, block)
+        return _block_sums(np.abs(target - pred), block)
 
-    return _propagated(field, sad, True)
+    return _propagated(field, sad, True, bias)
 
 
-def _propagated(field: np.ndarray, sad, toward_dominant: bool) -> np.ndarray:
+def _propagated(field: np.ndarray, sad, toward_dominant: bool, bias: int = _BIAS) -> np.ndarray:
     """Candidates own / dominant / up / down / left / right, scored by sad(field) + bias."""
     dominant = _dominant(field)
     p = np.pad(field, ((1, 1), (1, 1), (0, 0)), mode="edge")
     cands = np.stack([field, np.broadcast_to(dominant, field.shape), p[:-2, 1:-1], p[2:, 1:-1],
                       p[1:-1, :-2], p[1:-1, 2:]]).astype(np.int32)  # (6, by, bx, 2)
     anchor = dominant if toward_dominant else np.zeros(2, np.int32)
-    return _pick(np.stack([sad(f) for f in cands]) + _bias(cands, anchor), cands)
+    return _pick(np.stack([sad(f) for f in cands]) + _bias(cands, anchor, bias), cands)
 
 
 def _refine(target: np.ndarray, ref: np.ndarray, field: np.ndarray, dominant: np.ndarray,
-            block: int) -> np.ndarray:
+            block: int, bias: int = _BIAS) -> np.ndarray:
     """+-1 pixel around each block's vector (block copies at this scale)."""
     cands = field[None] + _offsets(1)[:, None, None, :]  # (9, by, bx, 2)
     costs = np.stack([_block_sums(np.abs(target - _block_copy(ref, f, block)),
-                                  block) for f in cands]) + _bias(cands, dominant)
+                                  block) for f in cands]) + _bias(cands, dominant, bias)
     return _pick(costs, cands)
 
 
@@ -188,15 +192,15 @@ def _split(v: np.ndarray, num: int, den: int) -> tuple[np.ndarray, np.ndarray]:
     return u0, v + u0
 
 
-def _upsample(values: np.ndarray, height: int, width: int) -> np.ndarray:
+def _upsample(values: np.ndarray, height: int, width: int, block: int = BLOCK) -> np.ndarray:
     """Per-block values (by, bx, C) int -> per-pixel (height, width, C) int32 by
     bilinear interpolation between block centres, in integer arithmetic
     (separable: rows of blocks first, then columns); each axis weight is
-    n / (2*BLOCK) and the result is rounded to the nearest integer."""
+    n / (2*block) and the result is rounded to the nearest integer."""
     by, bx = values.shape[:2]
-    two_b = 2 * BLOCK
-    y0, y1, wy = _axis_weights(height, by)
-    x0, x1, wx = _axis_weights(width, bx)
+    two_b = 2 * block
+    y0, y1, wy = _axis_weights(height, by, block)
+    x0, x1, wx = _axis_weights(width, bx, block)
     # int32 throughout: |values| * (2*BLOCK)^2 stays far below 2^31 for vectors and weights
     v = values.astype(np.int32)
     rows = v[:, x0] * (two_b - wx)[None, :, None] + v[:, x1] * wx[None, :, None]  # (by, W, C)
@@ -207,11 +211,11 @@ def _upsample(values: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=16)
-def _axis_weights(n: int, blocks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _axis_weights(n: int, blocks: int, block: int = BLOCK) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For n pixels over `blocks` blocks: the two nearest block centres and the
-    weight (0..2*BLOCK-1) of the second, clamped at the frame edges."""
-    two_b = 2 * BLOCK
-    pos = 2 * np.arange(n, dtype=np.int32) + 1 - BLOCK  # 2*BLOCK * (pixel centre / BLOCK - 1/2)
+    weight (0..2*block-1) of the second, clamped at the frame edges."""
+    two_b = 2 * block
+    pos = 2 * np.arange(n, dtype=np.int32) + 1 - block  # 2*BLOCK * (pixel centre / BLOCK - 1/2)
     i0 = np.floor_divide(pos, two_b)
     w1 = (pos - i0 * two_b).astype(np.int32)
     return np.clip(i0, 0, blocks - 1), np.clip(i0 + 1, 0, blocks - 1), w1
@@ -240,10 +244,11 @@ def _gather(img: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
     return out.reshape(H, W, *img.shape[2:])
 
 
-def warp(ref: np.ndarray, field: np.ndarray) -> np.ndarray:
-    """Dense warp: ref (H, W, 3) uint8 by field (by, bx, 2) -> (H, W, 3) uint8."""
+def warp(ref: np.ndarray, field: np.ndarray, block: int = BLOCK) -> np.ndarray:
+    """Dense warp: ref (H, W, 3) uint8 by field (by, bx, 2) of block x block
+    blocks -> (H, W, 3) uint8."""
     H, W = ref.shape[:2]
-    v = _upsample(field, H, W)
+    v = _upsample(field, H, W, block)
     return _gather(ref, v[..., 0], v[..., 1])
 
 

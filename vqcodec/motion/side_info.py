@@ -11,6 +11,12 @@ A field (by, bx, 2) is coded as residuals against a prediction, row of blocks
 by row (one table per row: the coder is called once per row, not per block):
 row 0 predicts each vector from its left neighbour, later rows from the median
 of the three vectors above (up-left, up, up-right), as H.264 does.
+
+The full mode's predicted steps (format v6) put a still flag before each field
+(step_field): 1 when every vector is zero, and then no vectors follow. A still
+camera's steps then cost a fraction of a bit each for motion, where the
+vectors of a zero field cost about 18 bytes per packet while the flat
+adaptive model learns that they are zero.
 """
 from __future__ import annotations
 
@@ -88,6 +94,7 @@ class SideInfo:
         self.mode_model = AdaptiveModel(FRAME_MODES)
         self.vector_model = AdaptiveModel(_RESIDUALS)
         self.weight_model = AdaptiveModel(WEIGHTS)
+        self.still_model = AdaptiveModel(2)  # step_field's flag: 1 = every vector zero
         self.crc = 0  # CRC32 of every value coded, in order: the packet's check
 
     def check(self, values: np.ndarray) -> None:
@@ -97,6 +104,11 @@ class SideInfo:
     def field_bits(self, field: np.ndarray) -> float:
         """What coding `field` now would cost, in bits (the models are not changed)."""
         return _rows_bits(self.vector_model, _field_rows(field))
+
+    def step_field_bits(self, field: np.ndarray) -> float:
+        """What step_field(field) would cost now, in bits."""
+        still = not field.any()
+        return self.still_model.bits(np.array([int(still)])) + (0.0 if still else self.field_bits(field))
 
     def weights_bits(self, weights: np.ndarray) -> float:
         return _rows_bits(self.weight_model, list(weights))
@@ -126,6 +138,15 @@ class SideWriter(SideInfo):
         for row in _field_rows(field):
             self._put(self.vector_model, row)
         self.check(field)
+
+    def step_field(self, field: np.ndarray) -> None:
+        """A predicted step's field: the still flag, then the vectors unless all are zero."""
+        still = not field.any()
+        self._put(self.still_model, np.array([int(still)]))
+        if still:
+            self.check(field)
+        else:
+            self.field(field)
 
     def weights(self, weights: np.ndarray) -> None:
         for row in weights:
@@ -164,6 +185,14 @@ class SideReader(SideInfo):
             field[r] = np.clip(field[r], -MAX_VECTOR, MAX_VECTOR)
         self.check(field)
         return field
+
+    def step_field(self, by: int, bx: int) -> np.ndarray:
+        """The field SideWriter.step_field wrote."""
+        if self._get(self.still_model, 1)[0]:
+            field = np.zeros((by, bx, 2), np.int32)
+            self.check(field)
+            return field
+        return self.field(by, bx)
 
     def weights(self, by: int, bx: int) -> np.ndarray:
         w = np.stack([self._get(self.weight_model, bx) for _ in range(by)]).astype(np.int32)
