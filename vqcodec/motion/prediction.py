@@ -23,11 +23,11 @@ same clip from the same field on any machine.
 The block size (one vector per block x block pixels: 16, 32 or 64) is the
 encoder's choice per packet (it is in the packet's head): at low rates a field
 of 16x16 blocks costs more than the prediction it buys (carphone, 120 frames:
-2.0 kB of fields at 16x16 against 0.6 kB at 32x32, for 0.7 dB less prediction
-PSNR; benchmarks/motion_fields.py). The search's penalty for leaving zero or
-the dominant motion (SEARCH_BIAS, SAD per pixel step) is higher than the
-low-latency mode's: on carphone it cuts the fields' bits by a fifth and the
-prediction gets no worse (the smoother field warps better).
+1.8 kB of fields at 16x16 against 0.6 kB at 32x32, for 0.75 dB less prediction
+PSNR; benchmarks/results/predictive/motion_fields_*.md). The search's penalty
+for leaving zero or the dominant motion (SEARCH_BIAS, SAD per pixel step) is
+higher than the low-latency mode's: it cuts the fields' bits by a fifth
+(carphone) to a quarter (bikes) for at most 0.1 dB of prediction.
 """
 from __future__ import annotations
 
