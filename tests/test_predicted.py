@@ -245,3 +245,71 @@ def test_a_still_clip_sends_a_still_flag_per_step_and_no_vectors(motion_codec, t
     assert enc.steps.motion_bits < 2.0 * steps  # the flag's two symbols, learned per packet; no vectors
     data = _compress(motion_codec, frames)
     assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, frames))
+
+
+def _motion_packets(codec, frames) -> list[bytes]:
+    from vqcodec.stream import StreamEncoder
+
+    enc = StreamEncoder(frames.shape[2], frames.shape[1], 25, 2, model=codec)
+    return [p for f in frames for p in enc.push(f)] + enc.flush()
+
+
+def test_damage_costs_one_intra_period_and_decoding_resumes(motion_codec):
+    """A flipped byte inside the first intra period's predicted steps: every frame
+    before its packet decodes, the rest of that intra period is lost, and the
+    next intra period decodes exactly as in the intact stream."""
+    from vqcodec.recovery import RecoveringDecoder
+
+    frames = _tiny_pattern(36)  # intra periods of 8 frames: a 4-frame GOP, then 2 steps
+    packets = _motion_packets(motion_codec, frames)
+    data = b"".join(packets)
+    reference = _decompress(motion_codec, data)
+    read = _packets(data)
+    i = [p.kind for p in read].index(PacketType.INTER)
+    lost, resumed = read[i].first_frame, read[i + 1].first_frame  # 4, 8: the next packet is INTRA
+    assert read[i + 1].kind == PacketType.INTRA
+    at = sum(map(len, packets[:i + 1])) + len(packets[i + 1]) // 2  # packets[0]: the stream header
+    bad = bytearray(data)
+    bad[at] ^= 0x5A
+    rec = RecoveringDecoder(motion_codec, io.BytesIO(bytes(bad)))
+    out = list(rec)
+    (damage,) = rec.damages
+    assert (damage.first_lost, damage.resumed) == (lost, resumed)
+    assert [i for i, _ in out] == list(range(lost)) + list(range(resumed, 36))
+    assert all(np.array_equal(f, reference[i]) for i, f in out)
+
+
+def test_a_late_joiner_starts_at_the_next_intra_period(motion_codec):
+    frames = _tiny_pattern(36)
+    data = b"".join(_motion_packets(motion_codec, frames))
+    reference = _decompress(motion_codec, data)
+    for cut in (7, len(data) // 2):
+        dec = StreamDecoder(motion_codec)
+        out = [f for i in range(0, len(data) - cut, 5) for f in dec.push(data[cut + i: cut + i + 5])]
+        dec.flush()
+        assert dec.first_frame % 8 == 0 and dec.first_frame > 0 and dec.skipped_bytes > 0
+        assert np.array_equal(np.stack(out), reference[dec.first_frame:])
+
+
+def test_the_coder_holds_the_same_state_after_three_and_six_intra_periods(motion_codec):
+    """No per-step or per-packet records: the encoder and decoder of a motion
+    model hold as much after 48 frames as after 24 (the same place in an intra
+    period of 8 frames), so memory stays flat over a long stream."""
+    from test_stream import _footprint
+    from vqcodec.stream import StreamEncoder
+
+    frames = _tiny_pattern(48)
+    enc, sizes, data = StreamEncoder(64, 48, 25, 2, model=motion_codec), {}, b""
+    for i, f in enumerate(frames):
+        data += b"".join(enc.push(f))
+        if i + 1 in (24, 48):
+            sizes[i + 1] = _footprint(enc, motion_codec)
+    data += b"".join(enc.flush())
+    assert sizes[48] == sizes[24], sizes
+    dec, sizes, n = StreamDecoder(motion_codec), {}, 0
+    for i in range(len(data)):  # a byte at a time: no input held over between frames
+        for _ in dec.push(data[i:i + 1]):
+            n += 1
+            if n in (24, 48):
+                sizes[n] = _footprint(dec, motion_codec)
+    assert set(sizes) == {24, 48} and sizes[48] == sizes[24], sizes
