@@ -39,6 +39,17 @@ def motion_codec():
     return codec
 
 
+@pytest.fixture(autouse=True)
+def _coded_steps(monkeypatch):
+    """The tiny random model's step tokens never pay for themselves, so with the
+    encoder's rate-distortion skip every step would be skipped: these tests code
+    them (the golden stream too), and test_steps_that_do_not_pay_are_skipped turns
+    the skip back on."""
+    from vqcodec.modes.predicted import StepEncoder
+
+    monkeypatch.setattr(StepEncoder, "rd_skip", False)
+
+
 def _compress(codec, frames, quality=2) -> bytes:
     buf = io.BytesIO()
     compress(iter(frames), buf, frames.shape[2], frames.shape[1], Fraction(25), quality, model=codec)
@@ -313,3 +324,24 @@ def test_the_coder_holds_the_same_state_after_three_and_six_intra_periods(motion
             if n in (24, 48):
                 sizes[n] = _footprint(dec, motion_codec)
     assert set(sizes) == {24, 48} and sizes[48] == sizes[24], sizes
+
+
+def test_steps_that_do_not_pay_are_skipped(motion_codec, monkeypatch):
+    """With the rate-distortion skip (the encoder's default), a step whose tokens
+    cost more than the error they remove is sent as SKIP: the tiny random model's
+    tokens never pay, so every step is skipped, the stream shrinks, and the
+    decoder rebuilds exactly what the encoder kept."""
+    from vqcodec.modes.predicted import StepEncoder
+
+    frames = _tiny_pattern(21)
+    coded = _compress(motion_codec, frames)
+    monkeypatch.setattr(StepEncoder, "rd_skip", True)
+    t, h, w, _ = frames.shape
+    enc = encoder_for("full", motion_codec, w, h, Fraction(25), t, 2, motion_codec.version_for())
+    for f in frames:
+        enc.push(f)
+    enc.flush()
+    assert enc.step_modes == [0, 5, 0]
+    skipped = _compress(motion_codec, frames)
+    assert len(skipped) < len(coded)
+    assert np.array_equal(_decompress(motion_codec, skipped), _reconstruction(motion_codec, frames))

@@ -24,7 +24,8 @@ The packet's payload:
                 frame before, carried across packets)
 
 A step is SKIP when every token of its prediction-coded latent frame is zero
-(the zero symbol): it costs its two bits and its field, the prior runs no
+(the zero symbol), or when the encoder finds its tokens not worth their bits
+(StepEncoder._skip_pays): it costs its two bits and its field, the prior runs no
 pass, and the decoder decodes the all-zero latent frame against the
 prediction, which the encoder did too (so both keep the same reference). A
 step is INTRA when the prediction fails (StepEncoder says when): its tokens
@@ -77,7 +78,10 @@ class StepEncoder(_Steps):
     """Codes the steps of one INTER packet after another into one range-coded section.
 
     Each step's mode: PREDICTED, or SKIP when every token of the predicted step
-    is the zero symbol; INTRA when the prediction fails (a scene cut): when the
+    is the zero symbol or when its tokens cost more than they correct (the
+    step skipped, its prediction decoded with zero tokens, is cheaper by SSE +
+    lambda x bits, lambda as below: a still camera's refinements stop once they
+    stop paying); INTRA when the prediction fails (a scene cut): when the
     prediction's error is more than CUT_RATIO x the last step's and above
     CUT_MSE, the step is also coded alone, and the cheaper of the two by SSE +
     lambda x bits is kept, lambda = 2 ln 2 x SSE / samples of the predicted
@@ -91,6 +95,7 @@ class StepEncoder(_Steps):
     motion_bits = 0.0  # what the fields cost (all packets; the adaptive models' estimate)
     last_mse: float | None = None  # the last predicted step's prediction error (None after intra)
     block: int | None = None  # a fixed motion block size (benchmarks), else block_for(quality)
+    rd_skip = True  # also skip a step whose tokens do not pay for what they correct (_skip_pays)
 
     def block_for(self, quality: int) -> int:
         return self.block or (32 if quality < self.LARGE_BLOCKS_BELOW else 16)
@@ -116,20 +121,34 @@ class StepEncoder(_Steps):
             if self._intra_pays(frames, (pred, tokens, latents), (None, *intra), prev):
                 mode, pred, (tokens, latents) = INTRA, None, intra
         self.last_mse = mse if mode != INTRA else None
+        bits, decoded = 0.0, None
+        if mode != SKIP:  # code the tokens on trial: the field goes first in the stream
+            trial, frame = _Recorder(), np.array(tokens[0])  # writable: the rounding writes its choices back
+            bits, coded_prev = self.codec.encode_frame(trial, frame, prev, self.version, self.quality,
+                                                       None if latents is None else latents[0])
+            decoded = self.reconstruct(frame, pred)
+            if mode == PREDICTED and self.rd_skip and self._skip_pays(frames, decoded, pred, bits):
+                mode, bits, decoded = SKIP, 0.0, None
         self.step_modes.append(mode)
         self.side.check(np.array([mode]))
         if mode != INTRA:
             self.motion_bits += self.side.step_field_bits(field)
             self.side.step_field(field)
-        bits = 0.0
         if mode == SKIP:
             frame, prev = self.zero.copy(), self.zero_context()
         else:
-            frame = np.array(tokens[0])  # writable: the rounding writes its choices back
-            bits, prev = self.codec.encode_frame(self.enc, frame, prev, self.version, self.quality,
-                                                 None if latents is None else latents[0])
+            trial.replay(self.enc)
+            prev = coded_prev
         self.side.check(frame.reshape(-1))
-        return self.reconstruct(frame, pred), prev, bits
+        return (self.reconstruct(frame, pred) if decoded is None else decoded), prev, bits
+
+    def _skip_pays(self, frames: np.ndarray, decoded: np.ndarray, pred: np.ndarray, bits: float) -> bool:
+        """A coded step against the same step skipped (its all-zero tokens decoded
+        against the prediction; the field is sent either way): skip when SSE +
+        lambda x bits is lower, lambda = 2 ln 2 x SSE / samples of the coded step."""
+        d_coded = _mse(decoded, frames) * frames.size
+        d_skip = _mse(self.reconstruct(self.zero, pred), frames) * frames.size
+        return d_skip < d_coded + 2 * np.log(2) * d_coded / frames.size * bits
 
     def _intra_pays(self, frames, predicted, intra, prev) -> bool:
         """predicted, intra: (reference, tokens, latents) of the two candidates. Code
@@ -148,6 +167,26 @@ class StepEncoder(_Steps):
         """-> (the packet's payload, its CRC)."""
         head = step_modes.write(self.step_modes, self.packet_block)
         return head + self.enc.finish(), self.side.crc & 0xFFFFFFFF
+
+
+class _Recorder:
+    """Stands in for the packet's range encoder while a step's tokens are coded on
+    trial: keeps each call (symbols and the shared constriction model or table)
+    and replays them into the real encoder if the step is kept as coded, so the
+    prior runs once per step whatever the encoder decides."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, np.ndarray, object]] = []
+
+    def encode(self, symbols: np.ndarray, freq: np.ndarray) -> None:
+        self.calls.append(("encode", np.array(symbols), np.array(freq)))
+
+    def encode_with(self, symbols: np.ndarray, model) -> None:
+        self.calls.append(("encode_with", np.array(symbols), model))
+
+    def replay(self, enc: RangeEncoder) -> None:
+        for name, symbols, table in self.calls:
+            getattr(enc, name)(symbols, table)
 
 
 def _mse(a: np.ndarray, b: np.ndarray) -> float:
