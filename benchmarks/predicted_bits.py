@@ -1,7 +1,7 @@
 """Where a motion-compensated model's bits go (format v6): intra GOPs, motion, step tokens, step modes.
 
     python benchmarks/predicted_bits.py --model MODEL [--clip carphone_pristine.mp4] [--frames 120]
-                                        [--size WxH] [--qualities 2,5,8] [--blocks 16,32]
+                                        [--size WxH] [--still] [--qualities 2,5,8] [--blocks 16,32]
                                         [--out benchmarks/results/predictive/bits.json]
 
 The clip is coded at each quality by the full mode, as `vqcodec compress`
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -71,6 +72,8 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--size", default=None, help="centre crop WxH")
     ap.add_argument("--qualities", default="2,5,8")
+    ap.add_argument("--still", action="store_true",
+                    help="hold the clip's first frame for every frame: what a still camera costs")
     ap.add_argument("--blocks", default=None,
                     help="motion block sizes to code each quality with, e.g. 16,32 (default: the encoder's choice)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/predictive/bits.json"))
@@ -80,6 +83,9 @@ def main() -> None:
 
     clip = load_clip(args.clip, max_frames=args.frames, size=parse_size(args.size) if args.size else None)
     codec = load_codec(args.model)
+    if args.still:
+        clip = replace(clip, source=f"{clip.source}, its first frame held still",
+                       frames=np.repeat(clip.frames[:1], len(clip.frames), axis=0))
     rows = []
     blocks = [None] if args.blocks is None else [int(b) for b in args.blocks.split(",")]
     for q in (int(x) for x in args.qualities.split(",")):

@@ -69,7 +69,7 @@ def test_step_fields_round_trip_and_a_still_field_costs_its_flag_only():
     for f in fields:
         estimate += w.step_field_bits(f)
         w.step_field(f)
-    assert w.step_field_bits(fields[-1]) < 0.2  # a still field, once the flag has learned it
+    assert w.step_field_bits(fields[-1]) < 0.3  # a still field after 10 still of 12: p(still) = 241/290
     data = w.finish()
     assert estimate <= 8 * len(data) <= estimate + 64
     r = SideReader(data)

@@ -26,8 +26,10 @@ The packet's payload:
 A step is SKIP when every token of its prediction-coded latent frame is zero
 (the zero symbol), or when the encoder finds its tokens not worth their bits
 (StepEncoder._skip_pays): it costs its two bits and its field, the prior runs no
-pass, and the decoder decodes the all-zero latent frame against the
-prediction, which the encoder did too (so both keep the same reference). A
+pass, and the step decodes to its prediction clip itself (integer warping
+only, no network: the same pixels on every machine). Decoding the all-zero
+latent frame instead would not give the prediction back: the networks move a
+still camera's frame by about 40 dB PSNR per step and drift. A
 step is INTRA when the prediction fails (StepEncoder says when): its tokens
 are coded without a reference, as the first step of a clip is in training.
 The packet's CRC covers the modes, the fields and the tokens. Tokens depend on
@@ -79,26 +81,28 @@ class StepEncoder(_Steps):
 
     Each step's mode: PREDICTED, or SKIP when every token of the predicted step
     is the zero symbol or when its tokens cost more than they correct (the
-    step skipped, its prediction decoded with zero tokens, is cheaper by SSE +
-    lambda x bits, lambda as below: a still camera's refinements stop once they
-    stop paying); INTRA when the prediction fails (a scene cut): when the
+    step skipped, which decodes to its prediction, is cheaper by SSE + lambda x
+    bits, lambda as below: a still camera's steps stop costing tokens once its
+    prediction is as good as coding can make it); INTRA when the prediction fails (a scene cut): when the
     prediction's error is more than CUT_RATIO x the last step's and above
     CUT_MSE, the step is also coded alone, and the cheaper of the two by SSE +
     lambda x bits is kept, lambda = 2 ln 2 x SSE / samples of the predicted
     candidate (the slope of D ~ 2^(-2R/N) at its rate)."""
 
     CUT_RATIO, CUT_MSE = 4.0, 60.0
-    # the motion block size by quality: below LARGE_BLOCKS_BELOW a field of
-    # 32x32 blocks (a quarter of the vectors) buys more than it loses
-    # (benchmarks/predicted_bits.py --block, results in benchmarks/results/predictive/)
-    LARGE_BLOCKS_BELOW = 6
+    # the motion block size by quality: 64x64 below quality 4, 32x32 below 6,
+    # 16x16 above. Finer fields buy better predictions that only pay at higher
+    # rates (carphone, 120 frames: at q1 64x64 blocks need 40 % fewer bytes than
+    # 16x16 at the same PSNR; at q8 16x16 needs 3 % fewer than 32x32;
+    # benchmarks/results/predictive/motion2/blocks_carphone.md)
+    BLOCKS_BELOW = ((4, 64), (6, 32))
     motion_bits = 0.0  # what the fields cost (all packets; the adaptive models' estimate)
     last_mse: float | None = None  # the last predicted step's prediction error (None after intra)
     block: int | None = None  # a fixed motion block size (benchmarks), else block_for(quality)
     rd_skip = True  # also skip a step whose tokens do not pay for what they correct (_skip_pays)
 
     def block_for(self, quality: int) -> int:
-        return self.block or (32 if quality < self.LARGE_BLOCKS_BELOW else 16)
+        return self.block or next((b for below, b in self.BLOCKS_BELOW if quality < below), 16)
 
     def begin(self) -> None:
         self.packet_block = self.block_for(self.quality)
@@ -127,28 +131,28 @@ class StepEncoder(_Steps):
             bits, coded_prev = self.codec.encode_frame(trial, frame, prev, self.version, self.quality,
                                                        None if latents is None else latents[0])
             decoded = self.reconstruct(frame, pred)
-            if mode == PREDICTED and self.rd_skip and self._skip_pays(frames, decoded, pred, bits):
-                mode, bits, decoded = SKIP, 0.0, None
+            if mode == PREDICTED and self.rd_skip and self._skip_pays(frames, decoded, mse, bits):
+                mode, bits = SKIP, 0.0
         self.step_modes.append(mode)
         self.side.check(np.array([mode]))
         if mode != INTRA:
             self.motion_bits += self.side.step_field_bits(field)
             self.side.step_field(field)
-        if mode == SKIP:
-            frame, prev = self.zero.copy(), self.zero_context()
+        if mode == SKIP:  # the step IS its prediction: no tokens, no network
+            frame, prev, decoded = self.zero.copy(), self.zero_context(), pred
         else:
             trial.replay(self.enc)
             prev = coded_prev
         self.side.check(frame.reshape(-1))
-        return (self.reconstruct(frame, pred) if decoded is None else decoded), prev, bits
+        return decoded, prev, bits
 
-    def _skip_pays(self, frames: np.ndarray, decoded: np.ndarray, pred: np.ndarray, bits: float) -> bool:
-        """A coded step against the same step skipped (its all-zero tokens decoded
-        against the prediction; the field is sent either way): skip when SSE +
-        lambda x bits is lower, lambda = 2 ln 2 x SSE / samples of the coded step."""
+    @staticmethod
+    def _skip_pays(frames: np.ndarray, decoded: np.ndarray, pred_mse: float, bits: float) -> bool:
+        """A coded step against the same step skipped, which decodes to its
+        prediction (the field is sent either way): skip when SSE + lambda x bits
+        is lower, lambda = 2 ln 2 x SSE / samples of the coded step."""
         d_coded = _mse(decoded, frames) * frames.size
-        d_skip = _mse(self.reconstruct(self.zero, pred), frames) * frames.size
-        return d_skip < d_coded + 2 * np.log(2) * d_coded / frames.size * bits
+        return pred_mse * frames.size < d_coded + 2 * np.log(2) * d_coded / frames.size * bits
 
     def _intra_pays(self, frames, predicted, intra, prev) -> bool:
         """predicted, intra: (reference, tokens, latents) of the two candidates. Code
@@ -208,12 +212,12 @@ class StepDecoder(_Steps):
         for mode in modes:
             side.check(np.array([mode]))
             pred = None if mode == INTRA else predict(ref, side.step_field(by, bx), self.t, block)
-            if mode == SKIP:
-                tokens, prev = self.zero.copy(), self.zero_context()
+            if mode == SKIP:  # the step is its prediction
+                tokens, prev, step = self.zero.copy(), self.zero_context(), pred
             else:
                 tokens, prev = self.codec.decode_frame(side.dec, prev, self.quality, self.version)
+                step = self.reconstruct(tokens, pred)
             side.check(tokens.reshape(-1))
-            step = self.reconstruct(tokens, pred)
             out.append(step)
             ref = step[-1]
         return out, prev, side.crc & 0xFFFFFFFF
