@@ -59,7 +59,7 @@ def measure(codec, frames: np.ndarray, quality: int, block: int | None = None) -
         "psnr_rgb": psnr_rgb(frames, decoded),
         "intra_bytes": enc.intra_bytes, "inter_bytes": enc.inter_bytes,
         "motion_bytes": enc.steps.motion_bits / 8, "step_token_bytes": enc.step_bits / 8, "head_bytes": heads,
-        "steps_predicted": enc.step_modes[0], "steps_skipped": enc.step_modes[1], "steps_intra": enc.step_modes[2],
+        "tiles_kept": enc.steps.tiles_kept, "steps_predicted": enc.step_modes[0], "steps_skipped": enc.step_modes[1], "steps_intra": enc.step_modes[2],
         "predicted_frames": inter_frames,
         "inter_bytes_per_frame": enc.inter_bytes / max(1, inter_frames),
     }
@@ -99,7 +99,7 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=1) + "\n")
     cols = ["quality", "motion_block", "bpp", "psnr_rgb", "intra_bytes", "inter_bytes", "motion_bytes", "step_token_bytes",
-            "head_bytes", "steps_predicted", "steps_skipped", "steps_intra", "inter_bytes_per_frame"]
+            "head_bytes", "tiles_kept", "steps_predicted", "steps_skipped", "steps_intra", "inter_bytes_per_frame"]
     lines = [f"Command: `{doc['command']}`", "", f"{clip.source}, {clip.width}x{clip.height}, {len(clip.frames)} frames",
              "", "| " + " | ".join(cols) + " |", "|" + "---:|" * len(cols)]
     for r in rows:

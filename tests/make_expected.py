@@ -159,7 +159,7 @@ def main() -> None:
         if cfg is TINY_MOTION:  # its random step tokens never pay: code them anyway (no RD skip)
             from vqcodec.modes.predicted import StepEncoder
 
-            StepEncoder.rd_skip = False
+            StepEncoder.rd_skip = StepEncoder.rd_tiles = False
         (HERE / "expected" / f"{cfg.name}_q2.vqv").write_bytes(full_stream(codec, frames))
         if cfg is TINY_FAST:
             (HERE / "expected" / f"{cfg.name}_lowlatency_q2.vqv").write_bytes(lowlatency_stream(codec, frames))

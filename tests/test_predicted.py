@@ -42,12 +42,13 @@ def motion_codec():
 @pytest.fixture(autouse=True)
 def _coded_steps(monkeypatch):
     """The tiny random model's step tokens never pay for themselves, so with the
-    encoder's rate-distortion skip every step would be skipped: these tests code
-    them (the golden stream too), and test_steps_that_do_not_pay_are_skipped turns
-    the skip back on."""
+    encoder's rate-distortion skips every step or tile would be skipped: these
+    tests code them (the golden stream too); test_steps_that_do_not_pay_are_skipped
+    and test_tiles_that_do_not_pay_keep_the_prediction turn the skips back on."""
     from vqcodec.modes.predicted import StepEncoder
 
     monkeypatch.setattr(StepEncoder, "rd_skip", False)
+    monkeypatch.setattr(StepEncoder, "rd_tiles", False)
 
 
 def _compress(codec, frames, quality=2) -> bytes:
@@ -346,3 +347,35 @@ def test_steps_that_do_not_pay_are_skipped(motion_codec, monkeypatch):
     skipped = _compress(motion_codec, frames)
     assert len(skipped) < len(coded)
     assert np.array_equal(_decompress(motion_codec, skipped), _reconstruction(motion_codec, frames))
+
+
+def test_tiles_that_do_not_pay_keep_the_prediction(motion_codec, monkeypatch):
+    """With the tile skip on (the encoder's default), tiles whose tokens make
+    them worse keep the prediction: the tile map is sent, those tiles' tokens
+    are zero, and the decoder pastes the prediction exactly where the encoder
+    did."""
+    from vqcodec.modes import tile_skip
+    from vqcodec.modes.predicted import StepEncoder
+
+    monkeypatch.setattr(StepEncoder, "rd_tiles", True)
+    frames = _tiny_pattern(21)
+    t, h, w, _ = frames.shape
+    enc = encoder_for("full", motion_codec, w, h, Fraction(25), t, 2, motion_codec.version_for())
+    for f in frames:
+        enc.push(f)
+    enc.flush()
+    assert enc.step_modes[0] > 0 and enc.steps.tiles_kept > 0
+    data = _compress(motion_codec, frames)
+    assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, frames))
+    # the pieces: a tile where the prediction is exact is kept; pasting and zeroing follow the mask
+    frames2 = np.zeros((2, 64, 64, 3), np.uint8)
+    pred = frames2.copy()
+    decoded = np.full_like(frames2, 9)
+    tokens, zero = np.full((4, 8, 8), 3), np.full((4, 8, 8), 1)
+    mask = tile_skip.choose(frames2, pred, decoded, tokens, zero, bits=1000.0)
+    assert mask.shape == (2, 2) and mask.all()
+    one = np.array([[True, False], [False, False]])
+    assert np.array_equal(tile_skip.paste(decoded, pred, one)[:, :32, :32], pred[:, :32, :32])
+    assert (tile_skip.paste(decoded, pred, one)[:, 32:] == 9).all()
+    z = tile_skip.zeroed(tokens, zero, one, 8)
+    assert (z[:, :4, :4] == 1).all() and (z[:, 4:] == 3).all() and (z[:, :4, 4:] == 3).all()

@@ -76,3 +76,15 @@ def test_step_fields_round_trip_and_a_still_field_costs_its_flag_only():
     for f in fields:
         assert np.array_equal(r.step_field(4, 6), f)
     assert r.crc == w.crc
+
+
+def test_tile_maps_round_trip():
+    rng = np.random.default_rng(6)
+    masks = [np.zeros((3, 4), bool), rng.random((3, 4)) < 0.3, np.ones((3, 4), bool), np.zeros((3, 4), bool)]
+    w = SideWriter()
+    for m in masks:
+        w.tile_map(m)
+    r = SideReader(w.finish())
+    for m in masks:
+        assert np.array_equal(r.tile_map(3, 4), m)
+    assert r.crc == w.crc

@@ -51,6 +51,7 @@ from ..format.step_modes import INTRA, PREDICTED, SKIP
 from ..motion import compensation as motion
 from ..motion.prediction import predict, search
 from ..motion.side_info import SideReader, SideWriter
+from . import tile_skip
 
 
 class _Steps:
@@ -62,6 +63,7 @@ class _Steps:
         s, self.t = codec.factor_s, codec.factor_t
         self.h, self.w = -(-height // s), -(-width // s)  # latent grid
         self.padded = (self.h * s, self.w * s)  # the frames' padded (H', W')
+        self.tiles = tile_skip.grid(*self.padded)  # (ty, tx) of a step's tile map
         planes = codec.planes_at(quality)
         self.zero = np.full((planes, self.h, self.w), codec.config.quantizer.codebook_size // 2, np.int64)
 
@@ -100,6 +102,8 @@ class StepEncoder(_Steps):
     last_mse: float | None = None  # the last predicted step's prediction error (None after intra)
     block: int | None = None  # a fixed motion block size (benchmarks), else block_for(quality)
     rd_skip = True  # also skip a step whose tokens do not pay for what they correct (_skip_pays)
+    rd_tiles = True  # and keep the prediction in tiles where it beats the tokens (tile_skip.py)
+    tiles_kept = 0  # tiles that kept the prediction (all packets; reports)
 
     def block_for(self, quality: int) -> int:
         return self.block or next((b for below, b in self.BLOCKS_BELOW if quality < below), 16)
@@ -125,12 +129,18 @@ class StepEncoder(_Steps):
             if self._intra_pays(frames, (pred, tokens, latents), (None, *intra), prev):
                 mode, pred, (tokens, latents) = INTRA, None, intra
         self.last_mse = mse if mode != INTRA else None
-        bits, decoded = 0.0, None
+        bits, decoded, mask = 0.0, None, np.zeros(self.tiles, bool)
         if mode != SKIP:  # code the tokens on trial: the field goes first in the stream
             trial, frame = _Recorder(), np.array(tokens[0])  # writable: the rounding writes its choices back
             bits, coded_prev = self.codec.encode_frame(trial, frame, prev, self.version, self.quality,
                                                        None if latents is None else latents[0])
             decoded = self.reconstruct(frame, pred)
+            if mode == PREDICTED and self.rd_tiles:  # keep the prediction where it beats the tokens
+                mask = tile_skip.choose(frames, pred, decoded, frame, self.zero, bits)
+                if mask.any():
+                    trial, frame = _Recorder(), tile_skip.zeroed(frame, self.zero, mask, self.codec.factor_s)
+                    bits, coded_prev = self.codec.encode_frame(trial, frame, prev, self.version, self.quality)
+                    decoded = tile_skip.paste(self.reconstruct(frame, pred), pred, mask)
             if mode == PREDICTED and self.rd_skip and self._skip_pays(frames, decoded, mse, bits):
                 mode, bits = SKIP, 0.0
         self.step_modes.append(mode)
@@ -138,6 +148,9 @@ class StepEncoder(_Steps):
         if mode != INTRA:
             self.motion_bits += self.side.step_field_bits(field)
             self.side.step_field(field)
+        if mode == PREDICTED:
+            self.side.tile_map(mask)
+            self.tiles_kept += int(mask.sum())
         if mode == SKIP:  # the step IS its prediction: no tokens, no network
             frame, prev, decoded = self.zero.copy(), self.zero_context(), pred
         else:
@@ -215,8 +228,11 @@ class StepDecoder(_Steps):
             if mode == SKIP:  # the step is its prediction
                 tokens, prev, step = self.zero.copy(), self.zero_context(), pred
             else:
+                mask = side.tile_map(*self.tiles) if mode == PREDICTED else None
                 tokens, prev = self.codec.decode_frame(side.dec, prev, self.quality, self.version)
                 step = self.reconstruct(tokens, pred)
+                if mask is not None and mask.any():
+                    step = tile_skip.paste(step, pred, mask)
             side.check(tokens.reshape(-1))
             out.append(step)
             ref = step[-1]

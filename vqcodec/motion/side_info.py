@@ -95,6 +95,8 @@ class SideInfo:
         self.vector_model = AdaptiveModel(_RESIDUALS)
         self.weight_model = AdaptiveModel(WEIGHTS)
         self.still_model = AdaptiveModel(2)  # step_field's flag: 1 = every vector zero
+        self.tiles_model = AdaptiveModel(2)  # tile_map's flag: 1 = some tile keeps the prediction
+        self.tile_model = AdaptiveModel(2)  # tile_map's bit per tile: 1 = the prediction kept
         self.crc = 0  # CRC32 of every value coded, in order: the packet's check
 
     def check(self, values: np.ndarray) -> None:
@@ -148,6 +150,13 @@ class SideWriter(SideInfo):
         else:
             self.field(field)
 
+    def tile_map(self, mask: np.ndarray) -> None:
+        """A predicted step's skipped tiles (ty, tx) bool: a flag, then a bit per tile if any."""
+        self._put(self.tiles_model, np.array([int(mask.any())]))
+        if mask.any():
+            self._put(self.tile_model, mask.reshape(-1).astype(np.int64))
+        self.check(mask.astype(np.int16))
+
     def weights(self, weights: np.ndarray) -> None:
         for row in weights:
             self._put(self.weight_model, row)
@@ -193,6 +202,14 @@ class SideReader(SideInfo):
             self.check(field)
             return field
         return self.field(by, bx)
+
+    def tile_map(self, ty: int, tx: int) -> np.ndarray:
+        """The mask SideWriter.tile_map wrote, (ty, tx) bool."""
+        mask = np.zeros((ty, tx), bool)
+        if self._get(self.tiles_model, 1)[0]:
+            mask = self._get(self.tile_model, ty * tx).reshape(ty, tx).astype(bool)
+        self.check(mask.astype(np.int16))
+        return mask
 
     def weights(self, by: int, bx: int) -> np.ndarray:
         w = np.stack([self._get(self.weight_model, bx) for _ in range(by)]).astype(np.int32)
