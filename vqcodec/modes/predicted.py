@@ -51,7 +51,7 @@ from ..format.step_modes import INTRA, PREDICTED, SKIP
 from ..motion import compensation as motion
 from ..motion.prediction import predict, search
 from ..motion.side_info import SideReader, SideWriter
-from . import tile_skip
+from .tile_skip import choose_tiles, paste_tiles, tile_grid, zero_tiles
 
 
 class _Steps:
@@ -63,7 +63,7 @@ class _Steps:
         s, self.t = codec.factor_s, codec.factor_t
         self.h, self.w = -(-height // s), -(-width // s)  # latent grid
         self.padded = (self.h * s, self.w * s)  # the frames' padded (H', W')
-        self.tiles = tile_skip.grid(*self.padded)  # (ty, tx) of a step's tile map
+        self.tiles = tile_grid(*self.padded)  # (ty, tx) of a step's tile map
         planes = codec.planes_at(quality)
         self.zero = np.full((planes, self.h, self.w), codec.config.quantizer.codebook_size // 2, np.int64)
 
@@ -136,11 +136,11 @@ class StepEncoder(_Steps):
                                                        None if latents is None else latents[0])
             decoded = self.reconstruct(frame, pred)
             if mode == PREDICTED and self.rd_tiles:  # keep the prediction where it beats the tokens
-                mask = tile_skip.choose(frames, pred, decoded, frame, self.zero, bits)
+                mask = choose_tiles(frames, pred, decoded, frame, self.zero, bits)
                 if mask.any():
-                    trial, frame = _Recorder(), tile_skip.zeroed(frame, self.zero, mask, self.codec.factor_s)
+                    trial, frame = _Recorder(), zero_tiles(frame, self.zero, mask, self.codec.factor_s)
                     bits, coded_prev = self.codec.encode_frame(trial, frame, prev, self.version, self.quality)
-                    decoded = tile_skip.paste(self.reconstruct(frame, pred), pred, mask)
+                    decoded = paste_tiles(self.reconstruct(frame, pred), pred, mask)
             if mode == PREDICTED and self.rd_skip and self._skip_pays(frames, decoded, mse, bits):
                 mode, bits = SKIP, 0.0
         self.step_modes.append(mode)
@@ -232,7 +232,7 @@ class StepDecoder(_Steps):
                 tokens, prev = self.codec.decode_frame(side.dec, prev, self.quality, self.version)
                 step = self.reconstruct(tokens, pred)
                 if mask is not None and mask.any():
-                    step = tile_skip.paste(step, pred, mask)
+                    step = paste_tiles(step, pred, mask)
             side.check(tokens.reshape(-1))
             out.append(step)
             ref = step[-1]

@@ -30,7 +30,7 @@ import numpy as np
 TILE = 32  # pixels per tile side
 
 
-def grid(height: int, width: int) -> tuple[int, int]:
+def tile_grid(height: int, width: int) -> tuple[int, int]:
     """Tiles (ty, tx) covering a height x width frame."""
     return -(-height // TILE), -(-width // TILE)
 
@@ -38,12 +38,12 @@ def grid(height: int, width: int) -> tuple[int, int]:
 def _tile_sums(x: np.ndarray) -> np.ndarray:
     """(t, H, W) -> (ty, tx) sums over each tile (edges zero-padded)."""
     t, H, W = x.shape
-    ty, tx = grid(H, W)
+    ty, tx = tile_grid(H, W)
     p = np.pad(x, ((0, 0), (0, ty * TILE - H), (0, tx * TILE - W)))
     return p.reshape(t, ty, TILE, tx, TILE).sum(axis=(0, 2, 4))
 
 
-def choose(frames: np.ndarray, pred: np.ndarray, decoded: np.ndarray, tokens: np.ndarray, zero: np.ndarray,
+def choose_tiles(frames: np.ndarray, pred: np.ndarray, decoded: np.ndarray, tokens: np.ndarray, zero: np.ndarray,
            bits: float) -> np.ndarray:
     """The tiles where the prediction is cheaper than the coded step -> mask (ty, tx)."""
     f = frames.astype(np.float64)
@@ -56,14 +56,14 @@ def choose(frames: np.ndarray, pred: np.ndarray, decoded: np.ndarray, tokens: np
     return d_pred < d_coded + lam * bits * share
 
 
-def zeroed(tokens: np.ndarray, zero: np.ndarray, mask: np.ndarray, factor_s: int) -> np.ndarray:
+def zero_tiles(tokens: np.ndarray, zero: np.ndarray, mask: np.ndarray, factor_s: int) -> np.ndarray:
     """tokens with every latent position of a skipped tile set to the zero symbol."""
     n = TILE // factor_s
     keep = ~mask.repeat(n, 0).repeat(n, 1)[: tokens.shape[1], : tokens.shape[2]]  # (h, w)
     return np.where(keep[None], tokens, zero)
 
 
-def paste(decoded: np.ndarray, pred: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def paste_tiles(decoded: np.ndarray, pred: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The decoded step with the prediction in the skipped tiles."""
     H, W = decoded.shape[1:3]
     pixels = mask.repeat(TILE, 0).repeat(TILE, 1)[:H, :W]  # (H, W)
