@@ -189,6 +189,7 @@ def test_info_says_what_the_encoder_chose(tmp_path):
     assert doc["format_version"] == 6
     assert (doc["intra_frames"], doc["predicted_frames"]) == (8, 4)
     assert (doc["predicted_steps"], doc["skipped_steps"], doc["intra_steps"]) == (2, 0, 0)
+    assert doc["motion_block_sizes"] == [64]  # quality 2: 64x64 blocks
     packets = _packets(path.read_bytes())
     assert doc["predicted_bytes"] == sum(len(p.payload) for p in packets if p.kind == PacketType.INTER)
 
