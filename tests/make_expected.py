@@ -160,6 +160,9 @@ def main() -> None:
             from vqcodec.modes.predicted import StepEncoder
 
             StepEncoder.rd_skip = StepEncoder.rd_tiles = False
+            from vqcodec.modes.predicted import PredictedEncoder
+
+            PredictedEncoder.INTRA_FRAMES = cfg.gop  # a whole GOP coded alone (test_predicted's layout)
         (HERE / "expected" / f"{cfg.name}_q2.vqv").write_bytes(full_stream(codec, frames))
         if cfg is TINY_FAST:
             (HERE / "expected" / f"{cfg.name}_lowlatency_q2.vqv").write_bytes(lowlatency_stream(codec, frames))

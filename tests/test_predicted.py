@@ -49,6 +49,8 @@ def _coded_steps(monkeypatch):
 
     monkeypatch.setattr(StepEncoder, "rd_skip", False)
     monkeypatch.setattr(StepEncoder, "rd_tiles", False)
+    from vqcodec.modes.predicted import PredictedEncoder  # and a whole GOP coded alone at each intra period:
+    monkeypatch.setattr(PredictedEncoder, "INTRA_FRAMES", 4)  # the packet layout these tests spell out
 
 
 def _compress(codec, frames, quality=2) -> bytes:
@@ -121,14 +123,14 @@ def test_a_step_whose_tokens_are_all_zero_is_skipped(motion_codec, monkeypatch):
     packets = [p for f in frames for p in enc.push(f)] + enc.flush()
     assert enc.step_modes == [0, 2, 0]  # frames 4-7 (frames 8-11 start the next intra period)
     skipped = _compress(codec, frames)
-    monkeypatch.undo()
+    monkeypatch.setattr(codec, "quantize", real)  # (undo() would drop the autouse settings)
     inter = [p for p in packets if p.kind == PacketType.INTER]
     # the step modes and two 3x4-block fields of the moving pattern, no tokens
     assert all(len(p.payload) <= 16 for p in inter), [len(p.payload) for p in inter]
     assert len(skipped) < len(coded)
     monkeypatch.setattr(codec, "quantize", zero_after_intra)
     want = _reconstruction(codec, frames)
-    monkeypatch.undo()
+    monkeypatch.setattr(codec, "quantize", real)  # (undo() would drop the autouse settings)
     assert np.array_equal(_decompress(codec, skipped), want)
 
 
@@ -380,3 +382,29 @@ def test_tiles_that_do_not_pay_keep_the_prediction(motion_codec, monkeypatch):
     assert (tile_skip.paste_tiles(decoded, pred, one)[:, 32:] == 9).all()
     z = tile_skip.zero_tiles(tokens, zero, one, 8)
     assert (z[:, :4, :4] == 1).all() and (z[:, 4:] == 3).all() and (z[:, :4, 4:] == 3).all()
+
+
+def test_an_intra_period_starts_with_one_step_coded_alone(motion_codec, monkeypatch):
+    """The encoder's default: an INTRA packet of one step (2 frames), then INTER
+    packets of up to a GOP that end at the next intra period; the container
+    accepts the short packets, the decoder matches the encoder, and damage
+    still costs one intra period."""
+    from vqcodec.modes.predicted import PredictedEncoder
+    from vqcodec.recovery import RecoveringDecoder
+
+    monkeypatch.setattr(PredictedEncoder, "INTRA_FRAMES", None)
+    frames = _tiny_pattern(21)
+    data = _compress(motion_codec, frames)
+    read = [p for p in _packets(data) if p.kind in (PacketType.INTRA, PacketType.INTER)]
+    assert [(p.kind, p.first_frame, p.frame_count) for p in read] == [
+        (PacketType.INTRA, 0, 2), (PacketType.INTER, 2, 4), (PacketType.INTER, 6, 2),
+        (PacketType.INTRA, 8, 2), (PacketType.INTER, 10, 4), (PacketType.INTER, 14, 2),
+        (PacketType.INTRA, 16, 2), (PacketType.INTER, 18, 3)]
+    want = _reconstruction(motion_codec, frames)
+    assert np.array_equal(_decompress(motion_codec, data), want)
+    bad = bytearray(data)
+    bad[len(data) // 3] ^= 0x5A
+    rec = RecoveringDecoder(motion_codec, io.BytesIO(bytes(bad)))
+    out = list(rec)
+    (damage,) = rec.damages
+    assert damage.resumed % 8 == 0 and all(np.array_equal(f, want[i]) for i, f in out)

@@ -37,7 +37,7 @@ from ..errors import (
     TruncatedStream,
     UnsupportedVersion,
 )
-from .versions import FORMAT_VERSION, READABLE_VERSIONS, has_header_copies, has_lowlatency
+from .versions import FORMAT_VERSION, READABLE_VERSIONS, has_header_copies, has_lowlatency, has_motion
 
 MAGIC = b"VQVC"
 SYNC = b"PK"
@@ -395,10 +395,15 @@ class PacketReader:
             if not 1 <= count <= h.gop:
                 raise bad(f"segment of {count} frames at frame {first} (gop is {h.gop})")
         else:
-            # Contiguous GOPs of 1..gop frames that start on multiples of gop: only the last is short.
+            # Contiguous GOPs of 1..gop frames that start on multiples of gop: only the last is
+            # short (v6: any packet may be short; none crosses an intra period).
             if kind is PacketType.PREDICTED:
                 raise bad("PREDICTED packet in a full-mode stream")
-            if first % h.gop or not 1 <= count <= h.gop:
+            if has_motion(h.version):  # v6: packets of 1..gop frames inside one intra period
+                if not 1 <= count <= h.gop or first // h.intra_period != (first + count - 1) // h.intra_period:
+                    raise bad(f"packet of {count} frames at frame {first} is longer than a GOP or crosses an "
+                              f"intra period (gop {h.gop}, intra_period {h.intra_period})")
+            elif first % h.gop or not 1 <= count <= h.gop:
                 raise bad(f"GOP of {count} frames at frame {first} (gop is {h.gop})")
             if (kind is PacketType.INTRA) != (first % h.intra_period == 0):
                 raise bad(f"{kind.name} packet at frame {first} (intra_period is {h.intra_period})")

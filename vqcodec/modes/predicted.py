@@ -1,8 +1,9 @@
 """The full mode's predicted steps (format v6, a model with AutoencoderConfig.motion).
 
-An intra period starts with an INTRA packet: one GOP of config.gop frames
-coded alone, as in format v5. Every later packet (INTER, up to config.gop
-frames) holds predicted steps of t = factor_t frames each:
+An intra period starts with an INTRA packet: its first step (t = factor_t
+frames; PredictedEncoder.INTRA_FRAMES) coded alone, as a GOP is in format v5.
+Every later packet (INTER, up to config.gop frames, ending at the next intra
+period) holds predicted steps of t frames each:
 
     ref     the last decoded frame (of the GOP or of the step before)
     field   one motion field for the step, searched by the encoder on the
@@ -241,9 +242,15 @@ class StepDecoder(_Steps):
 
 class PredictedEncoder:
     """The full mode of a motion-compensated model, frame by frame: an INTRA
-    packet (one GOP) at each intra period's start, then INTER packets of
-    predicted steps, config.gop frames each. Closed loop: every step is
+    packet (one step coded alone) at each intra period's start, then INTER
+    packets of predicted steps, up to config.gop frames each. Closed loop: every step is
     predicted from what the decoder will have decoded."""
+
+    # frames coded alone at an intra period's start (None: one step, factor_t
+    # frames). One step, then predicted steps, beat a whole 16-frame GOP coded
+    # alone by 5-20 % of the bytes on carphone at q2-q8, with higher PSNR
+    # (benchmarks/results/predictive/motion2/README.md)
+    INTRA_FRAMES: int | None = None
 
     def __init__(self, codec: Codec, header: StreamHeader):
         self.codec, self.header = codec, header
@@ -276,7 +283,14 @@ class PredictedEncoder:
             self._pending.append(frame)
             if len(self._pending) == self.codec.factor_t:
                 self._code_step()
-        return [self._packet()] if len(self._frames) == self.codec.config.gop else []
+        return [self._packet()] if len(self._frames) == self._packet_frames() else []
+
+    def _packet_frames(self) -> int:
+        """Frames of the packet being filled: INTRA_FRAMES (None: a whole GOP) at an
+        intra period's start, else up to a GOP, ending at the next intra period."""
+        if self._intra:
+            return self.INTRA_FRAMES or self.codec.factor_t
+        return min(self.codec.config.gop, self.header.intra_period - self._done % self.header.intra_period)
 
     def flush(self) -> list[Packet]:
         if self._pending:
