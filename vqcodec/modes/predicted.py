@@ -286,7 +286,7 @@ class PredictedEncoder:
         return [self._packet()] if len(self._frames) == self._packet_frames() else []
 
     def _packet_frames(self) -> int:
-        """Frames of the packet being filled: INTRA_FRAMES (None: a whole GOP) at an
+        """Frames of the packet being filled: INTRA_FRAMES (None: one step) at an
         intra period's start, else up to a GOP, ending at the next intra period."""
         if self._intra:
             return self.INTRA_FRAMES or self.codec.factor_t

@@ -43,8 +43,8 @@ def _tile_sums(x: np.ndarray) -> np.ndarray:
     return p.reshape(t, ty, TILE, tx, TILE).sum(axis=(0, 2, 4))
 
 
-def choose_tiles(frames: np.ndarray, pred: np.ndarray, decoded: np.ndarray, tokens: np.ndarray, zero: np.ndarray,
-           bits: float) -> np.ndarray:
+def choose_tiles(frames: np.ndarray, pred: np.ndarray, decoded: np.ndarray, tokens: np.ndarray,
+                 zero: np.ndarray, bits: float) -> np.ndarray:
     """The tiles where the prediction is cheaper than the coded step -> mask (ty, tx)."""
     f = frames.astype(np.float64)
     d_pred = _tile_sums(((pred - f) ** 2).sum(-1))

@@ -201,12 +201,12 @@ def _upsample(values: np.ndarray, height: int, width: int, block: int = BLOCK) -
     two_b = 2 * block
     y0, y1, wy = _axis_weights(height, by, block)
     x0, x1, wx = _axis_weights(width, bx, block)
-    # int32 throughout: |values| * (2*BLOCK)^2 stays far below 2^31 for vectors and weights
+    # int32 throughout: |values| * (2*block)^2 stays far below 2^31 for vectors and weights (block <= 64)
     v = values.astype(np.int32)
     rows = v[:, x0] * (two_b - wx)[None, :, None] + v[:, x1] * wx[None, :, None]  # (by, W, C)
     acc = rows[y0] * (two_b - wy)[:, None, None] + rows[y1] * wy[:, None, None]  # (H, W, C)
     acc += two_b * two_b // 2
-    acc >>= 2 * (two_b.bit_length() - 1)  # floor division by (2*BLOCK)^2, a power of two
+    acc >>= 2 * (two_b.bit_length() - 1)  # floor division by (2*block)^2, a power of two
     return acc
 
 
@@ -215,7 +215,7 @@ def _axis_weights(n: int, blocks: int, block: int = BLOCK) -> tuple[np.ndarray, 
     """For n pixels over `blocks` blocks: the two nearest block centres and the
     weight (0..2*block-1) of the second, clamped at the frame edges."""
     two_b = 2 * block
-    pos = 2 * np.arange(n, dtype=np.int32) + 1 - block  # 2*BLOCK * (pixel centre / BLOCK - 1/2)
+    pos = 2 * np.arange(n, dtype=np.int32) + 1 - block  # 2*block * (pixel centre / block - 1/2)
     i0 = np.floor_divide(pos, two_b)
     w1 = (pos - i0 * two_b).astype(np.int32)
     return np.clip(i0, 0, blocks - 1), np.clip(i0 + 1, 0, blocks - 1), w1

@@ -37,7 +37,6 @@ from . import compensation as motion
 
 
 SEARCH_BIAS = 64
-BLOCKS = (16, 32, 64)  # the block sizes a stream may use (format v6: log2 in the packet head)
 
 
 def search(source: np.ndarray, last: np.ndarray, block: int = motion.BLOCK) -> np.ndarray:
