@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The commands that made the shipped default model (vqcodec/weights/default.*):
-# fourteen `vqcodec train` stages, each starting from the previous stage's
+# fifteen `vqcodec train` stages, each starting from the previous stage's
 # weights, then ship() to store the last one as float16.
 #
 #   bash recipes/default.sh [RUNS]      # RUNS: the runs folder (default: runs)
@@ -11,7 +11,7 @@
 # (commit c9056b5, benchmarks/results/*_train_log.jsonl).
 #
 # Minutes are CPU minutes of the original run on a 2-core CPU without a GPU:
-# 540.8 in all. Stages 12 and 13 ran on a machine about 2.1x faster than the
+# 619.8 in all. Stages 12 and 13 ran on a machine about 2.1x faster than the
 # earlier ones (their 40.9 and 38.1 minutes are about 85 and 80 of the
 # earlier minutes). Training is not bit-reproducible (thread scheduling, and
 # each stage ran on the code of its day: stage 1 predates the prior's temporal
@@ -88,7 +88,20 @@ python -c "from vqcodec.zoo import ship; ship('$RUNS/bal5/bal5.json', folder='$R
 vqcodec train --init "$RUNS/bal5_ship/default.json" --prior fast --synthetic --data "$BIKES:0-0.5" --data "$BBB" \
     --out "$RUNS/fast" --name fast --steps 0 --prior-steps 4000 --prior-lr 2e-3
 
-# Ship: float16 weights named "default", intra period 128 frames, written to
-# RUNS/fast_ship/. The shipped weights are this folder's two files copied into
-# vqcodec/weights/; benchmark them first with --model "$RUNS/fast_ship/default.json".
+# Ship stage 14: float16 weights named "default", intra period 128 frames,
+# written to RUNS/fast_ship/. This is the previous default (format v5, fast
+# prior), shipped now as vqcodec/weights/legacy/default-v5.*.
 python -c "from vqcodec.zoo import ship; ship('$RUNS/fast/fast.json', folder='$RUNS/fast_ship', intra_period=128)"
+# 15. motion-compensated coding (format v6): the autoencoder learns to code        # 79 min
+#     each 2-frame step against the motion-compensated prediction from its own
+#     last decoded frame, then the prior the chain of tokens (recipes/motion.sh,
+#     docs/training.md --motion). The v5 default of step 14 is shipped as
+#     vqcodec/weights/legacy/default-v5.* so that its streams keep decoding.
+vqcodec train --init "$RUNS/fast_ship/default.json" --motion --synthetic --data "$BIKES:0-0.5" --data "$BBB" \
+    --out "$RUNS/motion" --name motion --steps 5000 --prior-steps 1500 --clip 8,96,96 --seed 22 \
+    --weighting db --lr 1e-3 --prior-lr 1e-3
+
+# Ship: float16 weights named "default", intra period 128 frames, written to
+# RUNS/motion_ship/. The shipped weights are this folder's two files copied into
+# vqcodec/weights/; benchmark them first with --model "$RUNS/motion_ship/default.json".
+python -c "from vqcodec.zoo import ship; ship('$RUNS/motion/motion.json', folder='$RUNS/motion_ship', intra_period=128)"

@@ -198,9 +198,9 @@ def lowlatency_packets() -> list[Packet]:
             end(12)]
 
 
-def test_new_headers_are_version_5():
+def test_new_headers_are_version_6():
     h = StreamHeader(**{**make_header().__dict__, "version": 2})
-    assert StreamHeader(**{k: v for k, v in make_header().__dict__.items() if k != "version"}).version == 5
+    assert StreamHeader(**{k: v for k, v in make_header().__dict__.items() if k != "version"}).version == 6
     assert h.to_bytes()[4:6] == b"\x02\x00"
     assert h.to_bytes()[6:] == make_header().to_bytes()[6:-4] + h.to_bytes()[-4:]  # same layout
 

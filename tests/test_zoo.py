@@ -88,8 +88,9 @@ def test_ship_can_set_the_intra_period_but_only_to_a_multiple_of_the_gop(tmp_pat
         ship(str(src), tmp_path / "bad", name="bad", intra_period=12)
 
 
-def test_streams_of_the_previous_default_still_decode():
-    """A v4 stream written by the previous shipped default (same name, other sha256)
+@pytest.mark.parametrize("legacy, version, sha", [("default-v4", 4, "0b63e2c3927b"), ("default-v5", 5, "b498c79aafda")])
+def test_streams_of_the_previous_default_still_decode(legacy, version, sha):
+    """A stream written by an earlier shipped default (same name, other sha256)
     decodes with no --model: the decoder finds that model in weights/legacy/ by sha256."""
     import io
     from fractions import Fraction
@@ -100,15 +101,15 @@ def test_streams_of_the_previous_default_still_decode():
     from vqcodec.format.container import StreamHeader
     from vqcodec.zoo import LEGACY_WEIGHTS, codec_for, legacy_model
 
-    old = load_codec(str(LEGACY_WEIGHTS / "default-v4.json"))
+    old = load_codec(str(LEGACY_WEIGHTS / f"{legacy}.json"))
     new = load_codec("default")
     assert old.model_id.name == new.model_id.name == "default" and old.model_id.sha256 != new.model_id.sha256
-    assert old.model_id.sha256.hex().startswith("0b63e2c3927b")  # the weights the v4 streams name
+    assert old.model_id.sha256.hex().startswith(sha)  # the weights its streams name
     frames = (np.arange(8 * 16 * 16 * 3) % 251).astype(np.uint8).reshape(8, 16, 16, 3)
     buf = io.BytesIO()
     compress(iter(frames), buf, 16, 16, Fraction(25), 3, model=old)
     header = StreamHeader.read(io.BytesIO(buf.getvalue()))
-    assert header.version == 4 and legacy_model("default", header.weights_sha256) is not None
+    assert header.version == version and legacy_model("default", header.weights_sha256) is not None
     assert codec_for(header).model_id.sha256 == old.model_id.sha256
     got = np.stack(list(decompress(io.BytesIO(buf.getvalue()))))
     assert np.array_equal(got, np.stack(list(decompress(io.BytesIO(buf.getvalue()), old))))

@@ -22,7 +22,7 @@ on request) with a transformer-prior model, and reads v1-v6.
 """
 from __future__ import annotations
 
-FORMAT_VERSION = 5  # what this build writes with the shipped default
+FORMAT_VERSION = 6  # what this build writes with the shipped default
 READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
 
 # The prior's arithmetic a stream is written with, and the version that says so,

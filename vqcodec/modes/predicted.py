@@ -59,14 +59,25 @@ class _Steps:
     """What the encoder and the decoder of one stream share: the geometry and the
     zero latent frame."""
 
+    # each step's quality offset from the stream's, by the step's index in its
+    # intra period (0: the intra step, 1: the first predicted step), cycling: a
+    # format rule the decoder follows (no bits are sent for it)
+    QUALITY_CYCLE: tuple[int, ...] = (0,)
+
     def __init__(self, codec: Codec, height: int, width: int, quality: int, version: int):
         self.codec, self.quality, self.version = codec, quality, version
+        self.base = quality  # the stream's quality; self.quality: the current step's
         s, self.t = codec.factor_s, codec.factor_t
         self.h, self.w = -(-height // s), -(-width // s)  # latent grid
         self.padded = (self.h * s, self.w * s)  # the frames' padded (H', W')
         self.tiles = tile_grid(*self.padded)  # (ty, tx) of a step's tile map
         planes = codec.planes_at(quality)
         self.zero = np.full((planes, self.h, self.w), codec.config.quantizer.codebook_size // 2, np.int64)
+
+    def step_quality(self, index: int) -> int:
+        """The quality the step `index` of its intra period (0: the intra step) is coded at."""
+        q = self.base + self.QUALITY_CYCLE[index % len(self.QUALITY_CYCLE)]
+        return min(max(q, self.codec.qualities[0]), self.codec.qualities[-1])
 
     def zero_context(self) -> torch.Tensor:
         """The prior context after a skipped step: its all-zero tokens."""
@@ -110,16 +121,18 @@ class StepEncoder(_Steps):
         return self.block or next((b for below, b in self.BLOCKS_BELOW if quality < below), 16)
 
     def begin(self) -> None:
-        self.packet_block = self.block_for(self.quality)
+        self.packet_block = self.block_for(self.base)
         self.enc = RangeEncoder()
         self.side = SideWriter(self.enc)
         self.step_modes: list[int] = []  # per step of this packet
 
-    def code(self, frames: np.ndarray, ref: np.ndarray, source: np.ndarray, prev: torch.Tensor
+    def code(self, frames: np.ndarray, ref: np.ndarray, source: np.ndarray, prev: torch.Tensor, index: int
              ) -> tuple[np.ndarray, torch.Tensor, float]:
         """frames (t, H', W', 3) padded, ref (H', W', 3) the last decoded frame, source
-        (H', W') int32 the luma of that frame before coding, prev the prior context
+        (H', W') int32 the luma of that frame before coding, prev the prior context,
+        index the step's in its intra period (step_quality)
         -> (the decoded step (t, H', W', 3), the next context, ideal token bits)."""
+        self.quality = self.step_quality(index)
         field = search(source, frames[-1], self.packet_block)  # (by, bx, 2)
         pred = predict(ref, field, self.t, self.packet_block)
         tokens, latents = self.codec.quantize(frames, self.quality, pred)  # (1, planes, h, w)
@@ -213,17 +226,19 @@ def _mse(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class StepDecoder(_Steps):
-    def decode(self, payload: bytes, steps: int, ref: np.ndarray, prev: torch.Tensor
+    def decode(self, payload: bytes, steps: int, ref: np.ndarray, prev: torch.Tensor, first: int
                ) -> tuple[list[np.ndarray], torch.Tensor, int]:
-        """An INTER packet of `steps` steps -> (decoded steps, each (t, H', W', 3),
-        the next context, the CRC of what was read)."""
+        """An INTER packet of `steps` steps, the first of index `first` in its intra
+        period -> (decoded steps, each (t, H', W', 3), the next context, the CRC of
+        what was read)."""
         modes, block, head = step_modes.read(payload)
         if len(modes) != steps:
             raise CodecError(f"the packet holds {len(modes)} steps; its frame count needs {steps}")
         side = SideReader(RangeDecoder(payload[head:]))
         by, bx = motion.grid_shape(*self.padded, block)
         out = []
-        for mode in modes:
+        for i, mode in enumerate(modes):
+            self.quality = self.step_quality(first + i)
             side.check(np.array([mode]))
             pred = None if mode == INTRA else predict(ref, side.step_field(by, bx), self.t, block)
             if mode == SKIP:  # the step is its prediction
@@ -300,7 +315,8 @@ class PredictedEncoder:
     def _code_step(self) -> None:
         frames = self.codec.padded(np.stack(self._pending))  # (t, H', W', 3)
         self._pending = []
-        step, self._prev, bits = self.steps.code(frames, self._ref, self._source, self._prev)
+        index = (self._done % self.header.intra_period + len(self._frames) - 1) // self.codec.factor_t
+        step, self._prev, bits = self.steps.code(frames, self._ref, self._source, self._prev, index)
         self.ideal_bits += bits
         self.step_bits += bits
         self._decoded.append(step)
@@ -310,14 +326,15 @@ class PredictedEncoder:
         codec, n, first = self.codec, len(self._frames), self._done
         if self._intra:  # a GOP coded alone: random access starts here
             gop = codec.padded(np.stack(self._frames))
-            tokens, latents = codec.quantize(gop, self.quality)
+            q = self.steps.step_quality(0)
+            tokens, latents = codec.quantize(gop, q)
             self._prev = codec.empty_context(tokens.shape[2], tokens.shape[3])
-            payload, bits, self._prev = codec.encode_payload(tokens, self._prev, self.version, self.quality, latents)
+            payload, bits, self._prev = codec.encode_payload(tokens, self._prev, self.version, q, latents)
             self.ideal_bits += bits
             self.intra_bits += bits
             self.intra_bytes += len(payload)
             self.tokens += tokens.size
-            self._last = codec.decode_tokens(tokens, self.quality)
+            self._last = codec.decode_tokens(tokens, q)
             packet = Packet(PacketType.INTRA, first, n, payload, tokens_crc(tokens))
             self._ref, self._source = self._last[n - 1], motion.luma(gop[n - 1])
             self.steps.last_mse = None
@@ -358,18 +375,19 @@ class PredictedDecoder:
         last = packet.first_frame + n - 1
         if packet.kind == PacketType.INTRA:
             prev = codec.empty_context(self.steps.h, self.steps.w)
-            tokens, self._prev = codec.decode_payload(packet.payload, -(-n // codec.factor_t), h.quality, prev,
-                                                      h.version)
+            q = self.steps.step_quality(0)
+            tokens, self._prev = codec.decode_payload(packet.payload, -(-n // codec.factor_t), q, prev, h.version)
             if tokens_crc(tokens) != packet.tokens_crc:
                 raise TokenMismatchError(f"decoded tokens of frames {packet.first_frame}-{last} do not match "
                                          f"their CRC: the prior's probabilities differ from the encoder's")
-            frames = codec.decode_tokens(tokens, h.quality)
+            frames = codec.decode_tokens(tokens, q)
         elif self._prev is None:
             raise CodecError(f"stream starts with an inter packet at frame {packet.first_frame}")
         else:
             try:
+                first = packet.first_frame % h.intra_period // codec.factor_t
                 steps, self._prev, crc = self.steps.decode(packet.payload, -(-n // codec.factor_t), self._ref,
-                                                           self._prev)
+                                                           self._prev, first)
             except ValueError as e:
                 raise e if isinstance(e, CodecError) else CodecError(str(e)) from None
             if crc != packet.tokens_crc:
