@@ -30,6 +30,7 @@ PARTS = {  # source file (suffix) -> part
               "coding/integer_prior.py", "coding/fixed_point.py", "coding/fast_schedule.py"),
     "tables": ("coding/laplace_tables.py", "coding/cdf.py", "coding/tables.py", "coding/rounding.py"),
     "range coder": ("coding/range_coder.py",),
+    "motion": ("motion/", "modes/tile_skip.py"),  # search, warping, side info, tile choice (format v6)
     "I/O": ("media/video_io.py", "format/container.py", "av/", "api.py", "stream.py"),
 }
 
