@@ -30,17 +30,14 @@ def parse_cycles(text: str) -> list[tuple[int, ...]]:
 
 
 def main() -> None:
+    from predicted_bits import clip_arguments, measure  # this script's folder is on sys.path
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--clip", default="carphone_pristine.mp4")
-    ap.add_argument("--frames", type=int, default=120)
-    ap.add_argument("--size", default=None, help="centre crop WxH")
-    ap.add_argument("--qualities", default="1,3,5,7,9")
+    clip_arguments(ap, "1,3,5,7,9")
     ap.add_argument("--cycles", default="0;1,0,0,0;0,-1",
                     help="';'-separated cycles of per-step quality offsets; the first is the anchor")
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/predictive/quality_cycle.json"))
     args = ap.parse_args()
-    from predicted_bits import measure  # this script's folder is on sys.path
 
     from vqcodec import load_codec
     from vqcodec.bench.bdrate import bd_rate
