@@ -16,6 +16,33 @@ def test_default_model_ships_with_the_package():
     assert len(cfg.qualities) >= 4
 
 
+def test_the_default_codes_motion_compensated_steps_in_the_current_format():
+    """The shipped default is a motion-compensated model: it writes FORMAT_VERSION (6),
+    whose streams decode with no --model; the v5 default is refused them by name and sha256."""
+    import io
+    from fractions import Fraction
+
+    import numpy as np
+
+    from vqcodec.api import compress, decompress
+    from vqcodec.errors import CodecError
+    from vqcodec.format.container import StreamHeader
+    from vqcodec.format.versions import FORMAT_VERSION, has_motion
+    from vqcodec.zoo import LEGACY_WEIGHTS, codec_for
+
+    codec = load_codec("default")
+    assert codec.uses_motion and codec.version_for() == FORMAT_VERSION and has_motion(FORMAT_VERSION)
+    base = (np.arange(40 * 40 * 3) * 7 % 251).astype(np.uint8).reshape(40, 40, 3)
+    frames = np.stack([np.roll(base, i, axis=1)[:32, :32] for i in range(6)])  # a pan
+    buf = io.BytesIO()
+    compress(iter(frames), buf, 32, 32, Fraction(25), 3, model=codec)
+    header = StreamHeader.read(io.BytesIO(buf.getvalue()))
+    assert header.version == FORMAT_VERSION and header.weights_sha256 == codec.model_id.sha256
+    assert len(list(decompress(io.BytesIO(buf.getvalue())))) == 6
+    with pytest.raises(CodecError, match=rf"stream needs model 'default' \(sha256 {codec.model_id.sha256.hex()[:12]}"):
+        codec_for(header, str(LEGACY_WEIGHTS / "default-v5.json"))
+
+
 def test_load_by_path_and_id(tiny_model):
     codec = load_codec(tiny_model)
     assert codec.model_id.name == "tiny"
