@@ -5,9 +5,10 @@
                                        [--cycles "0;1,0,0,0;0,-1"]
                                        [--out benchmarks/results/predictive/quality_cycle.json]
 
-A cycle lists each predicted step's quality offset from the stream's, by the
-step's index in its intra period (modes/predicted.py, _Steps.QUALITY_CYCLE):
-"1,0,0,0" codes every fourth step one quality higher than the three after it,
+A cycle lists each step's quality offset from the stream's, by the step's
+index in its intra period, the intra step's first (modes/predicted.py,
+_Steps.QUALITY_CYCLE): "1,0,0,0" codes the intra step and every fourth step
+after it one quality higher than the three after them,
 as x264 spends more on the frames others are predicted from. The clip is coded
 by the full mode at each quality with each cycle (predicted_bits.measure: the
 encoder's closed-loop reconstruction, which the decoder reproduces exactly),

@@ -7,11 +7,11 @@
 #
 # Each stage writes its checkpoints, the trained model (NAME.json +
 # NAME.safetensors) and its training log (train_log.jsonl) into RUNS/NAME/.
-# The logs of the run that made the shipped weights are in the git history
-# (commit c9056b5, benchmarks/results/*_train_log.jsonl).
+# The logs of stages 1-13 are in the git history (commit c9056b5,
+# benchmarks/results/*_train_log.jsonl); those of stages 14 and 15 were not kept.
 #
 # Minutes are CPU minutes of the original run on a 2-core CPU without a GPU:
-# 619.8 in all. Stages 12 and 13 ran on a machine about 2.1x faster than the
+# 634.0 in all. Stages 12 and 13 ran on a machine about 2.1x faster than the
 # earlier ones (their 40.9 and 38.1 minutes are about 85 and 80 of the
 # earlier minutes). Training is not bit-reproducible (thread scheduling, and
 # each stage ran on the code of its day: stage 1 predates the prior's temporal
@@ -92,7 +92,7 @@ vqcodec train --init "$RUNS/bal5_ship/default.json" --prior fast --synthetic --d
 # written to RUNS/fast_ship/. This is the previous default (format v5, fast
 # prior), shipped now as vqcodec/weights/legacy/default-v5.*.
 python -c "from vqcodec.zoo import ship; ship('$RUNS/fast/fast.json', folder='$RUNS/fast_ship', intra_period=128)"
-# 15. motion-compensated coding (format v6): the autoencoder learns to code        # 79 min
+# 15. motion-compensated coding (format v6): the autoencoder learns to code        # 93.2 min
 #     each 2-frame step against the motion-compensated prediction from its own
 #     last decoded frame, then the prior the chain of tokens (recipes/motion.sh,
 #     docs/training.md --motion). The v5 default of step 14 is shipped as

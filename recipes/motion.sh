@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The motion-compensated model (format v6, AutoencoderConfig.motion): the
-# shipped default extended with predicted steps (docs/training.md, --motion).
+# v5 default extended with predicted steps (docs/training.md, --motion).
 #
 #   bash recipes/motion.sh [RUNS] [INIT]   # RUNS: runs folder (default: runs)
 #                                          # INIT: model to extend (default: the v5 default,

@@ -59,11 +59,9 @@ class _Steps:
     """What the encoder and the decoder of one stream share: the geometry and the
     zero latent frame."""
 
-    # each step's quality offset from the stream's, by the step's index in its
-    # intra period (0: the intra step, 1: the first predicted step), cycling. A
-    # format rule (no bits are sent for it): v6 is flat. Other cycles are for
-    # benchmarks/quality_cycle.py only, whose streams decode only with the same
-    # cycle set (+1 on every 8th step: carphone -2.7 %, held-out bikes +3.9 %)
+    # each step's quality offset by its index in the intra period (0: the intra packet's), cycling:
+    # a format rule (no bits sent), flat in v6. Others are for benchmarks/quality_cycle.py only
+    # (their streams need the same cycle set; +1 every 8th step: held-out bikes +3.9 %)
     QUALITY_CYCLE: tuple[int, ...] = (0,)
 
     def __init__(self, codec: Codec, height: int, width: int, quality: int, version: int):
@@ -77,7 +75,7 @@ class _Steps:
         self.zero = np.full((planes, self.h, self.w), codec.config.quantizer.codebook_size // 2, np.int64)
 
     def step_quality(self, index: int) -> int:
-        """The quality the step `index` of its intra period (0: the intra step) is coded at."""
+        """The quality the step `index` of its intra period (0: the intra packet's) is coded at."""
         q = self.base + self.QUALITY_CYCLE[index % len(self.QUALITY_CYCLE)]
         return min(max(q, self.codec.qualities[0]), self.codec.qualities[-1])
 
@@ -270,6 +268,8 @@ class PredictedEncoder:
     INTRA_FRAMES: int | None = None
 
     def __init__(self, codec: Codec, header: StreamHeader):
+        if self.INTRA_FRAMES and self.INTRA_FRAMES % codec.factor_t:  # steps (and their index) start on a step
+            raise ValueError(f"INTRA_FRAMES {self.INTRA_FRAMES} is not a multiple of {codec.factor_t} frames")
         self.codec, self.header = codec, header
         self.quality, self.version = header.quality, header.version
         self.steps = StepEncoder(codec, header.height, header.width, header.quality, header.version)
