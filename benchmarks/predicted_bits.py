@@ -65,18 +65,13 @@ def measure(codec, frames: np.ndarray, quality: int, block: int | None = None) -
     }
 
 
-def clip_arguments(ap: argparse.ArgumentParser, qualities: str) -> None:
-    """The model, clip and quality options this script and quality_cycle.py share."""
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", required=True)
     ap.add_argument("--clip", default="carphone_pristine.mp4")
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--size", default=None, help="centre crop WxH")
-    ap.add_argument("--qualities", default=qualities)
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    clip_arguments(ap, "2,5,8")
+    ap.add_argument("--qualities", default="2,5,8")
     ap.add_argument("--still", action="store_true",
                     help="hold the clip's first frame for every frame: what a still camera costs")
     ap.add_argument("--blocks", default=None,

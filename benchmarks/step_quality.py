@@ -39,11 +39,11 @@ def measure(codec, frames: np.ndarray, quality: int) -> list[dict]:
 
     rows, code = [], predicted.StepEncoder.code
 
-    def recording(self, fr, ref, source, prev, index):  # the step as the encoder sees it, then coded
+    def recording(self, fr, ref, source, prev):  # the step as the encoder sees it, then coded
         pred = predicted.predict(ref, predicted.search(source, fr[-1], self.packet_block), self.t,
                                  self.packet_block)
         zero = self.reconstruct(self.zero, pred)
-        out, nxt, bits = code(self, fr, ref, source, prev, index)
+        out, nxt, bits = code(self, fr, ref, source, prev)
         rows.append({"mode": self.step_modes[-1], "bits": bits, "still": _psnr(predicted._mse(ref[None], fr)),
                      "pred": _psnr(predicted._mse(pred, fr)), "decoded": _psnr(predicted._mse(out, fr)),
                      "zero_tokens": _psnr(predicted._mse(zero, fr))})

@@ -59,25 +59,14 @@ class _Steps:
     """What the encoder and the decoder of one stream share: the geometry and the
     zero latent frame."""
 
-    # each step's quality offset by its index in the intra period (0: the intra packet's), cycling:
-    # a format rule (no bits sent), flat in v6. Others are for benchmarks/quality_cycle.py only
-    # (their streams need the same cycle set; +1 every 8th step: held-out bikes +3.9 %)
-    QUALITY_CYCLE: tuple[int, ...] = (0,)
-
     def __init__(self, codec: Codec, height: int, width: int, quality: int, version: int):
         self.codec, self.quality, self.version = codec, quality, version
-        self.base = quality  # the stream's quality; self.quality: the current step's
         s, self.t = codec.factor_s, codec.factor_t
         self.h, self.w = -(-height // s), -(-width // s)  # latent grid
         self.padded = (self.h * s, self.w * s)  # the frames' padded (H', W')
         self.tiles = tile_grid(*self.padded)  # (ty, tx) of a step's tile map
         planes = codec.planes_at(quality)
         self.zero = np.full((planes, self.h, self.w), codec.config.quantizer.codebook_size // 2, np.int64)
-
-    def step_quality(self, index: int) -> int:
-        """The quality the step `index` of its intra period (0: the intra packet's) is coded at."""
-        q = self.base + self.QUALITY_CYCLE[index % len(self.QUALITY_CYCLE)]
-        return min(max(q, self.codec.qualities[0]), self.codec.qualities[-1])
 
     def zero_context(self) -> torch.Tensor:
         """The prior context after a skipped step: its all-zero tokens."""
@@ -121,18 +110,16 @@ class StepEncoder(_Steps):
         return self.block or next((b for below, b in self.BLOCKS_BELOW if quality < below), 16)
 
     def begin(self) -> None:
-        self.packet_block = self.block_for(self.base)
+        self.packet_block = self.block_for(self.quality)
         self.enc = RangeEncoder()
         self.side = SideWriter(self.enc)
         self.step_modes: list[int] = []  # per step of this packet
 
-    def code(self, frames: np.ndarray, ref: np.ndarray, source: np.ndarray, prev: torch.Tensor, index: int
+    def code(self, frames: np.ndarray, ref: np.ndarray, source: np.ndarray, prev: torch.Tensor
              ) -> tuple[np.ndarray, torch.Tensor, float]:
         """frames (t, H', W', 3) padded, ref (H', W', 3) the last decoded frame, source
-        (H', W') int32 the luma of that frame before coding, prev the prior context,
-        index the step's in its intra period (step_quality)
+        (H', W') int32 the luma of that frame before coding, prev the prior context
         -> (the decoded step (t, H', W', 3), the next context, ideal token bits)."""
-        self.quality = self.step_quality(index)
         field = search(source, frames[-1], self.packet_block)  # (by, bx, 2)
         pred = predict(ref, field, self.t, self.packet_block)
         tokens, latents = self.codec.quantize(frames, self.quality, pred)  # (1, planes, h, w)
@@ -226,19 +213,17 @@ def _mse(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class StepDecoder(_Steps):
-    def decode(self, payload: bytes, steps: int, ref: np.ndarray, prev: torch.Tensor, first: int
+    def decode(self, payload: bytes, steps: int, ref: np.ndarray, prev: torch.Tensor
                ) -> tuple[list[np.ndarray], torch.Tensor, int]:
-        """An INTER packet of `steps` steps, the first of index `first` in its intra
-        period -> (decoded steps, each (t, H', W', 3), the next context, the CRC of
-        what was read)."""
+        """An INTER packet of `steps` steps -> (decoded steps, each (t, H', W', 3),
+        the next context, the CRC of what was read)."""
         modes, block, head = step_modes.read(payload)
         if len(modes) != steps:
             raise CodecError(f"the packet holds {len(modes)} steps; its frame count needs {steps}")
         side = SideReader(RangeDecoder(payload[head:]))
         by, bx = motion.grid_shape(*self.padded, block)
         out = []
-        for i, mode in enumerate(modes):
-            self.quality = self.step_quality(first + i)
+        for mode in modes:
             side.check(np.array([mode]))
             pred = None if mode == INTRA else predict(ref, side.step_field(by, bx), self.t, block)
             if mode == SKIP:  # the step is its prediction
@@ -268,8 +253,6 @@ class PredictedEncoder:
     INTRA_FRAMES: int | None = None
 
     def __init__(self, codec: Codec, header: StreamHeader):
-        if self.INTRA_FRAMES and self.INTRA_FRAMES % codec.factor_t:  # steps (and their index) start on a step
-            raise ValueError(f"INTRA_FRAMES {self.INTRA_FRAMES} is not a multiple of {codec.factor_t} frames")
         self.codec, self.header = codec, header
         self.quality, self.version = header.quality, header.version
         self.steps = StepEncoder(codec, header.height, header.width, header.quality, header.version)
@@ -317,8 +300,7 @@ class PredictedEncoder:
     def _code_step(self) -> None:
         frames = self.codec.padded(np.stack(self._pending))  # (t, H', W', 3)
         self._pending = []
-        index = (self._done % self.header.intra_period + len(self._frames) - 1) // self.codec.factor_t
-        step, self._prev, bits = self.steps.code(frames, self._ref, self._source, self._prev, index)
+        step, self._prev, bits = self.steps.code(frames, self._ref, self._source, self._prev)
         self.ideal_bits += bits
         self.step_bits += bits
         self._decoded.append(step)
@@ -328,15 +310,14 @@ class PredictedEncoder:
         codec, n, first = self.codec, len(self._frames), self._done
         if self._intra:  # a GOP coded alone: random access starts here
             gop = codec.padded(np.stack(self._frames))
-            q = self.steps.step_quality(0)
-            tokens, latents = codec.quantize(gop, q)
+            tokens, latents = codec.quantize(gop, self.quality)
             self._prev = codec.empty_context(tokens.shape[2], tokens.shape[3])
-            payload, bits, self._prev = codec.encode_payload(tokens, self._prev, self.version, q, latents)
+            payload, bits, self._prev = codec.encode_payload(tokens, self._prev, self.version, self.quality, latents)
             self.ideal_bits += bits
             self.intra_bits += bits
             self.intra_bytes += len(payload)
             self.tokens += tokens.size
-            self._last = codec.decode_tokens(tokens, q)
+            self._last = codec.decode_tokens(tokens, self.quality)
             packet = Packet(PacketType.INTRA, first, n, payload, tokens_crc(tokens))
             self._ref, self._source = self._last[n - 1], motion.luma(gop[n - 1])
             self.steps.last_mse = None
@@ -377,19 +358,18 @@ class PredictedDecoder:
         last = packet.first_frame + n - 1
         if packet.kind == PacketType.INTRA:
             prev = codec.empty_context(self.steps.h, self.steps.w)
-            q = self.steps.step_quality(0)
-            tokens, self._prev = codec.decode_payload(packet.payload, -(-n // codec.factor_t), q, prev, h.version)
+            tokens, self._prev = codec.decode_payload(packet.payload, -(-n // codec.factor_t), h.quality, prev,
+                                                      h.version)
             if tokens_crc(tokens) != packet.tokens_crc:
                 raise TokenMismatchError(f"decoded tokens of frames {packet.first_frame}-{last} do not match "
                                          f"their CRC: the prior's probabilities differ from the encoder's")
-            frames = codec.decode_tokens(tokens, q)
+            frames = codec.decode_tokens(tokens, h.quality)
         elif self._prev is None:
             raise CodecError(f"stream starts with an inter packet at frame {packet.first_frame}")
         else:
             try:
-                first = packet.first_frame % h.intra_period // codec.factor_t
                 steps, self._prev, crc = self.steps.decode(packet.payload, -(-n // codec.factor_t), self._ref,
-                                                           self._prev, first)
+                                                           self._prev)
             except ValueError as e:
                 raise e if isinstance(e, CodecError) else CodecError(str(e)) from None
             if crc != packet.tokens_crc:
