@@ -224,3 +224,32 @@ def test_payload_round_trip_whatever_the_tokens(fast_codec, content):
     assert np.array_equal(back, tokens) and torch.equal(nxt, nxt2)
     if content == "none zero":  # every token pays a residual: dearer than flags alone (random tiny model)
         assert len(payload) > len(fast_codec.encode_payload(zero.copy(), prev, 5, 2)[0])
+
+
+def test_the_kept_context_codes_what_fresh_tables_code(fast_codec):
+    """FastTables keeps the context of the last prev (the encoder codes a step
+    twice against it): coding against it again, or against a prev that differs
+    in one token, gives what tables that never saw it give."""
+    from vqcodec.coding.fast_schedule import FastTables
+
+    rng = np.random.default_rng(5)
+    planes = fast_codec.config.quantizer.planes
+    K = fast_codec.config.quantizer.codebook_size
+    prev = torch.from_numpy(rng.integers(K // 2 - 3, K // 2 + 3, (planes, 6, 8)))
+    frame = rng.integers(K // 2 - 3, K // 2 + 3, (fast_codec.planes_at(2), 6, 8))
+
+    def code(tables, p):
+        enc = RangeEncoder()
+        fast_codec._integer = tables
+        bits, _ = fast_codec.encode_frame(enc, frame.copy(), p, fast_codec.version_for(), 2)
+        return bits, enc.finish()
+
+    kept = FastTables(fast_codec.prior)
+    first = code(kept, prev)
+    assert code(kept, prev) == first == code(FastTables(fast_codec.prior), prev)
+    changed = prev.clone()
+    changed[0, 0, 0] = K // 2 + 4
+    assert code(kept, changed) == code(FastTables(fast_codec.prior), changed)
+    assert kept.context(changed, 2) is kept.context(changed, 2)
+    assert not torch.equal(kept.context(prev, 2), kept.context(changed, 2))
+    fast_codec.reset_tables()

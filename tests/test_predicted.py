@@ -408,3 +408,17 @@ def test_an_intra_period_starts_with_one_step_coded_alone(motion_codec, monkeypa
     out = list(rec)
     (damage,) = rec.damages
     assert damage.resumed % 8 == 0 and all(np.array_equal(f, want[i]) for i, f in out)
+
+
+def test_the_decoders_condition_computed_once_decodes_the_same(motion_codec):
+    """The encoder decodes a step's two token candidates (tile choice) with the
+    decoder's features of the prediction computed once: the same frames, to the
+    bit, as computing them with each decode (what the decoder does)."""
+    rng = np.random.default_rng(3)
+    pred = rng.integers(0, 256, (2, 48, 64, 3), dtype=np.uint8)
+    planes = motion_codec.planes_at(2)
+    cond = motion_codec.decoder_condition(pred, 2)
+    for _ in range(2):
+        tokens = rng.integers(60, 68, (1, planes, 48 // motion_codec.factor_s, 64 // motion_codec.factor_s))
+        assert np.array_equal(motion_codec.decode_tokens(tokens, 2, pred, cond),
+                              motion_codec.decode_tokens(tokens, 2, pred))

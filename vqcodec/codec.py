@@ -207,14 +207,21 @@ class Codec:
 
     @torch.inference_mode()
     def decode_tokens(self, tokens: np.ndarray, quality: int | None = None,
-                      ref: np.ndarray | None = None) -> np.ndarray:
+                      ref: np.ndarray | None = None, cond: tuple | None = None) -> np.ndarray:
         """int64 tokens (T', planes, h, w) -> uint8 frames (T'*t, h*s, w*s, 3).
         quality: needed by scalar models (it picks the step); RVQ reads it
-        from the token count. ref: the frame the encoder was given."""
+        from the token count. ref: the frame the encoder was given; or cond,
+        decoder_condition(ref, quality), to decode several candidates against one ref."""
         quality = self._quality_of(tokens, quality)
         idx = torch.from_numpy(np.ascontiguousarray(tokens)).to(self.device)
         z = self.quantizer.decode(idx.permute(1, 0, 2, 3).unsqueeze(0), quality)
-        return tensor_to_frames(self.autoencoder.decoder(z, quality, self._reference(ref))).cpu().numpy()
+        ref = None if cond is not None else self._reference(ref)
+        return tensor_to_frames(self.autoencoder.decoder(z, quality, ref, cond=cond)).cpu().numpy()
+
+    @torch.inference_mode()
+    def decoder_condition(self, ref: np.ndarray, quality: int) -> tuple:
+        """What the decoder takes from ref (decode_tokens'), whatever the tokens."""
+        return self.autoencoder.decoder.condition(self._reference(ref), quality)
 
     def _quality_of(self, tokens: np.ndarray, quality: int | None) -> int:
         """The quality of tokens (T', planes, h, w): given, or (RVQ only) their level count."""

@@ -31,6 +31,22 @@ class FastTables:
 
     def __init__(self, prior: FastPrior, tile_batch: int | None = None):
         self.prior, self.tile_batch = prior, tile_batch
+        self._last: tuple[int, torch.Tensor, torch.Tensor] | None = None  # (quality, prev, its context)
+
+    @torch.inference_mode()
+    def context(self, prev: torch.Tensor, quality: int) -> torch.Tensor:
+        """The prior's context of prev (C, h, w) -> (dim, h, w): its transformer over
+        the previous latent frame, the heaviest part of a latent frame's coding.
+        The last one is kept: the encoder codes a predicted step a second time
+        against the same prev when it keeps tiles of its prediction
+        (modes/predicted.py), and the same tokens and quality give the same
+        context (compared in full, not by identity)."""
+        last = self._last  # one read: another thread may replace it
+        if last is not None and last[0] == quality and last[1].shape == prev.shape and torch.equal(last[1], prev):
+            return last[2]
+        ctx = self.prior.context(prev, quality, self.tile_batch)
+        self._last = (quality, prev.clone(), ctx)
+        return ctx
 
     @torch.inference_mode()
     def code_latent_frame(self, prev: torch.Tensor, quality: int, step: FastStep) -> torch.Tensor:
@@ -38,7 +54,7 @@ class FastTables:
         absent) -> this frame's tokens (C, h, w), coded or decoded by `step`."""
         P = self.prior
         C, h, w = prev.shape
-        ctx = P.context(prev, quality, self.tile_batch)  # (dim, h, w)
+        ctx = self.context(prev, quality)  # (dim, h, w)
         prev_v = P.values(prev)  # (C, h, w)
         cur = torch.full_like(prev, P.mask_index)
         board = checkerboard(h, w, prev.device).reshape(-1)

@@ -19,57 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..config import AutoencoderConfig
-
-
-class ResBlock(nn.Module):
-    """x + conv_t(act(conv_s(act(x)))): one spatial and one temporal kernel."""
-
-    def __init__(self, ch: int):
-        super().__init__()
-        self.spatial = nn.Conv3d(ch, ch, (1, 3, 3), padding=(0, 1, 1))
-        self.temporal = nn.Conv3d(ch, ch, (3, 1, 1), padding=(1, 0, 0))
-        nn.init.zeros_(self.temporal.weight)  # start as identity: stable deep training
-        nn.init.zeros_(self.temporal.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.temporal(F.silu(self.spatial(F.silu(x))))
-
-
-class AxialAttention(nn.Module):
-    """Multi-head self-attention along one axis of (B, C, T, H, W) at a time
-    (time, then height, then width), as in VideoGPT: cost grows with T+H+W per
-    position instead of T*H*W."""
-
-    def __init__(self, ch: int, heads: int):
-        super().__init__()
-        self.heads = heads
-        self.norm = nn.GroupNorm(1, ch)
-        self.qkv = nn.ModuleList(nn.Linear(ch, 3 * ch) for _ in range(3))
-        self.out = nn.Linear(3 * ch, ch)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
-
-    def _attend(self, x: torch.Tensor, qkv: nn.Linear) -> torch.Tensor:
-        # x: (N, L, C) sequences along one axis
-        N, L, C = x.shape
-        q, k, v = qkv(x).view(N, L, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
-        y = F.scaled_dot_product_attention(q, k, v)  # (N, heads, L, C/heads)
-        return y.transpose(1, 2).reshape(N, L, C)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        B, C, T, H, W = x.shape
-        h = self.norm(x).permute(0, 2, 3, 4, 1)  # (B, T, H, W, C)
-        outs = []
-        for axis, qkv in zip((1, 2, 3), self.qkv):
-            # move `axis` next to C, flatten the others into the batch
-            perm = [0] + [a for a in (1, 2, 3) if a != axis] + [axis, 4]
-            seq = h.permute(*perm)
-            shape = seq.shape
-            y = self._attend(seq.reshape(-1, shape[-2], C), qkv).reshape(shape)
-            inv = [perm.index(i) for i in range(5)]
-            outs.append(y.permute(*inv))
-        y = self.out(torch.cat(outs, -1))  # (B, T, H, W, C)
-        return x + y.permute(0, 4, 1, 2, 3)
+from .blocks import AxialAttention, Conv3d, ConvTranspose3d, ResBlock
 
 
 class QualityFilm(nn.Module):
@@ -155,7 +105,7 @@ class LinearPath(nn.Module):
         super().__init__()
         k = (cfg.down_t, cfg.down_s, cfg.down_s)
         c = 3 * cfg.patch**2
-        conv = nn.ConvTranspose3d if synthesis else nn.Conv3d
+        conv = ConvTranspose3d if synthesis else Conv3d
         self.conv = conv(*((cfg.embed_dim, c) if synthesis else (c, cfg.embed_dim)), k, stride=k)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -187,7 +137,7 @@ class ReferenceBranch(nn.Module):
         self.hi = nn.Conv2d(c, c, 3, padding=1)
         self.lat = nn.Conv2d(c, c2, cfg.down_s, stride=cfg.down_s)
         k = (cfg.down_t, cfg.down_s, cfg.down_s)
-        self.predict = nn.Conv3d(3 * p * p, cfg.embed_dim, k, stride=k)
+        self.predict = Conv3d(3 * p * p, cfg.embed_dim, k, stride=k)
         self.alpha = nn.Parameter(torch.zeros(max(1, cfg.quality_conditioned), cfg.embed_dim))
         for m in (self.hi, self.lat):
             nn.init.zeros_(m.weight)
@@ -270,15 +220,15 @@ class Encoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         c, c2 = cfg.channels, cfg.latent_channels
-        self.stem = nn.Conv3d(3 * cfg.patch**2, c, (1, 3, 3), padding=(0, 1, 1))
+        self.stem = Conv3d(3 * cfg.patch**2, c, (1, 3, 3), padding=(0, 1, 1))
         self.blocks = nn.Sequential(*(ResBlock(c) for _ in range(cfg.hi_res_blocks)))
         k = (cfg.down_t, cfg.down_s, cfg.down_s)
-        self.down = nn.Conv3d(c, c2, k, stride=k)
+        self.down = Conv3d(c, c2, k, stride=k)
         self.latent_blocks = nn.Sequential(
             *(ResBlock(c2) for _ in range(cfg.res_blocks)),
             *(AxialAttention(c2, cfg.attn_heads) for _ in range(cfg.attn_blocks)),
         )
-        self.proj = nn.Conv3d(c2, cfg.embed_dim, 1)
+        self.proj = Conv3d(c2, cfg.embed_dim, 1)
         self.linear = LinearPath(cfg, synthesis=False) if cfg.linear_path else None
         if self.linear is not None:  # the network starts as a zero correction of the PCA
             nn.init.zeros_(self.proj.weight)
@@ -307,15 +257,15 @@ class Decoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         c, c2 = cfg.channels, cfg.latent_channels
-        self.proj = nn.Conv3d(cfg.embed_dim, c2, 1)
+        self.proj = Conv3d(cfg.embed_dim, c2, 1)
         self.latent_blocks = nn.Sequential(
             *(ResBlock(c2) for _ in range(cfg.res_blocks)),
             *(AxialAttention(c2, cfg.attn_heads) for _ in range(cfg.attn_blocks)),
         )
         k = (cfg.down_t, cfg.down_s, cfg.down_s)
-        self.up = nn.ConvTranspose3d(c2, c, k, stride=k)
+        self.up = ConvTranspose3d(c2, c, k, stride=k)
         self.blocks = nn.Sequential(*(ResBlock(c) for _ in range(cfg.hi_res_blocks)))
-        self.head = nn.Conv3d(c, 3 * cfg.patch**2, (1, 3, 3), padding=(0, 1, 1))
+        self.head = Conv3d(c, 3 * cfg.patch**2, (1, 3, 3), padding=(0, 1, 1))
         self.linear = LinearPath(cfg, synthesis=True) if cfg.linear_path else None
         if self.linear is not None:
             nn.init.zeros_(self.head.weight)
@@ -325,24 +275,35 @@ class Decoder(nn.Module):
         self.reference = ReferenceBranch(cfg) if cfg.reference else None
         self.detail = PredictionDetail(cfg) if cfg.motion else None
 
+    def condition(self, ref: torch.Tensor | None, quality: int | torch.Tensor | None = None,
+                  keep: torch.Tensor | None = None) -> tuple:
+        """What the decoder takes from ref, whatever the latents: (hi, lat,
+        prediction, detail), zeros (0.0) for an intra GOP. The encoder computes it
+        once to decode several token candidates of one step (its tile choice)."""
+        r_hi, r_lat, pred = _reference(self.reference, ref, quality, keep)
+        detail = 0.0
+        if self.detail is not None and ref is not None:
+            if ref.dim() != 5:
+                raise ValueError("a motion-compensated model's decoder takes a prediction clip (B, 3, T, H, W)")
+            detail = self.detail(ref, self.reference, self.linear, quality, keep)
+        return r_hi, r_lat, pred, detail
+
     def forward(self, z: torch.Tensor, quality: int | torch.Tensor | None = None,
-                ref: torch.Tensor | None = None, keep: torch.Tensor | None = None) -> torch.Tensor:
+                ref: torch.Tensor | None = None, keep: torch.Tensor | None = None,
+                cond: tuple | None = None) -> torch.Tensor:
         """z (B, D, T/t, H/s, W/s) -> x (B, 3, T, H, W), unclamped; a
         quality-conditioned model needs the quality (int, or (B,) per clip):
         a coarse step's latents want smoothing, a fine step's want detail kept.
-        ref, keep: the frame the encoder saw (None: intra), see _reference."""
-        r_hi, r_lat, pred = _reference(self.reference, ref, quality, keep)
+        ref, keep: the frame the encoder saw (None: intra), see _reference;
+        cond: condition(ref, quality, keep), when already computed."""
+        r_hi, r_lat, pred, detail = self.condition(ref, quality, keep) if cond is None else cond
         z = _apply(self.gain, z, quality) + pred  # the residual plus the reference's prediction
         h = _apply(self.film, self.latent_blocks(self.proj(z) + r_lat), quality)  # (B, C2, T/t, H/s, W/s)
         h = _apply(self.film_hi, self.blocks(self.up(F.silu(h)) + r_hi), quality)  # (B, C, T, H/p, W/p)
         u = self.head(F.silu(h))  # (B, 3p^2, T, H/p, W/p)
         if self.linear is not None:
             u = u + self.linear(z)
-        if self.detail is not None and ref is not None:
-            if ref.dim() != 5:
-                raise ValueError("a motion-compensated model's decoder takes a prediction clip (B, 3, T, H, W)")
-            u = u + self.detail(ref, self.reference, self.linear, quality, keep)
-        return _shuffle(u, self.cfg.patch)
+        return _shuffle(u + detail, self.cfg.patch)
 
 
 class Autoencoder(nn.Module):

@@ -74,9 +74,10 @@ class _Steps:
         ctx[: self.zero.shape[0]] = torch.from_numpy(self.zero).to(ctx.device)
         return ctx
 
-    def reconstruct(self, tokens: np.ndarray, pred: np.ndarray) -> np.ndarray:
-        """tokens (planes, h, w), pred (t, H', W', 3) -> decoded step (t, H', W', 3) uint8."""
-        return self.codec.decode_tokens(tokens[None], self.quality, pred)
+    def reconstruct(self, tokens: np.ndarray, pred: np.ndarray | None, cond: tuple | None = None) -> np.ndarray:
+        """tokens (planes, h, w), pred (t, H', W', 3) or None (intra) -> decoded step
+        (t, H', W', 3) uint8; cond: the codec's decoder_condition(pred), if computed."""
+        return self.codec.decode_tokens(tokens[None], self.quality, pred, cond)
 
 
 class StepEncoder(_Steps):
@@ -135,13 +136,15 @@ class StepEncoder(_Steps):
             trial, frame = _Recorder(), np.array(tokens[0])  # writable: the rounding writes its choices back
             bits, coded_prev = self.codec.encode_frame(trial, frame, prev, self.version, self.quality,
                                                        None if latents is None else latents[0])
-            decoded = self.reconstruct(frame, pred)
+            # the decoder's features of the prediction, whatever the tokens: once for both candidates
+            cond = None if pred is None else self.codec.decoder_condition(pred, self.quality)
+            decoded = self.reconstruct(frame, pred, cond)
             if mode == PREDICTED and self.rd_tiles:  # keep the prediction where it beats the tokens
                 mask = choose_tiles(frames, pred, decoded, frame, self.zero, bits)
                 if mask.any():
                     trial, frame = _Recorder(), zero_tiles(frame, self.zero, mask, self.codec.factor_s)
                     bits, coded_prev = self.codec.encode_frame(trial, frame, prev, self.version, self.quality)
-                    decoded = paste_tiles(self.reconstruct(frame, pred), pred, mask)
+                    decoded = paste_tiles(self.reconstruct(frame, pred, cond), pred, mask)
             if mode == PREDICTED and self.rd_skip and self._skip_pays(frames, decoded, mse, bits):
                 mode, bits = SKIP, 0.0
         self.step_modes.append(mode)
