@@ -141,10 +141,13 @@ class StepEncoder(_Steps):
             decoded = self.reconstruct(frame, pred, cond)
             if mode == PREDICTED and self.rd_tiles:  # keep the prediction where it beats the tokens
                 mask = choose_tiles(frames, pred, decoded, frame, self.zero, bits)
-                if mask.any():
-                    trial, frame = _Recorder(), zero_tiles(frame, self.zero, mask, self.codec.factor_s)
+                kept = zero_tiles(frame, self.zero, mask, self.codec.factor_s) if mask.any() else frame
+                if not np.array_equal(kept, frame):  # code again without the kept tiles' tokens
+                    trial, frame = _Recorder(), kept
                     bits, coded_prev = self.codec.encode_frame(trial, frame, prev, self.version, self.quality)
-                    decoded = paste_tiles(self.reconstruct(frame, pred, cond), pred, mask)
+                    decoded = self.reconstruct(frame, pred, cond)
+                if mask.any():  # (kept tiles whose tokens were all zero already change nothing coded)
+                    decoded = paste_tiles(decoded, pred, mask)
             if mode == PREDICTED and self.rd_skip and self._skip_pays(frames, decoded, mse, bits):
                 mode, bits = SKIP, 0.0
         self.step_modes.append(mode)
