@@ -19,16 +19,17 @@ review the diff: a change here is a format or model change).
   tiny_fast_lowlatency_q2.vqv: tiny_scalar with the fast prior (format v5),
   its weights drawn at random so the streams pin them.
 - models/tiny_motion.* and tiny_motion_q2.vqv: tiny_fast with motion-compensated
-  coding (format v6): intra GOPs of 4 frames, intra period 8, 2-frame predicted
-  steps; its reference branch's features drawn at random. Coded without the
-  encoder's rate-distortion skip (its random step tokens never pay for themselves).
+  coding (format v7, quarter-pixel motion): intra GOPs of 4 frames, intra period 8,
+  2-frame predicted steps; its reference branch's features drawn at random. Coded
+  without the encoder's rate-distortion skip (its random step tokens never pay for
+  themselves).
 - models/tiny_copy.* and tiny_copy_q2.vqv: tiny_scalar with the prior's
   temporal shortcuts (copy head, radius 2, and match context), their
   weights drawn at random rather than left at zero so the stream pins them.
 Older goldens (tiny_q2_v1.vqv: format version 1; tiny_q2_v2.vqv and
 tiny_lowlatency_q2_v2.vqv: version 2; tiny_q2_v3.vqv and
-tiny_lowlatency_q2_v3.vqv: version 3, the last coded with the float prior) are
-never regenerated: they pin that old streams keep decoding. The model is rewritten only with --model.
+tiny_lowlatency_q2_v3.vqv: version 3, the last coded with the float prior;
+tiny_motion_q2_v6.vqv: version 6, whole-pixel motion) are never regenerated: they pin that old streams keep decoding. The model is rewritten only with --model.
 """
 from __future__ import annotations
 

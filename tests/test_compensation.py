@@ -87,3 +87,28 @@ def test_larger_blocks_find_the_shift_and_warp_it(photo, block):
     warped = motion.warp(photo, np.broadcast_to(np.array([-dy, -dx], np.int32), field.shape), block)
     m = 16
     assert np.array_equal(warped[m:-m, m:-m], shifted[m:-m, m:-m])
+
+
+def test_fractional_warps_mix_their_neighbours(photo):
+    """Format v7's quarter pixels: a whole-pixel field in quarter pixels warps
+    exactly as the whole-pixel warp does, a half pixel is the rounded mean of
+    the two whole-pixel warps around it, and any fraction stays between them."""
+    f = np.broadcast_to(np.array([2, -3], np.int32), (*motion.grid_shape(144, 176), 2))
+    assert np.array_equal(motion.warp(photo, 4 * f, precision=4), motion.warp(photo, f))
+    a = motion.warp(photo, f).astype(int)
+    b = motion.warp(photo, f + np.array([0, 1], np.int32)).astype(int)
+    assert np.array_equal(motion.warp(photo, 4 * f + np.array([0, 2], np.int32), precision=4), (a + b + 1) // 2)
+    q = motion.warp(photo, 4 * f + np.array([0, 1], np.int32), precision=4).astype(int)
+    assert (np.minimum(a, b) <= q).all() and (q <= np.maximum(a, b)).all()
+
+
+def test_phase_planes_and_fine_block_copies_sample_as_warp_does(photo):
+    y = motion.luma(photo)  # (144, 176)
+    planes = motion.phase_planes(y, 4)
+    assert planes.shape == (4, 4, 144, 176) and np.array_equal(planes[0, 0], y)
+    field = np.broadcast_to(np.array([5, -6], np.int32), (*motion.grid_shape(144, 176), 2))  # (1.25, -1.5) px
+    m = 16
+    want = motion.luma(motion.warp(photo, field, precision=4))  # luma of the warped RGB: rounding differs by 1
+    got = motion.block_copy_fine(planes, field, 16)
+    assert np.abs(got[m:-m, m:-m] - want[m:-m, m:-m]).max() <= 2
+    assert np.array_equal(motion.block_copy_fine(planes, 4 * field, 16), motion._block_copy(y, 4 * field // 4, 16))

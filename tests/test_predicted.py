@@ -63,10 +63,10 @@ def _decompress(codec, data: bytes) -> np.ndarray:
     return np.stack(list(decompress(io.BytesIO(data), model=codec)))
 
 
-def _reconstruction(codec, frames, quality=2) -> np.ndarray:
+def _reconstruction(codec, frames, quality=2, version=None) -> np.ndarray:
     """What the encoder decoded for itself (closed loop), cropped: the decoder must match it."""
     t, h, w, _ = frames.shape
-    enc = encoder_for("full", codec, w, h, Fraction(25), t, quality, codec.version_for())
+    enc = encoder_for("full", codec, w, h, Fraction(25), t, quality, version or codec.version_for())
     out = []
     for i, frame in enumerate(frames):
         for p in enc.push(frame) + (enc.flush() if i + 1 == t else []):
@@ -76,9 +76,18 @@ def _reconstruction(codec, frames, quality=2) -> np.ndarray:
 
 def test_golden_stream(motion_codec, tiny_frames):
     data = _compress(motion_codec, tiny_frames)
-    assert StreamHeader.read(io.BytesIO(data)).version == 6
+    assert StreamHeader.read(io.BytesIO(data)).version == 7
     assert data == (EXPECTED / "tiny_motion_q2.vqv").read_bytes()
     assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, tiny_frames))
+
+
+def test_version_6_streams_keep_decoding(motion_codec, tiny_frames):
+    """Format v6 (whole-pixel motion, written before v7) decodes with the same
+    model to what a v6 encoder reconstructs, and that encoder still writes it."""
+    old = (EXPECTED / "tiny_motion_q2_v6.vqv").read_bytes()
+    assert StreamHeader.read(io.BytesIO(old)).version == 6
+    assert np.array_equal(_decompress(motion_codec, old), _reconstruction(motion_codec, tiny_frames, version=6))
+    assert _compress(motion_codec, tiny_frames) != old  # v7: the same motion, counted in quarter pixels
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -188,7 +197,7 @@ def test_info_says_what_the_encoder_chose(tmp_path):
     import json
 
     doc = json.loads(out.output)
-    assert doc["format_version"] == 6
+    assert doc["format_version"] == 7
     assert (doc["intra_frames"], doc["predicted_frames"]) == (8, 4)
     assert (doc["predicted_steps"], doc["skipped_steps"], doc["intra_steps"]) == (2, 0, 0)
     assert doc["motion_block_sizes"] == [64]  # quality 2: 64x64 blocks
@@ -422,3 +431,21 @@ def test_the_decoders_condition_computed_once_decodes_the_same(motion_codec):
         tokens = rng.integers(60, 68, (1, planes, 48 // motion_codec.factor_s, 64 // motion_codec.factor_s))
         assert np.array_equal(motion_codec.decode_tokens(tokens, 2, pred, cond),
                               motion_codec.decode_tokens(tokens, 2, pred))
+
+
+def test_a_half_pixel_shift_is_found_in_quarter_pixels():
+    """The v7 search: a frame shifted by (0.5, -1.5) pixels is found as (2, -6)
+    quarter pixels in most blocks away from the edges, and its prediction is
+    then close to exact (whole pixels alone cannot get there)."""
+    from vqcodec.bench.scenes import static_scene
+
+    photo = static_scene(1, 192, 128)[0]
+    shift = np.array([2, -6], np.int32)
+    target = motion.warp(photo, np.broadcast_to(shift, (*motion.grid_shape(128, 192, 32), 2)), 32, precision=4)
+    field = search(motion.luma(photo), target, 32, precision=4)
+    assert (field[1:-1, 1:-1] == shift).all(-1).mean() >= 0.75  # (flat blocks may take another)
+    m = 32
+    pred = predict(photo, field, 2, 32, precision=4)[-1].astype(float)
+    whole = predict(photo, search(motion.luma(photo), target, 32), 2, 32)[-1].astype(float)
+    err = np.abs(pred - target)[m:-m, m:-m].mean()
+    assert err < 1.0 < np.abs(whole - target)[m:-m, m:-m].mean()

@@ -49,6 +49,7 @@ from ..errors import CodecError, TokenMismatchError
 from ..format import step_modes
 from ..format.container import Packet, PacketType, StreamHeader
 from ..format.step_modes import INTRA, PREDICTED, SKIP
+from ..format.versions import motion_precision
 from ..motion import compensation as motion
 from ..motion.prediction import predict, search
 from ..motion.side_info import SideReader, SideWriter
@@ -61,6 +62,7 @@ class _Steps:
 
     def __init__(self, codec: Codec, height: int, width: int, quality: int, version: int):
         self.codec, self.quality, self.version = codec, quality, version
+        self.precision = motion_precision(version)  # vectors in 1/precision pixels (v7: quarter pixels)
         s, self.t = codec.factor_s, codec.factor_t
         self.h, self.w = -(-height // s), -(-width // s)  # latent grid
         self.padded = (self.h * s, self.w * s)  # the frames' padded (H', W')
@@ -113,7 +115,7 @@ class StepEncoder(_Steps):
     def begin(self) -> None:
         self.packet_block = self.block_for(self.quality)
         self.enc = RangeEncoder()
-        self.side = SideWriter(self.enc)
+        self.side = SideWriter(self.enc, self.precision)
         self.step_modes: list[int] = []  # per step of this packet
 
     def code(self, frames: np.ndarray, ref: np.ndarray, source: np.ndarray, prev: torch.Tensor
@@ -121,8 +123,8 @@ class StepEncoder(_Steps):
         """frames (t, H', W', 3) padded, ref (H', W', 3) the last decoded frame, source
         (H', W') int32 the luma of that frame before coding, prev the prior context
         -> (the decoded step (t, H', W', 3), the next context, ideal token bits)."""
-        field = search(source, frames[-1], self.packet_block)  # (by, bx, 2)
-        pred = predict(ref, field, self.t, self.packet_block)
+        field = search(source, frames[-1], self.packet_block, self.precision)  # (by, bx, 2)
+        pred = predict(ref, field, self.t, self.packet_block, self.precision)
         tokens, latents = self.codec.quantize(frames, self.quality, pred)  # (1, planes, h, w)
         mode = SKIP if np.array_equal(tokens[0], self.zero) else PREDICTED
         mse = _mse(pred, frames)
@@ -226,12 +228,12 @@ class StepDecoder(_Steps):
         modes, block, head = step_modes.read(payload)
         if len(modes) != steps:
             raise CodecError(f"the packet holds {len(modes)} steps; its frame count needs {steps}")
-        side = SideReader(RangeDecoder(payload[head:]))
+        side = SideReader(RangeDecoder(payload[head:]), self.precision)
         by, bx = motion.grid_shape(*self.padded, block)
         out = []
         for mode in modes:
             side.check(np.array([mode]))
-            pred = None if mode == INTRA else predict(ref, side.step_field(by, bx), self.t, block)
+            pred = None if mode == INTRA else predict(ref, side.step_field(by, bx), self.t, block, self.precision)
             if mode == SKIP:  # the step is its prediction
                 tokens, prev, step = self.zero.copy(), self.zero_context(), pred
             else:

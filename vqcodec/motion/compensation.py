@@ -15,7 +15,8 @@ block edges of plain block copying at the cost of one gather per pixel.
     luma             (H, W, 3) uint8 -> (H, W) int32, BT.601 weights / 256
     estimate         target, ref luma -> field (by, bx, 2)     encoder side (sent)
     bilateral        ref0, ref1 luma, a -> fields f0, f1      decoder side (0 bits)
-    warp             ref (H, W, 3) uint8, field -> (H, W, 3) uint8
+    warp             ref (H, W, 3) uint8, field -> (H, W, 3) uint8 (whole or
+                     fractional pixels: format v7's steps use quarter pixels)
     blend            p0, p1, per-block weights in 0..WEIGHT_ONE -> (H, W, 3) uint8
 """
 from __future__ import annotations
@@ -244,12 +245,49 @@ def _gather(img: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
     return out.reshape(H, W, *img.shape[2:])
 
 
-def warp(ref: np.ndarray, field: np.ndarray, block: int = BLOCK) -> np.ndarray:
+def warp(ref: np.ndarray, field: np.ndarray, block: int = BLOCK, precision: int = 1) -> np.ndarray:
     """Dense warp: ref (H, W, 3) uint8 by field (by, bx, 2) of block x block
-    blocks -> (H, W, 3) uint8."""
+    blocks, in 1/precision pixels -> (H, W, 3) uint8. Between pixels
+    (precision > 1) each pixel is the bilinear mix of its four neighbours."""
     H, W = ref.shape[:2]
-    v = _upsample(field, H, W, block)
-    return _gather(ref, v[..., 0], v[..., 1])
+    v = _upsample(field, H, W, block)  # (H, W, 2) in 1/precision pixels
+    if precision == 1:
+        return _gather(ref, v[..., 0], v[..., 1])
+    iy, fy = np.divmod(v[..., 0], precision)  # whole pixels, and the fraction in 0..precision-1
+    ix, fx = np.divmod(v[..., 1], precision)
+    return _bilinear(lambda dy, dx: _gather(ref, iy + dy, ix + dx), fy[..., None], fx[..., None], precision)
+
+
+def _bilinear(at, fy: np.ndarray, fx: np.ndarray, p: int) -> np.ndarray:
+    """at(dy, dx): the image sampled one pixel down/right of the whole-pixel
+    positions (uint8); fy, fx in 0..p-1 the fractions (broadcasting against
+    it) -> the bilinear mix, rounded half up, uint8. Integer arithmetic."""
+    a, b = at(0, 0).astype(np.int32), at(0, 1).astype(np.int32)
+    c, d = at(1, 0).astype(np.int32), at(1, 1).astype(np.int32)
+    acc = (a * (p - fx) + b * fx) * (p - fy) + (c * (p - fx) + d * fx) * fy  # <= 255 p^2
+    return ((acc + p * p // 2) // (p * p)).astype(np.uint8)
+
+
+def phase_planes(img: np.ndarray, p: int) -> np.ndarray:
+    """img (H, W) luma -> (p, p, H, W) int32: img sampled at (y + fy/p, x + fx/p)
+    for every fraction, as warp samples it (the edges repeated): a sub-pixel
+    search reads them with block_copy_fine."""
+    pad = np.pad(img, ((0, 1), (0, 1)), mode="edge")
+    H, W = img.shape
+    fy = np.arange(p, dtype=np.int32)[:, None, None, None]
+    fx = np.arange(p, dtype=np.int32)[None, :, None, None]
+    return _bilinear(lambda dy, dx: pad[dy:dy + H, dx:dx + W], fy, fx, p).astype(np.int32)
+
+
+def block_copy_fine(planes: np.ndarray, field: np.ndarray, block: int) -> np.ndarray:
+    """planes (p, p, H, W) of phase_planes, field (by, bx, 2) in 1/p pixels ->
+    (H, W): each block fetched at its vector (clamped to the frame), the
+    sub-pixel search's block-constant stand-in for warp."""
+    p, H, W = planes.shape[0], planes.shape[2], planes.shape[3]
+    whole, frac = np.divmod(field, p)
+    phase = (frac[..., 0] * p + frac[..., 1]).repeat(block, 0).repeat(block, 1)[:H, :W]  # (H, W)
+    rows = _block_copy(np.arange(H * W, dtype=np.int64).reshape(H, W), whole, block)  # flat source index
+    return planes.reshape(p * p, H * W)[phase, rows]
 
 
 def blend(p0: np.ndarray, p1: np.ndarray, weights: np.ndarray) -> np.ndarray:

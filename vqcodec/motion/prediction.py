@@ -34,15 +34,39 @@ from __future__ import annotations
 import numpy as np
 
 from . import compensation as motion
+from . import side_info
 
 
 SEARCH_BIAS = 64
 
 
-def search(source: np.ndarray, last: np.ndarray, block: int = motion.BLOCK) -> np.ndarray:
+def search(source: np.ndarray, last: np.ndarray, block: int = motion.BLOCK, precision: int = 1) -> np.ndarray:
     """Encoder: source luma (H, W) int32, the step's last frame (H, W, 3) uint8
-    -> field (by, bx, 2) int32, one vector per block x block pixels."""
-    return motion.estimate(motion.luma(last), source, block=block, bias=SEARCH_BIAS)
+    -> field (by, bx, 2) int32 in 1/precision pixels, one vector per block x
+    block pixels: whole pixels first, then each halving of the step (half
+    pixel, quarter ...) tries the 8 vectors around the best (block SAD)."""
+    target = motion.luma(last)
+    field = motion.estimate(target, source, block=block, bias=SEARCH_BIAS)
+    if precision == 1:
+        return field
+    planes = motion.phase_planes(motion._pad_to_blocks(source, block), precision)  # (p, p, H', W')
+    target = motion._pad_to_blocks(target, block)
+    limit = side_info.MAX_VECTOR * precision
+
+    def sad(f: np.ndarray) -> np.ndarray:  # (by, bx)
+        return motion._block_sums(np.abs(target - motion.block_copy_fine(planes, f, block)), block)
+
+    field = field * precision
+    cost, step = sad(field), precision // 2
+    while step:
+        base = field
+        for dy, dx in motion._offsets(1)[1:]:  # the 8 neighbours, nearest first
+            cand = np.clip(base + step * np.array([dy, dx], np.int32), -limit, limit)
+            c = sad(cand)
+            better = c < cost
+            field, cost = np.where(better[..., None], cand, field), np.where(better, c, cost)
+        step //= 2
+    return field
 
 
 def scaled(field: np.ndarray, num: int, den: int) -> np.ndarray:
@@ -51,10 +75,10 @@ def scaled(field: np.ndarray, num: int, den: int) -> np.ndarray:
     return (2 * v * num + den) // (2 * den)
 
 
-def predict(ref: np.ndarray, field: np.ndarray, n: int, block: int = motion.BLOCK) -> np.ndarray:
-    """ref (H, W, 3) uint8, the step's field (by, bx, 2) of block x block blocks,
-    n frames -> prediction clip (n, H, W, 3) uint8."""
-    return np.stack([motion.warp(ref, scaled(field, i + 1, n), block) for i in range(n)])
+def predict(ref: np.ndarray, field: np.ndarray, n: int, block: int = motion.BLOCK, precision: int = 1) -> np.ndarray:
+    """ref (H, W, 3) uint8, the step's field (by, bx, 2) of block x block blocks
+    in 1/precision pixels, n frames -> prediction clip (n, H, W, 3) uint8."""
+    return np.stack([motion.warp(ref, scaled(field, i + 1, n), block, precision) for i in range(n)])
 
 
 def still_field(height: int, width: int, block: int = motion.BLOCK) -> np.ndarray:
@@ -62,8 +86,10 @@ def still_field(height: int, width: int, block: int = motion.BLOCK) -> np.ndarra
     return np.zeros((*motion.grid_shape(height, width, block), 2), np.int32)
 
 
-def predict_batch(refs: np.ndarray, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
+def predict_batch(refs: np.ndarray, sources: np.ndarray, targets: np.ndarray, precision: int = 1) -> np.ndarray:
     """Training: refs (B, H, W, 3) uint8 decoded, sources (B, H, W, 3) uint8
     originals of the same frames, targets (B, n, H, W, 3) uint8 -> clips
-    (B, n, H, W, 3) uint8, each predicted as the coder does."""
-    return np.stack([predict(r, search(motion.luma(s), t[-1]), len(t)) for r, s, t in zip(refs, sources, targets)])
+    (B, n, H, W, 3) uint8, each predicted as the coder does (16x16 blocks,
+    vectors in 1/precision pixels)."""
+    return np.stack([predict(r, search(motion.luma(s), t[-1], precision=precision), len(t), precision=precision)
+                     for r, s, t in zip(refs, sources, targets)])

@@ -27,8 +27,7 @@ import numpy as np
 from ..coding.cdf import TOTAL, frequencies_from_counts
 from ..coding.range_coder import RangeDecoder, RangeEncoder
 
-MAX_VECTOR = 15  # |dy|, |dx| of a coded vector (motion.estimate stays within it)
-_RESIDUALS = 4 * MAX_VECTOR + 1  # residuals span [-2*MAX_VECTOR, 2*MAX_VECTOR]
+MAX_VECTOR = 15  # |dy|, |dx| of a coded vector in pixels (motion.estimate stays within it)
 WEIGHTS = 5  # blend weights 0..4 (motion.WEIGHT_ONE = 4)
 FRAME_MODES = 4
 _STEP = 24  # count added per coded symbol
@@ -66,15 +65,15 @@ def _predict_row(above: np.ndarray) -> np.ndarray:
     return np.maximum(np.minimum(left, above), np.minimum(np.maximum(left, above), right))
 
 
-def _field_rows(field: np.ndarray) -> list[np.ndarray]:
-    """Field (by, bx, 2) -> per row the residual symbols (bx*2,) in [0, _RESIDUALS)."""
+def _field_rows(field: np.ndarray, max_vector: int = MAX_VECTOR) -> list[np.ndarray]:
+    """Field (by, bx, 2) -> per row the residual symbols (bx*2,) in [0, 4 max_vector + 1)."""
     rows = []
     for r in range(field.shape[0]):
         if r == 0:
             pred = np.concatenate([np.zeros((1, 2), np.int32), field[0, :-1]])
         else:
             pred = _predict_row(field[r - 1])
-        rows.append((field[r] - pred).reshape(-1) + 2 * MAX_VECTOR)
+        rows.append((field[r] - pred).reshape(-1) + 2 * max_vector)
     return rows
 
 
@@ -88,11 +87,13 @@ def _rows_bits(model: AdaptiveModel, rows: list[np.ndarray]) -> float:
 
 
 class SideInfo:
-    """The models of one packet, shared by its writer or reader."""
+    """The models of one packet, shared by its writer or reader. Vectors are in
+    1/precision pixels (format v7's steps: 4), up to MAX_VECTOR pixels."""
 
-    def __init__(self) -> None:
+    def __init__(self, precision: int = 1) -> None:
+        self.max_vector = MAX_VECTOR * precision
         self.mode_model = AdaptiveModel(FRAME_MODES)
-        self.vector_model = AdaptiveModel(_RESIDUALS)
+        self.vector_model = AdaptiveModel(4 * self.max_vector + 1)  # residuals in [-2 max, 2 max]
         self.weight_model = AdaptiveModel(WEIGHTS)
         self.still_model = AdaptiveModel(2)  # step_field's flag: 1 = every vector zero
         self.tiles_model = AdaptiveModel(2)  # tile_map's flag: 1 = some tile keeps the prediction
@@ -105,7 +106,7 @@ class SideInfo:
 
     def field_bits(self, field: np.ndarray) -> float:
         """What coding `field` now would cost, in bits (the models are not changed)."""
-        return _rows_bits(self.vector_model, _field_rows(field))
+        return _rows_bits(self.vector_model, _field_rows(field, self.max_vector))
 
     def step_field_bits(self, field: np.ndarray) -> float:
         """What step_field(field) would cost now, in bits."""
@@ -120,10 +121,10 @@ class SideInfo:
 
 
 class SideWriter(SideInfo):
-    def __init__(self, enc: RangeEncoder | None = None) -> None:
+    def __init__(self, enc: RangeEncoder | None = None, precision: int = 1) -> None:
         """enc: a range encoder shared with other sections (the predicted steps'
         tokens), or None for one of its own (finish() gives its bytes)."""
-        super().__init__()
+        super().__init__(precision)
         self.enc = RangeEncoder() if enc is None else enc
 
     def _put(self, model: AdaptiveModel, symbols: np.ndarray) -> None:
@@ -135,9 +136,9 @@ class SideWriter(SideInfo):
         self.check(np.array([mode]))
 
     def field(self, field: np.ndarray) -> None:
-        if np.abs(field).max(initial=0) > MAX_VECTOR:
-            raise ValueError(f"motion vector beyond +-{MAX_VECTOR}")
-        for row in _field_rows(field):
+        if np.abs(field).max(initial=0) > self.max_vector:
+            raise ValueError(f"motion vector beyond +-{self.max_vector}")
+        for row in _field_rows(field, self.max_vector):
             self._put(self.vector_model, row)
         self.check(field)
 
@@ -167,9 +168,9 @@ class SideWriter(SideInfo):
 
 
 class SideReader(SideInfo):
-    def __init__(self, data: bytes | RangeDecoder) -> None:
+    def __init__(self, data: bytes | RangeDecoder, precision: int = 1) -> None:
         """data: the section's bytes, or a range decoder shared with other sections."""
-        super().__init__()
+        super().__init__(precision)
         self.dec = data if isinstance(data, RangeDecoder) else RangeDecoder(data)
 
     def _get(self, model: AdaptiveModel, count: int) -> np.ndarray:
@@ -185,13 +186,13 @@ class SideReader(SideInfo):
     def field(self, by: int, bx: int) -> np.ndarray:
         field = np.zeros((by, bx, 2), np.int32)
         for r in range(by):
-            res = self._get(self.vector_model, 2 * bx).reshape(bx, 2).astype(np.int32) - 2 * MAX_VECTOR
+            res = self._get(self.vector_model, 2 * bx).reshape(bx, 2).astype(np.int32) - 2 * self.max_vector
             if r == 0:
                 field[0] = np.cumsum(res, axis=0)
             else:
                 field[r] = _predict_row(field[r - 1]) + res
             # a damaged stream could wander off; a valid one never needs this clip
-            field[r] = np.clip(field[r], -MAX_VECTOR, MAX_VECTOR)
+            field[r] = np.clip(field[r], -self.max_vector, self.max_vector)
         self.check(field)
         return field
 
