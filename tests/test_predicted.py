@@ -449,3 +449,24 @@ def test_a_half_pixel_shift_is_found_in_quarter_pixels():
     whole = predict(photo, search(motion.luma(photo), target, 32), 2, 32)[-1].astype(float)
     err = np.abs(pred - target)[m:-m, m:-m].mean()
     assert err < 1.0 < np.abs(whole - target)[m:-m, m:-m].mean()
+
+
+@pytest.mark.parametrize("fine_lambda", [0.0, 1.0, 1e12])
+def test_whole_and_quarter_pixel_fields_decode_as_the_encoder_chose(motion_codec, monkeypatch, fine_lambda):
+    """v7: each moving field is sent in whole or quarter pixels, as the encoder's
+    rate-distortion choice says (FINE_LAMBDA 0: quarter pixels wherever the
+    prediction gains; 1e12: never); every mix decodes to the encoder's frames."""
+    from vqcodec.bench.scenes import pan_scene
+    from vqcodec.modes.predicted import StepEncoder
+
+    monkeypatch.setattr(StepEncoder, "FINE_LAMBDA", fine_lambda)
+    frames = pan_scene(12, 64, 48)
+    t, h, w, _ = frames.shape
+    enc = encoder_for("full", motion_codec, w, h, Fraction(25), t, 2, motion_codec.version_for())
+    for f in frames:
+        enc.push(f)
+    enc.flush()
+    moving = enc.steps.fine_fields
+    assert (moving == 0) if fine_lambda == 1e12 else moving > 0
+    data = _compress(motion_codec, frames)
+    assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, frames))

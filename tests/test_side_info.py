@@ -74,7 +74,8 @@ def test_step_fields_round_trip_and_a_still_field_costs_its_flag_only():
     assert estimate <= 8 * len(data) <= estimate + 64
     r = SideReader(data)
     for f in fields:
-        assert np.array_equal(r.step_field(4, 6), f)
+        got, precision = r.step_field(4, 6)
+        assert np.array_equal(got, f) and precision == 1
     assert r.crc == w.crc
 
 
@@ -91,12 +92,27 @@ def test_tile_maps_round_trip():
 
 
 def test_quarter_pixel_fields_round_trip_to_four_times_the_range():
-    """Format v7 counts vectors in quarter pixels: the range is 4 x MAX_VECTOR."""
+    """Format v7: a moving field says whether its vectors are in quarter pixels
+    (4 x MAX_VECTOR, their own model) or whole pixels; v6 packets have no such
+    flag and refuse quarter pixels."""
     rng = np.random.default_rng(9)
-    field = rng.integers(-4 * MAX_VECTOR, 4 * MAX_VECTOR + 1, (3, 5, 2)).astype(np.int32)
-    w = SideWriter(precision=4)
-    w.step_field(field)
-    r = SideReader(w.finish(), precision=4)
-    assert np.array_equal(r.step_field(3, 5), field) and r.crc == w.crc
+    fine = rng.integers(-4 * MAX_VECTOR, 4 * MAX_VECTOR + 1, (3, 5, 2)).astype(np.int32)
+    whole = _random_field(rng, 3, 5)
+    w, estimate = SideWriter(precision=4), 0.0
+    for f, p in ((fine, 4), (whole, 1), (np.zeros_like(whole), 1), (fine, 4)):
+        estimate += w.step_field_bits(f, p)
+        w.step_field(f, p)
+    data = w.finish()
+    assert estimate <= 8 * len(data) <= estimate + 64
+    r = SideReader(data, precision=4)
+    for f, p in ((fine, 4), (whole, 1), (np.zeros_like(whole), 1), (fine, 4)):
+        got, precision = r.step_field(3, 5)
+        assert np.array_equal(got, f) and precision == p
+    assert r.crc == w.crc
     with pytest.raises(ValueError, match="motion vector beyond"):
-        SideWriter(precision=4).field(np.full((2, 2, 2), 4 * MAX_VECTOR + 1, np.int32))
+        SideWriter(precision=4).field(np.full((2, 2, 2), 4 * MAX_VECTOR + 1, np.int32), 4)
+    with pytest.raises(ValueError, match="not 1/4"):
+        SideWriter().step_field(fine, 4)
+    v6 = SideWriter()
+    v6.step_field(whole)
+    assert SideReader(v6.finish()).step_field(3, 5)[0].tolist() == whole.tolist()

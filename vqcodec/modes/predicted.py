@@ -51,7 +51,7 @@ from ..format.container import Packet, PacketType, StreamHeader
 from ..format.step_modes import INTRA, PREDICTED, SKIP
 from ..format.versions import motion_precision
 from ..motion import compensation as motion
-from ..motion.prediction import predict, search
+from ..motion.prediction import predict, refine, search
 from ..motion.side_info import SideReader, SideWriter
 from .tile_skip import choose_tiles, paste_tiles, tile_grid, zero_tiles
 
@@ -108,6 +108,9 @@ class StepEncoder(_Steps):
     rd_skip = True  # also skip a step whose tokens do not pay for what they correct (_skip_pays)
     rd_tiles = True  # and keep the prediction in tiles where it beats the tokens (tile_skip.py)
     tiles_kept = 0  # tiles that kept the prediction (all packets; reports)
+    fine_fields = 0  # moving fields sent in quarter pixels (all packets; reports)
+    coded_mse: float | None = None  # the last step's decoded MSE (None: none yet)
+    FINE_LAMBDA = 1.0
 
     def block_for(self, quality: int) -> int:
         return self.block or next((b for below, b in self.BLOCKS_BELOW if quality < below), 16)
@@ -123,8 +126,7 @@ class StepEncoder(_Steps):
         """frames (t, H', W', 3) padded, ref (H', W', 3) the last decoded frame, source
         (H', W') int32 the luma of that frame before coding, prev the prior context
         -> (the decoded step (t, H', W', 3), the next context, ideal token bits)."""
-        field = search(source, frames[-1], self.packet_block, self.precision)  # (by, bx, 2)
-        pred = predict(ref, field, self.t, self.packet_block, self.precision)
+        field, precision, pred = self._motion(frames, ref, source)
         tokens, latents = self.codec.quantize(frames, self.quality, pred)  # (1, planes, h, w)
         mode = SKIP if np.array_equal(tokens[0], self.zero) else PREDICTED
         mse = _mse(pred, frames)
@@ -155,8 +157,9 @@ class StepEncoder(_Steps):
         self.step_modes.append(mode)
         self.side.check(np.array([mode]))
         if mode != INTRA:
-            self.motion_bits += self.side.step_field_bits(field)
-            self.side.step_field(field)
+            self.motion_bits += self.side.step_field_bits(field, precision)
+            self.side.step_field(field, precision)
+            self.fine_fields += precision > 1 and field.any()
         if mode == PREDICTED:
             self.side.tile_map(mask)
             self.tiles_kept += int(mask.sum())
@@ -166,7 +169,26 @@ class StepEncoder(_Steps):
             trial.replay(self.enc)
             prev = coded_prev
         self.side.check(frame.reshape(-1))
+        self.coded_mse = _mse(decoded, frames)
         return decoded, prev, bits
+
+    def _motion(self, frames: np.ndarray, ref: np.ndarray, source: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+        """The step's field, its precision and its prediction clip. Where the
+        packet allows quarter pixels (v7), the refined field is taken when its
+        better prediction is worth its extra bits: SSE + lambda x bits, lambda =
+        FINE_LAMBDA x 2 ln 2 x the last step's coded MSE (the prediction's SSE is a
+        stand-in for what coding the step will cost, which FINE_LAMBDA scales)."""
+        whole = search(source, frames[-1], self.packet_block)  # (by, bx, 2)
+        pred = predict(ref, whole, self.t, self.packet_block)
+        if self.precision == 1:
+            return whole, 1, pred
+        fine = refine(source, frames[-1], whole, self.packet_block, self.precision)
+        pred_fine = predict(ref, fine, self.t, self.packet_block, self.precision)
+        mse = _mse(pred, frames) if self.coded_mse is None else self.coded_mse
+        lam = self.FINE_LAMBDA * 2 * np.log(2) * mse
+        cost_whole = _mse(pred, frames) * frames.size + lam * self.side.step_field_bits(whole)
+        cost_fine = _mse(pred_fine, frames) * frames.size + lam * self.side.step_field_bits(fine, self.precision)
+        return (fine, self.precision, pred_fine) if cost_fine < cost_whole else (whole, 1, pred)
 
     @staticmethod
     def _skip_pays(frames: np.ndarray, decoded: np.ndarray, pred_mse: float, bits: float) -> bool:
@@ -233,7 +255,9 @@ class StepDecoder(_Steps):
         out = []
         for mode in modes:
             side.check(np.array([mode]))
-            pred = None if mode == INTRA else predict(ref, side.step_field(by, bx), self.t, block, self.precision)
+            if mode != INTRA:
+                field, precision = side.step_field(by, bx)
+            pred = None if mode == INTRA else predict(ref, field, self.t, block, precision)
             if mode == SKIP:  # the step is its prediction
                 tokens, prev, step = self.zero.copy(), self.zero_context(), pred
             else:

@@ -43,14 +43,17 @@ SEARCH_BIAS = 64
 def search(source: np.ndarray, last: np.ndarray, block: int = motion.BLOCK, precision: int = 1) -> np.ndarray:
     """Encoder: source luma (H, W) int32, the step's last frame (H, W, 3) uint8
     -> field (by, bx, 2) int32 in 1/precision pixels, one vector per block x
-    block pixels: whole pixels first, then each halving of the step (half
-    pixel, quarter ...) tries the 8 vectors around the best (block SAD)."""
-    target = motion.luma(last)
-    field = motion.estimate(target, source, block=block, bias=SEARCH_BIAS)
-    if precision == 1:
-        return field
+    block pixels: whole pixels first (motion.estimate), then refine()."""
+    field = motion.estimate(motion.luma(last), source, block=block, bias=SEARCH_BIAS)
+    return field if precision == 1 else refine(source, last, field, block, precision)
+
+
+def refine(source: np.ndarray, last: np.ndarray, field: np.ndarray, block: int, precision: int) -> np.ndarray:
+    """A whole-pixel field (by, bx, 2) -> the same in 1/precision pixels: each
+    halving of the step (half pixel, quarter ...) tries the 8 vectors around
+    each block's best, by block SAD against the source sampled between pixels."""
     planes = motion.phase_planes(motion._pad_to_blocks(source, block), precision)  # (p, p, H', W')
-    target = motion._pad_to_blocks(target, block)
+    target = motion._pad_to_blocks(motion.luma(last), block)
     limit = side_info.MAX_VECTOR * precision
 
     def sad(f: np.ndarray) -> np.ndarray:  # (by, bx)

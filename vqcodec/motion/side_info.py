@@ -13,7 +13,9 @@ row 0 predicts each vector from its left neighbour, later rows from the median
 of the three vectors above (up-left, up, up-right), as H.264 does.
 
 The full mode's predicted steps (format v6) put a still flag before each field
-(step_field): 1 when every vector is zero, and then no vectors follow. A still
+(step_field): 1 when every vector is zero, and then no vectors follow. In
+format v7 a second flag follows a moving field: 1 when its vectors are in
+quarter pixels (their own model), 0 when in whole pixels. A still
 camera's steps then cost a fraction of a bit each for motion, where the
 vectors of a zero field cost about 18 bytes per packet while the flat
 adaptive model learns that they are zero.
@@ -87,15 +89,18 @@ def _rows_bits(model: AdaptiveModel, rows: list[np.ndarray]) -> float:
 
 
 class SideInfo:
-    """The models of one packet, shared by its writer or reader. Vectors are in
-    1/precision pixels (format v7's steps: 4), up to MAX_VECTOR pixels."""
+    """The models of one packet, shared by its writer or reader. A field's vectors
+    are in whole pixels, or (format v7's steps, precision 4) in 1/precision
+    pixels when its step says so; each has its own model. Up to MAX_VECTOR pixels."""
 
     def __init__(self, precision: int = 1) -> None:
-        self.max_vector = MAX_VECTOR * precision
+        self.precision = precision  # the finest a field may be (step_field's flag chooses)
         self.mode_model = AdaptiveModel(FRAME_MODES)
-        self.vector_model = AdaptiveModel(4 * self.max_vector + 1)  # residuals in [-2 max, 2 max]
+        self.vector_models = {p: AdaptiveModel(4 * MAX_VECTOR * p + 1)  # residuals in [-2 max, 2 max]
+                              for p in sorted({1, precision})}
         self.weight_model = AdaptiveModel(WEIGHTS)
         self.still_model = AdaptiveModel(2)  # step_field's flag: 1 = every vector zero
+        self.fine_model = AdaptiveModel(2)  # step_field's second flag (precision > 1): 1 = 1/precision pixels
         self.tiles_model = AdaptiveModel(2)  # tile_map's flag: 1 = some tile keeps the prediction
         self.tile_model = AdaptiveModel(2)  # tile_map's bit per tile: 1 = the prediction kept
         self.crc = 0  # CRC32 of every value coded, in order: the packet's check
@@ -104,14 +109,19 @@ class SideInfo:
         """Fold values both sides know (coded or not) into the packet's CRC."""
         self.crc = zlib.crc32(np.ascontiguousarray(values, dtype="<i2").tobytes(), self.crc)
 
-    def field_bits(self, field: np.ndarray) -> float:
-        """What coding `field` now would cost, in bits (the models are not changed)."""
-        return _rows_bits(self.vector_model, _field_rows(field, self.max_vector))
+    def field_bits(self, field: np.ndarray, precision: int = 1) -> float:
+        """What coding `field` (in 1/precision pixels) now would cost, in bits (the models are not changed)."""
+        return _rows_bits(self.vector_models[precision], _field_rows(field, MAX_VECTOR * precision))
 
-    def step_field_bits(self, field: np.ndarray) -> float:
-        """What step_field(field) would cost now, in bits."""
+    def step_field_bits(self, field: np.ndarray, precision: int = 1) -> float:
+        """What step_field(field, precision) would cost now, in bits."""
         still = not field.any()
-        return self.still_model.bits(np.array([int(still)])) + (0.0 if still else self.field_bits(field))
+        bits = self.still_model.bits(np.array([int(still)]))
+        if still:
+            return bits
+        if self.precision > 1:
+            bits += self.fine_model.bits(np.array([int(precision > 1)]))
+        return bits + self.field_bits(field, precision)
 
     def weights_bits(self, weights: np.ndarray) -> float:
         return _rows_bits(self.weight_model, list(weights))
@@ -135,21 +145,30 @@ class SideWriter(SideInfo):
         self._put(self.mode_model, np.array([mode]))
         self.check(np.array([mode]))
 
-    def field(self, field: np.ndarray) -> None:
-        if np.abs(field).max(initial=0) > self.max_vector:
-            raise ValueError(f"motion vector beyond +-{self.max_vector}")
-        for row in _field_rows(field, self.max_vector):
-            self._put(self.vector_model, row)
+    def field(self, field: np.ndarray, precision: int = 1) -> None:
+        """A field (by, bx, 2) in 1/precision pixels."""
+        limit = MAX_VECTOR * precision
+        if np.abs(field).max(initial=0) > limit:
+            raise ValueError(f"motion vector beyond +-{limit}")
+        for row in _field_rows(field, limit):
+            self._put(self.vector_models[precision], row)
         self.check(field)
 
-    def step_field(self, field: np.ndarray) -> None:
-        """A predicted step's field: the still flag, then the vectors unless all are zero."""
+    def step_field(self, field: np.ndarray, precision: int = 1) -> None:
+        """A predicted step's field in 1/precision pixels (1, or the packet's
+        precision): the still flag, then unless every vector is zero the
+        precision flag (only where the packet allows finer than whole pixels)
+        and the vectors."""
+        if precision not in self.vector_models:
+            raise ValueError(f"this packet codes vectors in 1/{self.precision} or whole pixels, not 1/{precision}")
         still = not field.any()
         self._put(self.still_model, np.array([int(still)]))
         if still:
             self.check(field)
-        else:
-            self.field(field)
+            return
+        if self.precision > 1:
+            self._put(self.fine_model, np.array([int(precision > 1)]))
+        self.field(field, precision)
 
     def tile_map(self, mask: np.ndarray) -> None:
         """A predicted step's skipped tiles (ty, tx) bool: a flag, then a bit per tile if any."""
@@ -183,26 +202,29 @@ class SideReader(SideInfo):
         self.check(np.array([mode]))
         return mode
 
-    def field(self, by: int, bx: int) -> np.ndarray:
+    def field(self, by: int, bx: int, precision: int = 1) -> np.ndarray:
+        limit = MAX_VECTOR * precision
         field = np.zeros((by, bx, 2), np.int32)
         for r in range(by):
-            res = self._get(self.vector_model, 2 * bx).reshape(bx, 2).astype(np.int32) - 2 * self.max_vector
+            res = self._get(self.vector_models[precision], 2 * bx).reshape(bx, 2).astype(np.int32) - 2 * limit
             if r == 0:
                 field[0] = np.cumsum(res, axis=0)
             else:
                 field[r] = _predict_row(field[r - 1]) + res
             # a damaged stream could wander off; a valid one never needs this clip
-            field[r] = np.clip(field[r], -self.max_vector, self.max_vector)
+            field[r] = np.clip(field[r], -limit, limit)
         self.check(field)
         return field
 
-    def step_field(self, by: int, bx: int) -> np.ndarray:
-        """The field SideWriter.step_field wrote."""
+    def step_field(self, by: int, bx: int) -> tuple[np.ndarray, int]:
+        """The field SideWriter.step_field wrote -> (field, its precision)."""
         if self._get(self.still_model, 1)[0]:
             field = np.zeros((by, bx, 2), np.int32)
             self.check(field)
-            return field
-        return self.field(by, bx)
+            return field, 1
+        fine = self.precision > 1 and bool(self._get(self.fine_model, 1)[0])
+        precision = self.precision if fine else 1
+        return self.field(by, bx, precision), precision
 
     def tile_map(self, ty: int, tx: int) -> np.ndarray:
         """The mask SideWriter.tile_map wrote, (ty, tx) bool."""
