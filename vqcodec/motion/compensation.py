@@ -255,7 +255,23 @@ def warp(ref: np.ndarray, field: np.ndarray, block: int = BLOCK, precision: int 
         return _gather(ref, v[..., 0], v[..., 1])
     iy, fy = np.divmod(v[..., 0], precision)  # whole pixels, and the fraction in 0..precision-1
     ix, fx = np.divmod(v[..., 1], precision)
-    return _bilinear(lambda dy, dx: _gather(ref, iy + dy, ix + dx), fy[..., None], fx[..., None], precision)
+    # one index into ref padded by one pixel all round (edges repeated): its four
+    # neighbours are +0, +1, +W+2, +W+3 away, and clamping the whole part to
+    # [-1, H-1] gives each neighbour the clamped pixel _gather would fetch.
+    # Planar (C, pixels), so the per-pixel weights broadcast along the last axis.
+    p, w = precision, W + 2
+    if p & (p - 1) or p > 8:
+        raise ValueError(f"a warp's precision is a power of two up to 8, got {p}")
+    C = ref.shape[2]
+    pad = np.ascontiguousarray(np.pad(ref, ((1, 1), (1, 1), (0, 0)), mode="edge").transpose(2, 0, 1)).reshape(C, -1)
+    ys = np.clip(np.arange(H, dtype=np.int32)[:, None] + iy, -1, H - 1) + 1
+    xs = np.clip(np.arange(W, dtype=np.int32)[None, :] + ix, -1, W - 1) + 1
+    at = (ys * w + xs).ravel()
+    fy, fx = fy.ravel().astype(np.uint16), fx.ravel().astype(np.uint16)
+    acc = np.full((C, H * W), p * p // 2, np.uint16)  # the bilinear sum <= 255 p^2 + p^2/2 < 2^16
+    for off, weight in ((0, (p - fx) * (p - fy)), (1, fx * (p - fy)), (w, (p - fx) * fy), (w + 1, fx * fy)):
+        acc += np.take(pad, at + off, axis=1).astype(np.uint16) * weight
+    return (acc >> (2 * (p.bit_length() - 1))).astype(np.uint8).T.reshape(H, W, C)
 
 
 def _bilinear(at, fy: np.ndarray, fx: np.ndarray, p: int) -> np.ndarray:
@@ -284,10 +300,15 @@ def block_copy_fine(planes: np.ndarray, field: np.ndarray, block: int) -> np.nda
     (H, W): each block fetched at its vector (clamped to the frame), the
     sub-pixel search's block-constant stand-in for warp."""
     p, H, W = planes.shape[0], planes.shape[2], planes.shape[3]
-    whole, frac = np.divmod(field, p)
-    phase = (frac[..., 0] * p + frac[..., 1]).repeat(block, 0).repeat(block, 1)[:H, :W]  # (H, W)
-    rows = _block_copy(np.arange(H * W, dtype=np.int64).reshape(H, W), whole, block)  # flat source index
-    return planes.reshape(p * p, H * W)[phase, rows]
+    shift = p.bit_length() - 1  # p is a power of two: floor division and remainder by bits
+    by, bx = field.shape[:2]
+    r = np.arange(block, dtype=np.int64)
+    ys = np.clip((np.arange(by)[:, None] * block + r)[:, :, None, None] + (field[:, None, :, None, 0] >> shift),
+                 0, H - 1)  # (by, B, bx, 1)
+    xs = np.clip((np.arange(bx)[:, None] * block + r)[None, None] + (field[:, None, :, None, 1] >> shift),
+                 0, W - 1)  # (by, 1, bx, B)
+    phase = ((field[..., 0] & (p - 1)) * p + (field[..., 1] & (p - 1))).astype(np.int64)[:, None, :, None]
+    return np.take(planes, (phase * (H * W) + ys * W + xs).reshape(-1)).reshape(H, W)
 
 
 def blend(p0: np.ndarray, p1: np.ndarray, weights: np.ndarray) -> np.ndarray:

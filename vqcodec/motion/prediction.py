@@ -38,6 +38,9 @@ from . import side_info
 
 
 SEARCH_BIAS = 64
+# refine()'s SAD penalty per 1/precision pixel away from the whole-pixel vector:
+# a block leaves it only for a clear gain (a fractional vector costs bits)
+REFINE_BIAS = 16
 
 
 def search(source: np.ndarray, last: np.ndarray, block: int = motion.BLOCK, precision: int = 1) -> np.ndarray:
@@ -60,12 +63,13 @@ def refine(source: np.ndarray, last: np.ndarray, field: np.ndarray, block: int, 
         return motion._block_sums(np.abs(target - motion.block_copy_fine(planes, f, block)), block)
 
     field = field * precision
+    whole = field
     cost, step = sad(field), precision // 2
     while step:
         base = field
         for dy, dx in motion._offsets(1)[1:]:  # the 8 neighbours, nearest first
             cand = np.clip(base + step * np.array([dy, dx], np.int32), -limit, limit)
-            c = sad(cand)
+            c = sad(cand) + REFINE_BIAS * np.abs(cand - whole).sum(-1)
             better = c < cost
             field, cost = np.where(better[..., None], cand, field), np.where(better, c, cost)
         step //= 2
