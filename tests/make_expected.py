@@ -22,7 +22,8 @@ review the diff: a change here is a format or model change).
   coding (format v7, quarter-pixel motion): intra GOPs of 4 frames, intra period 8,
   2-frame predicted steps; its reference branch's features drawn at random. Coded
   without the encoder's rate-distortion skip (its random step tokens never pay for
-  themselves).
+  themselves). tiny_motion_pan_q2.vqv: 12 frames of vqcodec.bench.scenes.pan_scene
+  (64x48) the same way, with FINE_LAMBDA 0, so that its fields are in half pixels.
 - models/tiny_copy.* and tiny_copy_q2.vqv: tiny_scalar with the prior's
   temporal shortcuts (copy head, radius 2, and match context), their
   weights drawn at random rather than left at zero so the stream pins them.
@@ -165,6 +166,11 @@ def main() -> None:
 
             PredictedEncoder.INTRA_FRAMES = cfg.gop  # a whole GOP coded alone (test_predicted's layout)
         (HERE / "expected" / f"{cfg.name}_q2.vqv").write_bytes(full_stream(codec, frames))
+        if cfg is TINY_MOTION:  # half-pixel fields pinned too
+            from vqcodec.bench.scenes import pan_scene
+
+            StepEncoder.FINE_LAMBDA = 0.0
+            (HERE / "expected" / "tiny_motion_pan_q2.vqv").write_bytes(full_stream(codec, pan_scene(12, 64, 48)))
         if cfg is TINY_FAST:
             (HERE / "expected" / f"{cfg.name}_lowlatency_q2.vqv").write_bytes(lowlatency_stream(codec, frames))
     cfg_path = make_tiny_model(models) if "--model" in sys.argv else models / "tiny.json"

@@ -81,13 +81,26 @@ def test_golden_stream(motion_codec, tiny_frames):
     assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, tiny_frames))
 
 
+def test_golden_stream_with_half_pixel_fields(motion_codec, monkeypatch):
+    """A pan coded with every moving field in half pixels (FINE_LAMBDA 0): the
+    bytes are pinned, and the decoder matches the encoder's closed loop."""
+    from vqcodec.bench.scenes import pan_scene
+    from vqcodec.modes.predicted import StepEncoder
+
+    monkeypatch.setattr(StepEncoder, "FINE_LAMBDA", 0.0)
+    frames = pan_scene(12, 64, 48)
+    data = _compress(motion_codec, frames)
+    assert data == (EXPECTED / "tiny_motion_pan_q2.vqv").read_bytes()
+    assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, frames))
+
+
 def test_version_6_streams_keep_decoding(motion_codec, tiny_frames):
     """Format v6 (whole-pixel motion, written before v7) decodes with the same
     model to what a v6 encoder reconstructs, and that encoder still writes it."""
     old = (EXPECTED / "tiny_motion_q2_v6.vqv").read_bytes()
     assert StreamHeader.read(io.BytesIO(old)).version == 6
     assert np.array_equal(_decompress(motion_codec, old), _reconstruction(motion_codec, tiny_frames, version=6))
-    assert _compress(motion_codec, tiny_frames) != old  # v7: the same motion, counted in quarter pixels
+    assert _compress(motion_codec, tiny_frames) != old  # v7: a precision flag for each moving field
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -452,9 +465,9 @@ def test_a_half_pixel_shift_is_found_in_quarter_pixels():
 
 
 @pytest.mark.parametrize("fine_lambda", [0.0, 1.0, 1e12])
-def test_whole_and_quarter_pixel_fields_decode_as_the_encoder_chose(motion_codec, monkeypatch, fine_lambda):
-    """v7: each moving field is sent in whole or quarter pixels, as the encoder's
-    rate-distortion choice says (FINE_LAMBDA 0: quarter pixels wherever the
+def test_whole_and_half_pixel_fields_decode_as_the_encoder_chose(motion_codec, monkeypatch, fine_lambda):
+    """v7: each moving field is sent in whole or half pixels, as the encoder's
+    rate-distortion choice says (FINE_LAMBDA 0: half pixels wherever the
     prediction gains; 1e12: never); every mix decodes to the encoder's frames."""
     from vqcodec.bench.scenes import pan_scene
     from vqcodec.modes.predicted import StepEncoder

@@ -62,7 +62,7 @@ class _Steps:
 
     def __init__(self, codec: Codec, height: int, width: int, quality: int, version: int):
         self.codec, self.quality, self.version = codec, quality, version
-        self.precision = motion_precision(version)  # vectors in 1/precision pixels (v7: quarter pixels)
+        self.precision = motion_precision(version)  # vectors in 1/precision pixels (v7: half pixels)
         s, self.t = codec.factor_s, codec.factor_t
         self.h, self.w = -(-height // s), -(-width // s)  # latent grid
         self.padded = (self.h * s, self.w * s)  # the frames' padded (H', W')
@@ -108,7 +108,7 @@ class StepEncoder(_Steps):
     rd_skip = True  # also skip a step whose tokens do not pay for what they correct (_skip_pays)
     rd_tiles = True  # and keep the prediction in tiles where it beats the tokens (tile_skip.py)
     tiles_kept = 0  # tiles that kept the prediction (all packets; reports)
-    fine_fields = 0  # moving fields sent in quarter pixels (all packets; reports)
+    fine_fields = 0  # moving fields sent in half pixels (all packets; reports)
     coded_mse: float | None = None  # the last step's decoded MSE (None: none yet)
     FINE_LAMBDA = 1.0
 
@@ -126,10 +126,9 @@ class StepEncoder(_Steps):
         """frames (t, H', W', 3) padded, ref (H', W', 3) the last decoded frame, source
         (H', W') int32 the luma of that frame before coding, prev the prior context
         -> (the decoded step (t, H', W', 3), the next context, ideal token bits)."""
-        field, precision, pred = self._motion(frames, ref, source)
+        field, precision, pred, mse = self._motion(frames, ref, source)
         tokens, latents = self.codec.quantize(frames, self.quality, pred)  # (1, planes, h, w)
         mode = SKIP if np.array_equal(tokens[0], self.zero) else PREDICTED
-        mse = _mse(pred, frames)
         if mse > self.CUT_MSE and self.last_mse is not None and mse > self.CUT_RATIO * self.last_mse:
             intra = self.codec.quantize(frames, self.quality)
             if self._intra_pays(frames, (pred, tokens, latents), (None, *intra), prev):
@@ -172,23 +171,27 @@ class StepEncoder(_Steps):
         self.coded_mse = _mse(decoded, frames)
         return decoded, prev, bits
 
-    def _motion(self, frames: np.ndarray, ref: np.ndarray, source: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
-        """The step's field, its precision and its prediction clip. Where the
-        packet allows quarter pixels (v7), the refined field is taken when its
+    def _motion(self, frames: np.ndarray, ref: np.ndarray, source: np.ndarray
+                ) -> tuple[np.ndarray, int, np.ndarray, float]:
+        """The step's field, its precision, its prediction clip and that clip's MSE.
+        Where the packet allows half pixels (v7), the refined field is taken when its
         better prediction is worth its extra bits: SSE + lambda x bits, lambda =
         FINE_LAMBDA x 2 ln 2 x the last step's coded MSE (the prediction's SSE is a
         stand-in for what coding the step will cost, which FINE_LAMBDA scales)."""
         whole = search(source, frames[-1], self.packet_block)  # (by, bx, 2)
         pred = predict(ref, whole, self.t, self.packet_block)
+        mse = _mse(pred, frames)
         if self.precision == 1:
-            return whole, 1, pred
+            return whole, 1, pred, mse
         fine = refine(source, frames[-1], whole, self.packet_block, self.precision)
+        if np.array_equal(fine, whole * self.precision):  # no block moved off its whole pixel
+            return whole, 1, pred, mse
         pred_fine = predict(ref, fine, self.t, self.packet_block, self.precision)
-        mse = _mse(pred, frames) if self.coded_mse is None else self.coded_mse
-        lam = self.FINE_LAMBDA * 2 * np.log(2) * mse
-        cost_whole = _mse(pred, frames) * frames.size + lam * self.side.step_field_bits(whole)
-        cost_fine = _mse(pred_fine, frames) * frames.size + lam * self.side.step_field_bits(fine, self.precision)
-        return (fine, self.precision, pred_fine) if cost_fine < cost_whole else (whole, 1, pred)
+        mse_fine = _mse(pred_fine, frames)
+        lam = self.FINE_LAMBDA * 2 * np.log(2) * (mse if self.coded_mse is None else self.coded_mse)
+        cost_whole = mse * frames.size + lam * self.side.step_field_bits(whole)
+        cost_fine = mse_fine * frames.size + lam * self.side.step_field_bits(fine, self.precision)
+        return (fine, self.precision, pred_fine, mse_fine) if cost_fine < cost_whole else (whole, 1, pred, mse)
 
     @staticmethod
     def _skip_pays(frames: np.ndarray, decoded: np.ndarray, pred_mse: float, bits: float) -> bool:
@@ -238,8 +241,8 @@ class _Recorder:
 
 
 def _mse(a: np.ndarray, b: np.ndarray) -> float:
-    d = a.astype(np.float64) - b
-    return float(np.mean(d * d))
+    d = (a.astype(np.float64) - b).ravel()
+    return float(d @ d) / d.size
 
 
 class StepDecoder(_Steps):
