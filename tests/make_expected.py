@@ -23,7 +23,7 @@ review the diff: a change here is a format or model change).
   2-frame predicted steps; its reference branch's features drawn at random. Coded
   without the encoder's rate-distortion skip (its random step tokens never pay for
   themselves). tiny_motion_pan_q2.vqv: 12 frames of vqcodec.bench.scenes.pan_scene
-  (64x48) the same way, with FINE_LAMBDA 0, so that its fields are in half pixels.
+  (64x48) the same way, with FINE_LAMBDA 0, so that its fields are in quarter pixels.
 - models/tiny_copy.* and tiny_copy_q2.vqv: tiny_scalar with the prior's
   temporal shortcuts (copy head, radius 2, and match context), their
   weights drawn at random rather than left at zero so the stream pins them.

@@ -81,8 +81,8 @@ def test_golden_stream(motion_codec, tiny_frames):
     assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, tiny_frames))
 
 
-def test_golden_stream_with_half_pixel_fields(motion_codec, monkeypatch):
-    """A pan coded with every moving field in half pixels (FINE_LAMBDA 0): the
+def test_golden_stream_with_quarter_pixel_fields(motion_codec, monkeypatch):
+    """A pan coded with every moving field in quarter pixels (FINE_LAMBDA 0): the
     bytes are pinned, and the decoder matches the encoder's closed loop."""
     from vqcodec.bench.scenes import pan_scene
     from vqcodec.modes.predicted import StepEncoder
@@ -465,9 +465,9 @@ def test_a_half_pixel_shift_is_found_in_quarter_pixels():
 
 
 @pytest.mark.parametrize("fine_lambda", [0.0, 1.0, 1e12])
-def test_whole_and_half_pixel_fields_decode_as_the_encoder_chose(motion_codec, monkeypatch, fine_lambda):
-    """v7: each moving field is sent in whole or half pixels, as the encoder's
-    rate-distortion choice says (FINE_LAMBDA 0: half pixels wherever the
+def test_whole_and_quarter_pixel_fields_decode_as_the_encoder_chose(motion_codec, monkeypatch, fine_lambda):
+    """v7: each moving field is sent in whole or quarter pixels, as the encoder's
+    rate-distortion choice says (FINE_LAMBDA 0: quarter pixels wherever the
     prediction gains; 1e12: never); every mix decodes to the encoder's frames."""
     from vqcodec.bench.scenes import pan_scene
     from vqcodec.modes.predicted import StepEncoder

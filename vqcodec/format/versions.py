@@ -16,7 +16,7 @@
         the motion fields, and unless skipped the step's tokens, coded against
         the last decoded frame warped by the fields), all in one range-coded
         section. Only such a model reads or writes v6.
-    v7  v6's bytes; the predicted steps' motion vectors may be in half pixels
+    v7  v6's bytes; the predicted steps' motion vectors may be in quarter pixels
         (motion_precision): the prediction samples the reference between
         pixels, bilinearly in integer arithmetic. The same models as v6.
 
@@ -76,11 +76,12 @@ def has_motion(version: int) -> bool:
 
 def motion_precision(version: int) -> int:
     """Steps of a pixel a predicted step's motion vector counts in: 1 (whole
-    pixels, v6) or 2 (half pixels, v7: each moving field says whether it
-    uses them). Held-out bikes needs 11.5 % fewer bits for the same PSNR with
-    half pixels, 11.0 % with quarter pixels
+    pixels, v6) or 4 (quarter pixels, v7: each moving field says whether it
+    uses them). Against whole pixels, held-out bikes needs 11.0 % fewer bits
+    for the same PSNR with quarter pixels (half: 11.5 % fewer) and a camera
+    pan 0.9 % more (half: 11.1 % more)
     (benchmarks/results/predictive/subpel/README.md)."""
-    return 2 if version >= 7 else 1
+    return 4 if version >= 7 else 1
 
 
 def has_header_copies(version: int) -> bool:

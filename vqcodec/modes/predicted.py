@@ -62,7 +62,7 @@ class _Steps:
 
     def __init__(self, codec: Codec, height: int, width: int, quality: int, version: int):
         self.codec, self.quality, self.version = codec, quality, version
-        self.precision = motion_precision(version)  # vectors in 1/precision pixels (v7: half pixels)
+        self.precision = motion_precision(version)  # vectors in 1/precision pixels (v7: quarter pixels)
         s, self.t = codec.factor_s, codec.factor_t
         self.h, self.w = -(-height // s), -(-width // s)  # latent grid
         self.padded = (self.h * s, self.w * s)  # the frames' padded (H', W')
@@ -108,7 +108,7 @@ class StepEncoder(_Steps):
     rd_skip = True  # also skip a step whose tokens do not pay for what they correct (_skip_pays)
     rd_tiles = True  # and keep the prediction in tiles where it beats the tokens (tile_skip.py)
     tiles_kept = 0  # tiles that kept the prediction (all packets; reports)
-    fine_fields = 0  # moving fields sent in half pixels (all packets; reports)
+    fine_fields = 0  # moving fields sent in quarter pixels (all packets; reports)
     coded_mse: float | None = None  # the last step's decoded MSE (None: none yet)
     FINE_LAMBDA = 1.0
 
@@ -174,7 +174,7 @@ class StepEncoder(_Steps):
     def _motion(self, frames: np.ndarray, ref: np.ndarray, source: np.ndarray
                 ) -> tuple[np.ndarray, int, np.ndarray, float]:
         """The step's field, its precision, its prediction clip and that clip's MSE.
-        Where the packet allows half pixels (v7), the refined field is taken when its
+        Where the packet allows quarter pixels (v7), the refined field is taken when its
         better prediction is worth its extra bits: SSE + lambda x bits, lambda =
         FINE_LAMBDA x 2 ln 2 x the last step's coded MSE (the prediction's SSE is a
         stand-in for what coding the step will cost, which FINE_LAMBDA scales)."""

@@ -16,7 +16,7 @@ block edges of plain block copying at the cost of one gather per pixel.
     estimate         target, ref luma -> field (by, bx, 2)     encoder side (sent)
     bilateral        ref0, ref1 luma, a -> fields f0, f1      decoder side (0 bits)
     warp             ref (H, W, 3) uint8, field -> (H, W, 3) uint8 (whole or
-                     fractional pixels: format v7's steps use half pixels)
+                     fractional pixels: format v7's steps use quarter pixels)
     blend            p0, p1, per-block weights in 0..WEIGHT_ONE -> (H, W, 3) uint8
 """
 from __future__ import annotations

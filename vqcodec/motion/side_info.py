@@ -15,7 +15,7 @@ of the three vectors above (up-left, up, up-right), as H.264 does.
 The full mode's predicted steps (format v6) put a still flag before each field
 (step_field): 1 when every vector is zero, and then no vectors follow. In
 format v7 a second flag follows a moving field: 1 when its vectors are in
-half pixels (their own model), 0 when in whole pixels. A still
+quarter pixels (their own model), 0 when in whole pixels. A still
 camera's steps then cost a fraction of a bit each for motion, where the
 vectors of a zero field cost about 18 bytes per packet while the flat
 adaptive model learns that they are zero.
@@ -90,7 +90,7 @@ def _rows_bits(model: AdaptiveModel, rows: list[np.ndarray]) -> float:
 
 class SideInfo:
     """The models of one packet, shared by its writer or reader. A field's vectors
-    are in whole pixels, or (format v7's steps, precision 2) in 1/precision
+    are in whole pixels, or (format v7's steps, precision 4) in 1/precision
     pixels when its step says so; each has its own model. Up to MAX_VECTOR pixels."""
 
     def __init__(self, precision: int = 1) -> None:
