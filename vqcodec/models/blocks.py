@@ -15,7 +15,8 @@ On a CPU, PyTorch runs every Conv3d through its generic slow_conv3d, 55 % of
 the autoencoder's time at 352x288; 2D convolutions go to oneDNN. Encoding
 and decoding a 2-frame step at 352x288 took 134 ms with torch.nn's kernels
 and 93 ms with these (1,626 and 997 ms at 1280x720; min of 6 interleaved
-runs, 2 threads).
+runs, 2 threads, a scratch timing); `python benchmarks/speed.py` measured
+the whole codec before and after (docs/results.md, Speed and memory).
 
 The results equal torch.nn's up to float rounding (the summation order
 differs), which is what the project promises of pixels anyway: tokens are
