@@ -24,7 +24,7 @@ from fractions import Fraction
 from pathlib import Path
 
 PARTS = {  # source file (suffix) -> part
-    "autoencoder": ("models/autoencoder.py", "models/scalar_quantizer.py", "models/residual_vq.py",
+    "autoencoder": ("models/autoencoder.py", "models/blocks.py", "models/scalar_quantizer.py", "models/residual_vq.py",
                     "torch/nn/modules/conv.py", "torch/nn/functional.py"),
     "prior": ("models/fast_prior.py", "models/int8.py", "models/laplace.py", "models/prior.py",
               "coding/integer_prior.py", "coding/fixed_point.py", "coding/fast_schedule.py"),
