@@ -168,7 +168,8 @@ class StepEncoder(_Steps):
             trial.replay(self.enc)
             prev = coded_prev
         self.side.check(frame.reshape(-1))
-        self.coded_mse = _mse(decoded, frames)
+        if self.precision > 1:  # what _motion prices the next field's bits against
+            self.coded_mse = _mse(decoded, frames)
         return decoded, prev, bits
 
     def _motion(self, frames: np.ndarray, ref: np.ndarray, source: np.ndarray
@@ -260,9 +261,10 @@ class StepDecoder(_Steps):
         out = []
         for mode in modes:
             side.check(np.array([mode]))
+            pred = None
             if mode != INTRA:
                 field, precision = side.step_field(by, bx)
-            pred = None if mode == INTRA else predict(ref, field, self.t, block, precision)
+                pred = predict(ref, field, self.t, block, precision)
             if mode == SKIP:  # the step is its prediction
                 tokens, prev, step = self.zero.copy(), self.zero_context(), pred
             else:

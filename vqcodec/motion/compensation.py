@@ -259,29 +259,28 @@ def warp(ref: np.ndarray, field: np.ndarray, block: int = BLOCK, precision: int 
     # neighbours are +0, +1, +W+2, +W+3 away, and clamping the whole part to
     # [-1, H-1] gives each neighbour the clamped pixel _gather would fetch.
     # Planar (C, pixels), so the per-pixel weights broadcast along the last axis.
-    p, w = precision, W + 2
-    if p & (p - 1) or p > 8:
-        raise ValueError(f"a warp's precision is a power of two up to 8, got {p}")
-    C = ref.shape[2]
+    C, w = ref.shape[2], W + 2
     pad = np.ascontiguousarray(np.pad(ref, ((1, 1), (1, 1), (0, 0)), mode="edge").transpose(2, 0, 1)).reshape(C, -1)
     ys = np.clip(np.arange(H, dtype=np.int32)[:, None] + iy, -1, H - 1) + 1
     xs = np.clip(np.arange(W, dtype=np.int32)[None, :] + ix, -1, W - 1) + 1
     at = (ys * w + xs).ravel()
-    fy, fx = fy.ravel().astype(np.uint16), fx.ravel().astype(np.uint16)
-    acc = np.full((C, H * W), p * p // 2, np.uint16)  # the bilinear sum <= 255 p^2 + p^2/2 < 2^16
-    for off, weight in ((0, (p - fx) * (p - fy)), (1, fx * (p - fy)), (w, (p - fx) * fy), (w + 1, fx * fy)):
-        acc += np.take(pad, at + off, axis=1).astype(np.uint16) * weight
-    return (acc >> (2 * (p.bit_length() - 1))).astype(np.uint8).T.reshape(H, W, C)
+    out = _bilinear(lambda dy, dx: np.take(pad, at + dy * w + dx, axis=1), fy.ravel(), fx.ravel(), precision)
+    return out.T.reshape(H, W, C)
 
 
 def _bilinear(at, fy: np.ndarray, fx: np.ndarray, p: int) -> np.ndarray:
-    """at(dy, dx): the image sampled one pixel down/right of the whole-pixel
-    positions (uint8); fy, fx in 0..p-1 the fractions (broadcasting against
-    it) -> the bilinear mix, rounded half up, uint8. Integer arithmetic."""
-    a, b = at(0, 0).astype(np.int32), at(0, 1).astype(np.int32)
-    c, d = at(1, 0).astype(np.int32), at(1, 1).astype(np.int32)
-    acc = (a * (p - fx) + b * fx) * (p - fy) + (c * (p - fx) + d * fx) * fy  # <= 255 p^2
-    return ((acc + p * p // 2) // (p * p)).astype(np.uint8)
+    """at(dy, dx): the image (values 0..255) sampled one pixel down/right of the
+    whole-pixel positions; fy, fx in 0..p-1 the fractions (broadcasting against
+    it), p a power of two up to 8 -> the bilinear mix, rounded half up, uint8.
+    Integer arithmetic: the weighted sum is at most 255 p^2 + p^2/2 < 2^16."""
+    if p & (p - 1) or p > 8:
+        raise ValueError(f"a warp's precision is a power of two up to 8, got {p}")
+    fy, fx = np.asarray(fy, np.uint16), np.asarray(fx, np.uint16)
+    acc = p * p // 2 + at(0, 0).astype(np.uint16) * ((p - fx) * (p - fy))
+    acc += at(0, 1).astype(np.uint16) * (fx * (p - fy))
+    acc += at(1, 0).astype(np.uint16) * ((p - fx) * fy)
+    acc += at(1, 1).astype(np.uint16) * (fx * fy)
+    return (acc >> (2 * (p.bit_length() - 1))).astype(np.uint8)
 
 
 def phase_planes(img: np.ndarray, p: int) -> np.ndarray:
