@@ -253,3 +253,45 @@ def test_the_kept_context_codes_what_fresh_tables_code(fast_codec):
     assert kept.context(changed, 2) is kept.context(changed, 2)
     assert not torch.equal(kept.context(prev, 2), kept.context(changed, 2))
     fast_codec.reset_tables()
+
+
+def test_kept_rows_recomputed_only_where_inputs_changed_code_what_fresh_tables_code(fast_codec):
+    """A frame coded again against the same prev after some of its tokens
+    changed (the encoder zeroes the tiles it keeps) reuses the pass rows whose
+    inputs did not change: the bits and bytes are those of fresh tables, and the
+    rows of the second run are recomputed only near the changed tokens."""
+    from vqcodec.coding.fast_schedule import FastTables
+
+    rng = np.random.default_rng(9)
+    planes = fast_codec.config.quantizer.planes
+    K = fast_codec.config.quantizer.codebook_size
+    prev = torch.from_numpy(rng.integers(K // 2 - 3, K // 2 + 3, (planes, 8, 8)))
+    frame = rng.integers(K // 2 - 3, K // 2 + 3, (fast_codec.planes_at(2), 8, 8))
+    zeroed = frame.copy()
+    zeroed[:, :4, :4] = K // 2  # a kept tile: its tokens set to the zero symbol
+
+    def code(tables, f):
+        enc = RangeEncoder()
+        fast_codec._integer = tables
+        bits, ctx = fast_codec.encode_frame(enc, f.copy(), prev, fast_codec.version_for(), 2)
+        return bits, enc.finish(), ctx
+
+    computed = []
+    kept = FastTables(fast_codec.prior)
+    real = fast_codec.prior.pass_rows
+
+    def counting(index, ctx_p, sym):
+        computed.append(sym.shape[0])
+        return real(index, ctx_p, sym)
+
+    try:
+        code(kept, frame)
+        fast_codec.prior.pass_rows = counting
+        again = code(kept, zeroed)
+    finally:
+        del fast_codec.prior.pass_rows
+    fresh = code(FastTables(fast_codec.prior), zeroed)
+    assert again[:2] == fresh[:2] and torch.equal(again[2], fresh[2])
+    assert 0 < sum(computed) < 4 * 32  # 4 passes of 32 positions: only rows near the zeroed tile
+    assert code(kept, frame)[:2] == code(FastTables(fast_codec.prior), frame)[:2]
+    fast_codec.reset_tables()

@@ -32,6 +32,7 @@ class FastTables:
     def __init__(self, prior: FastPrior, tile_batch: int | None = None):
         self.prior, self.tile_batch = prior, tile_batch
         self._last: tuple[int, torch.Tensor, torch.Tensor] | None = None  # (quality, prev, its context)
+        self._rows: dict[int, tuple] = {}  # pass index -> (ctx, pos, inputs, tables) of its last run
 
     @torch.inference_mode()
     def context(self, prev: torch.Tensor, quality: int) -> torch.Tensor:
@@ -63,9 +64,33 @@ class FastTables:
             pos = positions[parity]
             if pos.numel() == 0:
                 continue
-            tables = P.pass_tables(index, ctx, cur, prev_v, pos)  # base, k, m, j: (P, G) each
+            tables = self._pass(index, ctx, cur, prev_v, pos)  # base, k, m, j: (P, G) each
             rows = LaplaceRows(*(t.cpu().numpy() for t in tables), P.K)
             sym = step(rows, slice(a, b), pos.cpu().numpy())  # (P*G,) position-major
             sym = torch.from_numpy(np.ascontiguousarray(sym)).to(cur.device).view(-1, b - a).t()
             cur[a:b].reshape(b - a, -1)[:, pos] = sym
         return cur
+
+    def _pass(self, index: int, ctx: torch.Tensor, cur: torch.Tensor, prev_v: torch.Tensor,
+              pos: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The pass's tables (FastPrior.pass_tables). When the pass last ran on the
+        same context (the cached one: same prev and quality) at the same positions,
+        only the rows whose symbol inputs changed are recomputed: the encoder codes
+        a predicted step again after zeroing the tokens of the tiles it keeps
+        (modes/predicted.py), which changes the inputs there and next to them
+        only. Rows are independent (FastPrior.pass_rows), so the tables are the
+        ones a full run gives; tests/test_fast_schedule.py compares them."""
+        P = self.prior
+        sym = P.pass_inputs(cur, prev_v, pos)  # (P, 3C)
+        last = self._rows.get(index)
+        if last is not None and last[0] is ctx and torch.equal(last[1], pos):
+            changed = torch.nonzero((sym != last[2]).any(1)).reshape(-1)
+            tables = tuple(t.clone() for t in last[3])
+            if changed.numel():
+                ctx_c = ctx.reshape(ctx.shape[0], -1)[:, pos[changed]].t().contiguous()
+                for t, new in zip(tables, P.pass_rows(index, ctx_c, sym[changed])):
+                    t[changed] = new
+        else:
+            tables = P.pass_rows(index, ctx.reshape(ctx.shape[0], -1)[:, pos].t().contiguous(), sym)
+        self._rows[index] = (ctx, pos, sym, tables)
+        return tables

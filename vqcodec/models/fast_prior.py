@@ -199,10 +199,23 @@ class FastPrior(nn.Module):
         (C, h, w) tokens decoded so far (MASK elsewhere), prev_v (C, h, w)
         values -> (bases (P, G) tokens, flag indices, means in [-half, half),
         scale indices), all (P, G) int64."""
+        sym = self.pass_inputs(cur, prev_v, pos)
+        return self.pass_rows(index, ctx.reshape(ctx.shape[0], -1)[:, pos].t().contiguous(), sym)
+
+    def pass_inputs(self, cur: torch.Tensor, prev_v: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """The symbol inputs of a pass at positions pos: (P, 3C) [cur, nbr, prev] values."""
+        C = self.planes
+        return self.features(self.values(cur)[None], prev_v[None])[0].reshape(3 * C, -1)[:, pos].t().contiguous()
+
+    @torch.inference_mode()
+    def pass_rows(self, index: int, ctx_p: torch.Tensor, sym: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """pass_tables from its inputs, ctx_p (P, dim) and sym (P, 3C). Row by row:
+        each output row depends on its input row only (8-bit scaling is per row),
+        so rows may be computed in any batches (coding/fast_schedule.py recomputes
+        only the rows whose inputs changed)."""
         _, a, b, _ = self.schedule()[index]
-        C, d = self.planes, ctx.shape[0]
-        sym = self.features(self.values(cur)[None], prev_v[None])[0].reshape(3 * C, -1)[:, pos].t().contiguous()
-        ctx_p = ctx.reshape(d, -1)[:, pos].t().contiguous()  # (P, dim)
+        C = self.planes
         f, mu, l = self._params(self.passes[index].exact(ctx_p, sym), sym, a, b)
         base = sym[:, 2 * C + a:2 * C + b] + self.half  # the previous token, the zero symbol where none
         m = torch.clamp(torch.round(mu), -self.half, self.half - 1)

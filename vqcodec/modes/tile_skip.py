@@ -35,20 +35,27 @@ def tile_grid(height: int, width: int) -> tuple[int, int]:
     return -(-height // TILE), -(-width // TILE)
 
 
+def squared_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """uint8 (t, H, W, 3) pair -> (t, H, W) int32 squared error summed over the channels
+    (int16 differences, int32 squares and sums: exact, and a fifth of the time of float64)."""
+    d = np.subtract(a, b, dtype=np.int16).astype(np.int32)
+    d *= d
+    return d[..., 0] + d[..., 1] + d[..., 2]
+
+
 def _tile_sums(x: np.ndarray) -> np.ndarray:
     """(t, H, W) -> (ty, tx) sums over each tile (edges zero-padded)."""
     t, H, W = x.shape
     ty, tx = tile_grid(H, W)
     p = np.pad(x, ((0, 0), (0, ty * TILE - H), (0, tx * TILE - W)))
-    return p.reshape(t, ty, TILE, tx, TILE).sum(axis=(0, 2, 4))
+    return p.reshape(t, ty, TILE, tx, TILE).sum(axis=(0, 2, 4), dtype=np.int64 if x.dtype.kind == "i" else None)
 
 
 def choose_tiles(frames: np.ndarray, pred: np.ndarray, decoded: np.ndarray, tokens: np.ndarray,
                  zero: np.ndarray, bits: float) -> np.ndarray:
     """The tiles where the prediction is cheaper than the coded step -> mask (ty, tx)."""
-    f = frames.astype(np.float64)
-    d_pred = _tile_sums(((pred - f) ** 2).sum(-1))
-    d_coded = _tile_sums(((decoded - f) ** 2).sum(-1))
+    d_pred = _tile_sums(squared_error(pred, frames))  # int64: exact, so the choice is the same on every machine
+    d_coded = _tile_sums(squared_error(decoded, frames))
     lam = 2 * np.log(2) * d_coded.sum() / frames.size
     s = frames.shape[1] // tokens.shape[1]  # pixels per latent position
     nonzero = (tokens != zero).sum(0).astype(np.float64)  # (h, w)

@@ -25,6 +25,8 @@ import functools
 
 import numpy as np
 
+from .workers import pmap
+
 BLOCK = 16  # pixels per block side at full resolution
 RADIUS = 3  # coarse search radius in quarter-resolution pixels (+-12 px at full resolution)
 WEIGHT_ONE = 4  # blend weights are w/4 of the second reference: 0, 1/4, ..., 1
@@ -109,8 +111,8 @@ def estimate(target: np.ndarray, ref: np.ndarray, radius: int = RADIUS, block: i
     tp, rp = _pyramid(target, block), _pyramid(ref, block)
     tq, rq = tp[2], np.pad(rp[2], radius, mode="edge")
     offs = _offsets(radius)
-    sad = np.stack([_block_sums(np.abs(tq - _shifted(rq, radius, dy, dx)), block // 4)
-                    for dy, dx in offs])  # (C, by, bx)
+    sad = np.stack(pmap(lambda o: _block_sums(np.abs(tq - _shifted(rq, radius, *o)), block // 4),
+                        offs, tq.size))  # (C, by, bx)
     dominant = _dominant(offs[np.argmin(sad, axis=0)])
     field = offs[np.argmin(sad + _bias(offs, dominant, bias)[:, None, None], axis=0)]
     for level in (1, 0):  # half, then full resolution
@@ -128,25 +130,27 @@ def _propagate(target: np.ndarray, ref: np.ndarray, field: np.ndarray, block: in
         pred = _block_copy(ref, f, block)
         return _block_sums(np.abs(target - pred), block)
 
-    return _propagated(field, sad, True, bias)
+    return _propagated(field, sad, True, bias, target.size)
 
 
-def _propagated(field: np.ndarray, sad, toward_dominant: bool, bias: int = _BIAS) -> np.ndarray:
-    """Candidates own / dominant / up / down / left / right, scored by sad(field) + bias."""
+def _propagated(field: np.ndarray, sad, toward_dominant: bool, bias: int = _BIAS, pixels: int = 0) -> np.ndarray:
+    """Candidates own / dominant / up / down / left / right, scored by sad(field) + bias
+    (pixels: what one sad() works on; workers.pmap runs big ones in threads)."""
     dominant = _dominant(field)
     p = np.pad(field, ((1, 1), (1, 1), (0, 0)), mode="edge")
     cands = np.stack([field, np.broadcast_to(dominant, field.shape), p[:-2, 1:-1], p[2:, 1:-1],
                       p[1:-1, :-2], p[1:-1, 2:]]).astype(np.int32)  # (6, by, bx, 2)
     anchor = dominant if toward_dominant else np.zeros(2, np.int32)
-    return _pick(np.stack([sad(f) for f in cands]) + _bias(cands, anchor, bias), cands)
+    return _pick(np.stack(pmap(sad, cands, pixels)) + _bias(cands, anchor, bias),
+                 cands)
 
 
 def _refine(target: np.ndarray, ref: np.ndarray, field: np.ndarray, dominant: np.ndarray,
             block: int, bias: int = _BIAS) -> np.ndarray:
     """+-1 pixel around each block's vector (block copies at this scale)."""
     cands = field[None] + _offsets(1)[:, None, None, :]  # (9, by, bx, 2)
-    costs = np.stack([_block_sums(np.abs(target - _block_copy(ref, f, block)),
-                                  block) for f in cands]) + _bias(cands, dominant, bias)
+    costs = np.stack(pmap(lambda f: _block_sums(np.abs(target - _block_copy(ref, f, block)), block),
+                          cands, target.size)) + _bias(cands, dominant, bias)
     return _pick(costs, cands)
 
 
@@ -181,7 +185,7 @@ def bilateral(ref0: np.ndarray, ref1: np.ndarray, num: int, den: int,
         return _block_sums(np.abs(_block_copy(p0[1], u0, hb)
                                   - _block_copy(p1[1], u1, hb)), hb)
 
-    u0, u1 = _split(_propagated(best, sad, False), num, den)
+    u0, u1 = _split(_propagated(best, sad, False, pixels=p0[1].size), num, den)
     return 2 * u0, 2 * u1
 
 
@@ -289,9 +293,10 @@ def phase_planes(img: np.ndarray, p: int) -> np.ndarray:
     search reads them with block_copy_fine."""
     pad = np.pad(img, ((0, 1), (0, 1)), mode="edge")
     H, W = img.shape
-    fy = np.arange(p, dtype=np.int32)[:, None, None, None]
     fx = np.arange(p, dtype=np.int32)[None, :, None, None]
-    return _bilinear(lambda dy, dx: pad[dy:dy + H, dx:dx + W], fy, fx, p).astype(np.int32)
+    rows = pmap(lambda fy: _bilinear(lambda dy, dx: pad[dy:dy + H, dx:dx + W], fy, fx, p).astype(np.int32),
+                np.arange(p, dtype=np.int32)[:, None, None, None, None], H * W * p)  # fy: (1, 1, 1, 1) each
+    return np.concatenate(rows)
 
 
 def block_copy_fine(planes: np.ndarray, field: np.ndarray, block: int) -> np.ndarray:

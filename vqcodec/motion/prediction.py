@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import compensation as motion
-from . import side_info
+from . import compensation as motion, side_info
+from .workers import pmap
 
 
 SEARCH_BIAS = 64
@@ -67,9 +67,10 @@ def refine(source: np.ndarray, last: np.ndarray, field: np.ndarray, block: int, 
     cost, step = sad(field), precision // 2
     while step:
         base = field
-        for dy, dx in motion._offsets(1)[1:]:  # the 8 neighbours, nearest first
-            cand = np.clip(base + step * np.array([dy, dx], np.int32), -limit, limit)
-            c = sad(cand) + REFINE_BIAS * np.abs(cand - whole).sum(-1)
+        cands = [np.clip(base + step * np.array([dy, dx], np.int32), -limit, limit)
+                 for dy, dx in motion._offsets(1)[1:]]  # the 8 neighbours, nearest first
+        for cand, c in zip(cands, pmap(sad, cands, target.size)):  # costs in threads, choices in order
+            c = c + REFINE_BIAS * np.abs(cand - whole).sum(-1)
             better = c < cost
             field, cost = np.where(better[..., None], cand, field), np.where(better, c, cost)
         step //= 2
@@ -85,7 +86,8 @@ def scaled(field: np.ndarray, num: int, den: int) -> np.ndarray:
 def predict(ref: np.ndarray, field: np.ndarray, n: int, block: int = motion.BLOCK, precision: int = 1) -> np.ndarray:
     """ref (H, W, 3) uint8, the step's field (by, bx, 2) of block x block blocks
     in 1/precision pixels, n frames -> prediction clip (n, H, W, 3) uint8."""
-    return np.stack([motion.warp(ref, scaled(field, i + 1, n), block, precision) for i in range(n)])
+    return np.stack(pmap(lambda i: motion.warp(ref, scaled(field, i + 1, n), block, precision), range(n),
+                         ref.shape[0] * ref.shape[1]))
 
 
 def still_field(height: int, width: int, block: int = motion.BLOCK) -> np.ndarray:
