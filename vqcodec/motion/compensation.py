@@ -25,7 +25,7 @@ import functools
 
 import numpy as np
 
-from .workers import pmap
+from .workers import pmap, pstack
 
 BLOCK = 16  # pixels per block side at full resolution
 RADIUS = 3  # coarse search radius in quarter-resolution pixels (+-12 px at full resolution)
@@ -62,9 +62,9 @@ def _pyramid(y: np.ndarray, block: int = BLOCK) -> list[np.ndarray]:
 
 
 def _block_sums(d: np.ndarray, block: int) -> np.ndarray:
-    """(H, W) -> (H/block, W/block) sums over each block."""
-    H, W = d.shape
-    return d.reshape(H // block, block, W // block, block).sum(axis=(1, 3))
+    """(..., H, W) -> (..., H/block, W/block) sums over each block."""
+    *lead, H, W = d.shape
+    return d.reshape(*lead, H // block, block, W // block, block).sum(axis=(-3, -1))
 
 
 def _shifted(y: np.ndarray, pad: int, dy: int, dx: int) -> np.ndarray:
@@ -111,8 +111,12 @@ def estimate(target: np.ndarray, ref: np.ndarray, radius: int = RADIUS, block: i
     tp, rp = _pyramid(target, block), _pyramid(ref, block)
     tq, rq = tp[2], np.pad(rp[2], radius, mode="edge")
     offs = _offsets(radius)
-    sad = np.stack(pmap(lambda o: _block_sums(np.abs(tq - _shifted(rq, radius, *o)), block // 4),
-                        offs, tq.size))  # (C, by, bx)
+    windows = np.lib.stride_tricks.sliding_window_view(rq, tq.shape)  # (2r+1, 2r+1, h, w) views
+
+    def sads(o: np.ndarray) -> np.ndarray:  # offsets (n, 2) -> (n, by, bx)
+        return _block_sums(np.abs(tq - windows[o[:, 0] + radius, o[:, 1] + radius]), block // 4)
+
+    sad = pstack(sads, offs, tq.size)  # (C, by, bx)
     dominant = _dominant(offs[np.argmin(sad, axis=0)])
     field = offs[np.argmin(sad + _bias(offs, dominant, bias)[:, None, None], axis=0)]
     for level in (1, 0):  # half, then full resolution
@@ -126,31 +130,30 @@ def _propagate(target: np.ndarray, ref: np.ndarray, field: np.ndarray, block: in
     """One pass of candidate propagation at full resolution: each block may take
     the vector of a neighbour or the frame's dominant one if that matches better
     (flat blocks that the coarse search missed then join the motion around them)."""
-    def sad(f: np.ndarray) -> np.ndarray:
-        pred = _block_copy(ref, f, block)
-        return _block_sums(np.abs(target - pred), block)
+    def sad(f: np.ndarray) -> np.ndarray:  # fields (n, by, bx, 2) -> (n, by, bx)
+        return _block_sums(np.abs(target - _block_copy(ref, f, block)), block)
 
     return _propagated(field, sad, True, bias, target.size)
 
 
 def _propagated(field: np.ndarray, sad, toward_dominant: bool, bias: int = _BIAS, pixels: int = 0) -> np.ndarray:
-    """Candidates own / dominant / up / down / left / right, scored by sad(field) + bias
-    (pixels: what one sad() works on; workers.pmap runs big ones in threads)."""
+    """Candidates own / dominant / up / down / left / right, scored by sad(fields) +
+    bias; sad takes a stack of fields (n, by, bx, 2) -> (n, by, bx) (pixels: what
+    one field's sad works on; workers.pstack splits big stacks over threads)."""
     dominant = _dominant(field)
     p = np.pad(field, ((1, 1), (1, 1), (0, 0)), mode="edge")
     cands = np.stack([field, np.broadcast_to(dominant, field.shape), p[:-2, 1:-1], p[2:, 1:-1],
                       p[1:-1, :-2], p[1:-1, 2:]]).astype(np.int32)  # (6, by, bx, 2)
     anchor = dominant if toward_dominant else np.zeros(2, np.int32)
-    return _pick(np.stack(pmap(sad, cands, pixels)) + _bias(cands, anchor, bias),
-                 cands)
+    return _pick(pstack(sad, cands, pixels) + _bias(cands, anchor, bias), cands)
 
 
 def _refine(target: np.ndarray, ref: np.ndarray, field: np.ndarray, dominant: np.ndarray,
             block: int, bias: int = _BIAS) -> np.ndarray:
     """+-1 pixel around each block's vector (block copies at this scale)."""
     cands = field[None] + _offsets(1)[:, None, None, :]  # (9, by, bx, 2)
-    costs = np.stack(pmap(lambda f: _block_sums(np.abs(target - _block_copy(ref, f, block)), block),
-                          cands, target.size)) + _bias(cands, dominant, bias)
+    costs = pstack(lambda f: _block_sums(np.abs(target - _block_copy(ref, f, block)), block),
+                   cands, target.size) + _bias(cands, dominant, bias)
     return _pick(costs, cands)
 
 
@@ -228,15 +231,16 @@ def _axis_weights(n: int, blocks: int, block: int = BLOCK) -> tuple[np.ndarray, 
 
 def _block_copy(img: np.ndarray, field: np.ndarray, block: int) -> np.ndarray:
     """img (H, W) int, H and W multiples of block, each block fetched from
-    (y + dy, x + dx) of its vector in field (by, bx, 2), clamped to the frame."""
+    (y + dy, x + dx) of its vector in field (..., by, bx, 2), clamped to the
+    frame -> (..., H, W): leading axes are candidate fields, fetched at once."""
     H, W = img.shape
     by, bx = H // block, W // block
     r = np.arange(block, dtype=np.int32)
     ys = (np.arange(by, dtype=np.int32)[:, None] * block + r[None, :])[:, :, None, None]  # (by, B, 1, 1)
     xs = (np.arange(bx, dtype=np.int32)[:, None] * block + r[None, :])[None, None]  # (1, 1, bx, B)
-    ys = np.clip(ys + field[:, None, :, None, 0], 0, H - 1)  # (by, B, bx, 1)
-    xs = np.clip(xs + field[:, None, :, None, 1], 0, W - 1)  # (by, 1, bx, B)
-    return np.take(img.reshape(-1), (ys * W + xs).reshape(-1)).reshape(H, W)
+    ys = np.clip(ys + field[..., :, None, :, None, 0], 0, H - 1)  # (..., by, B, bx, 1)
+    xs = np.clip(xs + field[..., :, None, :, None, 1], 0, W - 1)  # (..., by, 1, bx, B)
+    return np.take(img.reshape(-1), ys * W + xs).reshape(*field.shape[:-3], H, W)
 
 
 def _gather(img: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
@@ -300,19 +304,19 @@ def phase_planes(img: np.ndarray, p: int) -> np.ndarray:
 
 
 def block_copy_fine(planes: np.ndarray, field: np.ndarray, block: int) -> np.ndarray:
-    """planes (p, p, H, W) of phase_planes, field (by, bx, 2) in 1/p pixels ->
-    (H, W): each block fetched at its vector (clamped to the frame), the
-    sub-pixel search's block-constant stand-in for warp."""
+    """planes (p, p, H, W) of phase_planes, field (..., by, bx, 2) in 1/p pixels ->
+    (..., H, W): each block fetched at its vector (clamped to the frame), the
+    sub-pixel search's block-constant stand-in for warp (leading axes: candidates)."""
     p, H, W = planes.shape[0], planes.shape[2], planes.shape[3]
     shift = p.bit_length() - 1  # p is a power of two: floor division and remainder by bits
-    by, bx = field.shape[:2]
+    by, bx = field.shape[-3:-1]
     r = np.arange(block, dtype=np.int64)
-    ys = np.clip((np.arange(by)[:, None] * block + r)[:, :, None, None] + (field[:, None, :, None, 0] >> shift),
-                 0, H - 1)  # (by, B, bx, 1)
-    xs = np.clip((np.arange(bx)[:, None] * block + r)[None, None] + (field[:, None, :, None, 1] >> shift),
-                 0, W - 1)  # (by, 1, bx, B)
-    phase = ((field[..., 0] & (p - 1)) * p + (field[..., 1] & (p - 1))).astype(np.int64)[:, None, :, None]
-    return np.take(planes, (phase * (H * W) + ys * W + xs).reshape(-1)).reshape(H, W)
+    ys = np.clip((np.arange(by)[:, None] * block + r)[:, :, None, None] + (field[..., :, None, :, None, 0] >> shift),
+                 0, H - 1)  # (..., by, B, bx, 1)
+    xs = np.clip((np.arange(bx)[:, None] * block + r)[None, None] + (field[..., :, None, :, None, 1] >> shift),
+                 0, W - 1)  # (..., by, 1, bx, B)
+    phase = ((field[..., 0] & (p - 1)) * p + (field[..., 1] & (p - 1))).astype(np.int64)[..., :, None, :, None]
+    return np.take(planes, phase * (H * W) + ys * W + xs).reshape(*field.shape[:-3], H, W)
 
 
 def blend(p0: np.ndarray, p1: np.ndarray, weights: np.ndarray) -> np.ndarray:

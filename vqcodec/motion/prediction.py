@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import compensation as motion, side_info
-from .workers import pmap
+from .workers import pmap, pstack
 
 
 SEARCH_BIAS = 64
@@ -59,17 +59,16 @@ def refine(source: np.ndarray, last: np.ndarray, field: np.ndarray, block: int, 
     target = motion._pad_to_blocks(motion.luma(last), block)
     limit = side_info.MAX_VECTOR * precision
 
-    def sad(f: np.ndarray) -> np.ndarray:  # (by, bx)
+    def sad(f: np.ndarray) -> np.ndarray:  # fields (n, by, bx, 2) -> (n, by, bx)
         return motion._block_sums(np.abs(target - motion.block_copy_fine(planes, f, block)), block)
 
     field = field * precision
     whole = field
-    cost, step = sad(field), precision // 2
+    cost, step = sad(field[None])[0], precision // 2
     while step:
-        base = field
-        cands = [np.clip(base + step * np.array([dy, dx], np.int32), -limit, limit)
-                 for dy, dx in motion._offsets(1)[1:]]  # the 8 neighbours, nearest first
-        for cand, c in zip(cands, pmap(sad, cands, target.size)):  # costs in threads, choices in order
+        # the 8 neighbours, nearest first: (8, by, bx, 2)
+        cands = np.clip(field[None] + step * motion._offsets(1)[1:, None, None], -limit, limit)
+        for cand, c in zip(cands, pstack(sad, cands, target.size)):  # costs at once, choices in order
             c = c + REFINE_BIAS * np.abs(cand - whole).sum(-1)
             better = c < cost
             field, cost = np.where(better[..., None], cand, field), np.where(better, c, cost)

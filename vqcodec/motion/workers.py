@@ -24,12 +24,15 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, TypeVar
 
+import numpy as np
+
 import torch
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 MIN_PIXELS = 50_000  # pixels an item works on, below which pmap stays on one thread
+STACK_PIXELS = 1 << 20  # pixels one pstack slice works on at most (its index arrays: a few MB)
 
 _pool: ThreadPoolExecutor | None = None
 _lock = threading.Lock()
@@ -74,3 +77,16 @@ def pmap(fn: Callable[[T], R], items: Iterable[T], pixels: int) -> list[R]:
     for f in futures:
         out.extend(f.result())
     return out
+
+
+def pstack(fn: Callable[[np.ndarray], np.ndarray], stack: np.ndarray, pixels: int) -> np.ndarray:
+    """fn over a stack of items (n, ...) -> (n, ...): fn takes and returns stacks,
+    so small items (candidate fields of a small frame) go in one call instead of
+    n; slices of at most STACK_PIXELS pixels (pixels: per item), one per thread
+    at least when the items are big, run by pmap."""
+    n = len(stack)
+    per = max(1, min(n, STACK_PIXELS // max(1, pixels)))
+    if pixels >= MIN_PIXELS:
+        per = min(per, -(-n // threads()))
+    slices = [stack[i:i + per] for i in range(0, n, per)]
+    return np.concatenate(pmap(fn, slices, pixels * per))
