@@ -299,7 +299,7 @@ def phase_planes(img: np.ndarray, p: int) -> np.ndarray:
     H, W = img.shape
     fx = np.arange(p, dtype=np.int32)[None, :, None, None]
     rows = pmap(lambda fy: _bilinear(lambda dy, dx: pad[dy:dy + H, dx:dx + W], fy, fx, p).astype(np.int32),
-                np.arange(p, dtype=np.int32)[:, None, None, None, None], H * W * p)  # fy: (1, 1, 1, 1) each
+                np.arange(p, dtype=np.int32)[:, None, None, None, None], H * W)  # fy: (1, 1, 1, 1) each
     return np.concatenate(rows)
 
 
