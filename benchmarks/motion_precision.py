@@ -2,6 +2,7 @@
 
     python benchmarks/motion_precision.py [--model default] [--clip bikes.mp4:0.5-1] [--size 176x144]
                                           [--frames 64] [--qualities 2,4,6,8] [--precisions 1,2,4]
+                                          [--fine-from Q]
                                           [--out benchmarks/results/predictive/subpel/bikes.json]
 
 The clip is compressed and decompressed at each quality by the full mode, as
@@ -11,6 +12,11 @@ the run, so the encoder searches and the decoder warps in 1/precision
 pixels (the side information's range grows with it). Reported per precision:
 bytes and PSNR-RGB per quality (of what the decoder decoded), encode seconds,
 and the BD-rate (PSNR-RGB) against the first precision listed.
+
+--fine-from Q sets the lowest quality at which the encoder may send a fine
+field (StepEncoder.FINE_FROM; below it every field is in whole pixels even
+where the format allows finer): --fine-from 1 measures fine fields at every
+quality.
 
 Choose on held-out footage (the default: the second half of bikes.mp4), not
 on the evaluation clip. Writes the JSON at --out and a Markdown table beside it.
@@ -59,8 +65,13 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=64)
     ap.add_argument("--qualities", default="2,4,6,8")
     ap.add_argument("--precisions", default="1,2,4")
+    ap.add_argument("--fine-from", type=int, default=None, help="StepEncoder.FINE_FROM for the run")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/predictive/subpel/bikes.json"))
     args = ap.parse_args()
+    if args.fine_from is not None:
+        from vqcodec.modes.predicted import StepEncoder
+
+        StepEncoder.FINE_FROM = args.fine_from
 
     import torch
 
