@@ -15,7 +15,8 @@ _OPTIONS = [
     click.option("--model", default="default", show_default=True, help="Installed model name or path to a model .json/.safetensors."),
     click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True),
     click.option("--mode", type=click.Choice(MODE_NAMES), default=DEFAULT_MODE, show_default=True,
-                 help="full: every frame coded as VQ tokens in GOPs. lowlatency: VQ-coded keyframes, "
+                 help="full: every frame coded as VQ tokens (the shipped model: each 2 frames predicted by "
+                      "motion compensation and corrected by tokens). lowlatency: VQ-coded keyframes, "
                       "frames between them rebuilt by motion-compensated interpolation."),
     click.option("--keyint", type=click.IntRange(1, 255), default=8, show_default=True,
                  help="lowlatency: keyframe interval (the maximum one with --keyframes adaptive)."),
