@@ -32,8 +32,6 @@ the first scheme. Writes the JSON at --out and a Markdown table beside it.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import sys
 from pathlib import Path
 
@@ -103,11 +101,11 @@ def run(codec, frames: np.ndarray, orig: np.ndarray, quality: int, scheme: str) 
 
 
 def main() -> None:
+    from vqcodec.bench.clips import add_tuning_clip_options, tuning_clip_or_exit
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="default")
-    ap.add_argument("--clip", default="bikes.mp4:0.5-1")
-    ap.add_argument("--size", default="176x144")
-    ap.add_argument("--frames", type=int, default=64)
+    add_tuning_clip_options(ap)  # --model, --clip, --size, --frames
+    ap.set_defaults(frames=64)
     ap.add_argument("--qualities", default="2,4,6,8")
     ap.add_argument("--schemes", default="P,PB,PBw")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/predictive/bipred/bikes.json"))
@@ -116,12 +114,11 @@ def main() -> None:
     import torch
 
     from vqcodec.bench.bdrate import bd_rate
-    from vqcodec.bench.clips import load_clip
+    from vqcodec.bench.report_format import clip_probe_doc, write_report
     from vqcodec.zoo import load_codec
 
     torch.set_num_threads(2)
-    w, h = (int(v) for v in a.size.split("x"))
-    clip = load_clip(a.clip, max_frames=a.frames, size=(w, h))
+    clip = tuning_clip_or_exit(a)  # never the evaluation clip
     codec = load_codec(a.model)
     if not codec.uses_motion:
         sys.exit(f"model {codec.model_id.name!r} has no motion-compensated coding")
@@ -138,19 +135,14 @@ def main() -> None:
         results.append({"scheme": scheme, "points": points, "bd_rate_vs_first": bd})
         print(f"{scheme}: " + ", ".join(f"q{p['quality']} {p['bytes']:.0f} B {p['psnr_rgb']:.2f} dB" for p in points)
               + f"; BD-rate {bd:+.2f} %", flush=True)
-    doc = {"command": "python " + " ".join(sys.argv), "date": datetime.date.today().isoformat(),
-           "model": codec.model_id.name, "weights_sha256": codec.model_id.sha256.hex(), "clip": clip.source,
-           "frames": int(clip.frames.shape[0]), "size": a.size, "results": results}
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(doc, indent=2) + "\n")
+    doc = clip_probe_doc(codec, clip, a.size, results)
     lines = [f"Bi-directional steps on {clip.source}, {doc['frames']} frames, {a.size} (`{doc['command']}`)", "",
              "| scheme | " + " | ".join(f"q{q} bytes / dB" for q in qualities) + " | BD-rate vs " +
              results[0]["scheme"] + " |", "|---|" + "---:|" * (len(qualities) + 1)]
     for r in results:
         cells = " | ".join(f"{p['bytes']:,.0f} / {p['psnr_rgb']:.2f}" for p in r["points"])
         lines.append(f"| {r['scheme']} | {cells} | {r['bd_rate_vs_first']:+.2f} % |")
-    a.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_report(a.out, doc, lines)
 
 
 if __name__ == "__main__":

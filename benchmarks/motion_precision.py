@@ -24,9 +24,7 @@ on the evaluation clip. Writes the JSON at --out and a Markdown table beside it.
 from __future__ import annotations
 
 import argparse
-import datetime
 import io
-import json
 import sys
 import time
 from fractions import Fraction
@@ -58,11 +56,11 @@ def run(codec, frames: np.ndarray, qualities: list[int], precision: int) -> dict
 
 
 def main() -> None:
+    from vqcodec.bench.clips import add_tuning_clip_options, tuning_clip_or_exit
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="default")
-    ap.add_argument("--clip", default="bikes.mp4:0.5-1")
-    ap.add_argument("--size", default="176x144")
-    ap.add_argument("--frames", type=int, default=64)
+    add_tuning_clip_options(ap)  # --model, --clip, --size, --frames
+    ap.set_defaults(frames=64)
     ap.add_argument("--qualities", default="2,4,6,8")
     ap.add_argument("--precisions", default="1,2,4")
     ap.add_argument("--fine-from", type=int, default=None, help="StepEncoder.FINE_FROM for the run")
@@ -76,12 +74,11 @@ def main() -> None:
     import torch
 
     from vqcodec.bench.bdrate import bd_rate
-    from vqcodec.bench.clips import load_clip
+    from vqcodec.bench.report_format import clip_probe_doc, write_report
     from vqcodec.zoo import load_codec
 
     torch.set_num_threads(2)
-    w, h = (int(v) for v in args.size.split("x"))
-    clip = load_clip(args.clip, max_frames=args.frames, size=(w, h))
+    clip = tuning_clip_or_exit(args)  # never the evaluation clip
     codec = load_codec(args.model)
     if not codec.uses_motion:
         sys.exit(f"model {codec.model_id.name!r} has no motion-compensated coding")
@@ -96,19 +93,14 @@ def main() -> None:
         print(f"precision 1/{p}: {[x['bytes'] for x in r['points']]} bytes, "
               f"{[round(x['psnr_rgb'], 2) for x in r['points']]} dB, BD-rate {r['bd_rate_vs_first']:+.2f} %",
               flush=True)
-    doc = {"command": "python " + " ".join(sys.argv), "date": datetime.date.today().isoformat(),
-           "model": codec.model_id.name, "weights_sha256": codec.model_id.sha256.hex(), "clip": clip.source,
-           "frames": int(clip.frames.shape[0]), "size": args.size, "results": results}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(doc, indent=2) + "\n")
+    doc = clip_probe_doc(codec, clip, args.size, results)
     lines = [f"Motion precision on {clip.source}, {doc['frames']} frames, {args.size} (`{doc['command']}`)", "",
              "| precision | " + " | ".join(f"q{q} bytes / dB" for q in qualities) + " | encode s | BD-rate |",
              "|---|" + "---:|" * (len(qualities) + 2)]
     for r in results:
         cells = " | ".join(f"{x['bytes']:,} / {x['psnr_rgb']:.2f}" for x in r["points"])
         lines.append(f"| 1/{r['precision']} pixel | {cells} | {r['encode_seconds']:.1f} | {r['bd_rate_vs_first']:+.2f} % |")
-    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_report(args.out, doc, lines)
 
 
 if __name__ == "__main__":

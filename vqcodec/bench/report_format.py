@@ -55,3 +55,23 @@ def machine_info() -> dict:
         "torch_threads": torch.get_num_threads(),
         "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
+
+
+def clip_probe_doc(codec, clip, size: str, results: list) -> dict:
+    """The JSON of a probe that codes one clip with one model: the command that
+    made it, the date, the model and its weights, the clip, and the results."""
+    import datetime
+
+    return {"command": "python " + " ".join(sys.argv), "date": datetime.date.today().isoformat(),
+            "model": codec.model_id.name, "weights_sha256": codec.model_id.sha256.hex(), "clip": clip.source,
+            "frames": int(clip.frames.shape[0]), "size": size, "results": results}
+
+
+def write_report(out, doc: dict, lines: list[str]) -> None:
+    """doc as JSON at out (a Path), lines as Markdown beside it (.md); prints the Markdown."""
+    import json
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=2) + "\n")
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
