@@ -116,6 +116,9 @@ class StepEncoder(_Steps):
     # (-0.02 dB); at quality 2 the clips disagree, from 3 up bikes gains 4-7 %
     # (docs/history.md, "Faster encoding, same streams")
     FINE_FROM = 2
+    # scales of the bits in the tile choice and the skip decision (SSE + lambda x
+    # scale x bits; benchmarks/step_lambdas.py measures them on held-out footage)
+    TILE_LAMBDA = SKIP_LAMBDA = 1.0
 
     def block_for(self, quality: int) -> int:
         return self.block or next((b for below, b in self.BLOCKS_BELOW if quality < below), 16)
@@ -148,7 +151,7 @@ class StepEncoder(_Steps):
             cond = None if pred is None else self.codec.decoder_condition(pred, self.quality)
             decoded = self.reconstruct(frame, pred, cond)
             if mode == PREDICTED and self.rd_tiles:  # keep the prediction where it beats the tokens
-                mask = choose_tiles(frames, pred, decoded, frame, self.zero, bits)
+                mask = choose_tiles(frames, pred, decoded, frame, self.zero, bits * self.TILE_LAMBDA)
                 kept = zero_tiles(frame, self.zero, mask, self.codec.factor_s) if mask.any() else frame
                 if not np.array_equal(kept, frame):  # code again without the kept tiles' tokens
                     trial, frame = _Recorder(), kept
@@ -156,7 +159,7 @@ class StepEncoder(_Steps):
                     decoded = self.reconstruct(frame, pred, cond)
                 if mask.any():  # (kept tiles whose tokens were all zero already change nothing coded)
                     decoded = paste_tiles(decoded, pred, mask)
-            if mode == PREDICTED and self.rd_skip and self._skip_pays(frames, decoded, mse, bits):
+            if mode == PREDICTED and self.rd_skip and self._skip_pays(frames, decoded, mse, bits * self.SKIP_LAMBDA):
                 mode, bits = SKIP, 0.0
         self.step_modes.append(mode)
         self.side.check(np.array([mode]))

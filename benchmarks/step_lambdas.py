@@ -1,0 +1,91 @@
+"""How much the predicted steps' decisions should weigh bits: the tile choice
+(keep the prediction in a tile) and the skip decision (a whole step decodes to
+its prediction), each SSE + lambda x scale x bits.
+
+    python benchmarks/step_lambdas.py [--clip bikes.mp4:0.5-1] [--size 176x144] [--frames 64]
+                                      [--qualities 1,3,5,7,9] [--tile 1,0.7,1.4] [--skip 1]
+                                      [--out benchmarks/results/predictive/step_lambdas/bikes.json]
+
+For every pair (tile scale, skip scale) the clip is compressed and
+decompressed by the full mode at each quality (StepEncoder.TILE_LAMBDA and
+SKIP_LAMBDA set for the run; the decoder is not involved in either choice),
+and reported: bytes and PSNR-RGB per quality, and the BD-rate against the
+first pair. Tune on held-out footage only (an evaluation clip is refused).
+Writes the JSON at --out and a Markdown table beside it.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+
+def run(codec, frames: np.ndarray, qualities: list[int], tile: float, skip: float) -> dict:
+    from vqcodec import api
+    from vqcodec.media.metrics import psnr_rgb
+    from vqcodec.modes.predicted import StepEncoder
+
+    saved = StepEncoder.TILE_LAMBDA, StepEncoder.SKIP_LAMBDA
+    StepEncoder.TILE_LAMBDA, StepEncoder.SKIP_LAMBDA = tile, skip
+    try:
+        rows = []
+        t, h, w, _ = frames.shape
+        for q in qualities:
+            buf = io.BytesIO()
+            api.compress(frames, buf, w, h, Fraction(25), quality=q, model=codec)
+            decoded = np.stack(list(api.decompress(io.BytesIO(buf.getvalue()), codec)))
+            rows.append({"quality": q, "bytes": len(buf.getvalue()), "psnr_rgb": psnr_rgb(frames, decoded)})
+    finally:
+        StepEncoder.TILE_LAMBDA, StepEncoder.SKIP_LAMBDA = saved
+    return {"tile": tile, "skip": skip, "points": rows}
+
+
+def main() -> None:
+    from vqcodec.bench.clips import add_tuning_clip_options, tuning_clip_or_exit
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_tuning_clip_options(ap)  # --model, --clip, --size, --frames
+    ap.set_defaults(frames=64)
+    ap.add_argument("--qualities", default="1,3,5,7,9")
+    ap.add_argument("--tile", default="1", help="comma-separated tile-choice scales")
+    ap.add_argument("--skip", default="1", help="comma-separated skip-decision scales")
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/predictive/step_lambdas/bikes.json"))
+    a = ap.parse_args()
+
+    import torch
+
+    from vqcodec.bench.bdrate import bd_rate
+    from vqcodec.bench.report_format import clip_probe_doc, write_report
+    from vqcodec.zoo import load_codec
+
+    torch.set_num_threads(2)
+    clip = tuning_clip_or_exit(a)  # never the evaluation clip
+    codec = load_codec(a.model)
+    if not codec.uses_motion:
+        sys.exit(f"model {codec.model_id.name!r} has no predicted steps")
+    qualities = [int(q) for q in a.qualities.split(",")]
+    results = []
+    for tile in (float(v) for v in a.tile.split(",")):
+        for skip in (float(v) for v in a.skip.split(",")):
+            r = run(codec, clip.frames, qualities, tile, skip)
+            first = results[0]["points"] if results else r["points"]
+            r["bd_rate_vs_first"] = bd_rate([p["bytes"] for p in first], [p["psnr_rgb"] for p in first],
+                                            [p["bytes"] for p in r["points"]], [p["psnr_rgb"] for p in r["points"]])
+            results.append(r)
+            print(f"tile x{tile} skip x{skip}: BD-rate {r['bd_rate_vs_first']:+.2f} %", file=sys.stderr, flush=True)
+    doc = clip_probe_doc(codec, clip, a.size, results)
+    lines = [f"Step decisions' lambdas on {clip.source}, {doc['frames']} frames, {a.size} (`{doc['command']}`)", "",
+             "| tile x | skip x | " + " | ".join(f"q{q} bytes / dB" for q in qualities) + " | BD-rate |",
+             "|---:|---:|" + "---:|" * (len(qualities) + 1)]
+    for r in results:
+        cells = " | ".join(f"{p['bytes']:,} / {p['psnr_rgb']:.2f}" for p in r["points"])
+        lines.append(f"| {r['tile']} | {r['skip']} | {cells} | {r['bd_rate_vs_first']:+.2f} % |")
+    write_report(a.out, doc, lines)
+
+
+if __name__ == "__main__":
+    main()
