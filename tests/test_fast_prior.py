@@ -295,3 +295,23 @@ def test_kept_rows_recomputed_only_where_inputs_changed_code_what_fresh_tables_c
     assert 0 < sum(computed) < 4 * 32  # 4 passes of 32 positions: only rows near the zeroed tile
     assert code(kept, frame)[:2] == code(FastTables(fast_codec.prior), frame)[:2]
     fast_codec.reset_tables()
+
+
+def test_pass_inputs_are_the_features_at_the_pass_positions(fast_codec):
+    """pass_inputs gathers [cur, nbr, prev] at a pass's positions without building
+    the whole feature map: the same values as features() there, MASK tokens,
+    frame edges and one-position-wide grids included."""
+    from vqcodec.models.prior import checkerboard
+
+    P = fast_codec.prior
+    g = torch.Generator().manual_seed(3)
+    for h, w in ((6, 8), (5, 7), (1, 6), (4, 1)):
+        cur = torch.randint(0, P.K + 1, (P.planes, h, w), generator=g)  # P.K: MASK (not yet decoded)
+        prev_v = P.values(torch.randint(0, P.K, (P.planes, h, w), generator=g))
+        board = checkerboard(h, w, cur.device).reshape(-1)
+        for parity in (0, 1):
+            pos = torch.nonzero(board == bool(parity)).reshape(-1)
+            if pos.numel() == 0:
+                continue
+            full = P.features(P.values(cur)[None], prev_v[None])[0].reshape(3 * P.planes, -1)
+            assert torch.equal(P.pass_inputs(cur, prev_v, pos), full[:, pos].t())

@@ -203,9 +203,17 @@ class FastPrior(nn.Module):
         return self.pass_rows(index, ctx.reshape(ctx.shape[0], -1)[:, pos].t().contiguous(), sym)
 
     def pass_inputs(self, cur: torch.Tensor, prev_v: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        """The symbol inputs of a pass at positions pos: (P, 3C) [cur, nbr, prev] values."""
+        """The symbol inputs of a pass at positions pos (P,): (P, 3C) [cur, nbr, prev]
+        values, features() at those positions, each part gathered straight into
+        its columns (no (3C, h, w) concatenation first: half the time)."""
         C = self.planes
-        return self.features(self.values(cur)[None], prev_v[None])[0].reshape(3 * C, -1)[:, pos].t().contiguous()
+        cur_v = self.values(cur)  # (C, h, w)
+        p = F.pad(cur_v, (1, 1, 1, 1))
+        s = (p[:, :-2, 1:-1] + p[:, 2:, 1:-1]) + (p[:, 1:-1, :-2] + p[:, 1:-1, 2:])  # as features() sums
+        out = torch.empty(pos.numel(), 3 * C, dtype=cur_v.dtype, device=cur_v.device)
+        for i, part in enumerate((cur_v, torch.floor((s + 2) / 4), prev_v)):
+            out[:, i * C:(i + 1) * C] = torch.index_select(part.reshape(C, -1), 1, pos).t()
+        return out
 
     @torch.inference_mode()
     def pass_rows(self, index: int, ctx_p: torch.Tensor, sym: torch.Tensor
