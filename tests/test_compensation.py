@@ -112,3 +112,19 @@ def test_phase_planes_and_fine_block_copies_sample_as_warp_does(photo):
     got = motion.block_copy_fine(planes, field, 16)
     assert np.abs(got[m:-m, m:-m] - want[m:-m, m:-m]).max() <= 2
     assert np.array_equal(motion.block_copy_fine(planes, 4 * field, 16), motion._block_copy(y, 4 * field // 4, 16))
+
+
+def test_upsample_equals_the_two_sided_bilinear_formula():
+    """_upsample's one-gather form gives exactly rows[y0] (2b - wy) + rows[y1] wy,
+    clamped edges and every block size included."""
+    rng = np.random.default_rng(4)
+    for H, W, block in ((144, 176, 16), (72, 88, 64), (40, 24, 32), (16, 16, 16)):
+        by, bx = -(-H // block), -(-W // block)
+        values = rng.integers(-300, 300, (by, bx, 2)).astype(np.int32)
+        two_b = 2 * block
+        y0, y1, wy = motion._axis_weights(H, by, block)
+        x0, x1, wx = motion._axis_weights(W, bx, block)
+        rows = values[:, x0] * (two_b - wx)[None, :, None] + values[:, x1] * wx[None, :, None]
+        ref = rows[y0] * (two_b - wy)[:, None, None] + rows[y1] * wy[:, None, None]
+        ref = (ref + two_b * two_b // 2) >> 2 * (two_b.bit_length() - 1)
+        assert np.array_equal(motion._upsample(values, H, W, block), ref)

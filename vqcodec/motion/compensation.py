@@ -212,7 +212,11 @@ def _upsample(values: np.ndarray, height: int, width: int, block: int = BLOCK) -
     # int32 throughout: |values| * (2*block)^2 stays far below 2^31 for vectors and weights (block <= 64)
     v = values.astype(np.int32)
     rows = v[:, x0] * (two_b - wx)[None, :, None] + v[:, x1] * wx[None, :, None]  # (by, W, C)
-    acc = rows[y0] * (two_b - wy)[:, None, None] + rows[y1] * wy[:, None, None]  # (H, W, C)
+    # rows[y0] (2b - wy) + rows[y1] wy = 2b rows[y0] + wy (rows[y1] - rows[y0]): y1 is y0 + 1, or
+    # y0 itself where the edge clamps both (weight 0 there); two full-size passes fewer
+    step = rows[np.minimum(np.arange(by) + 1, by - 1)] - rows  # (by, W, C)
+    acc = (rows * two_b)[y0]  # (H, W, C)
+    acc += step[y0] * np.where(y1 == y0, 0, wy).astype(np.int32)[:, None, None]
     acc += two_b * two_b // 2
     acc >>= 2 * (two_b.bit_length() - 1)  # floor division by (2*block)^2, a power of two
     return acc
