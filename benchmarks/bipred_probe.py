@@ -101,7 +101,7 @@ def run(codec, frames: np.ndarray, orig: np.ndarray, quality: int, scheme: str) 
 
 
 def main() -> None:
-    from vqcodec.bench.clips import add_tuning_clip_options, tuning_clip_or_exit
+    from vqcodec.bench.clips import add_tuning_clip_options, tuning_clip_and_motion_codec
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_tuning_clip_options(ap)  # --model, --clip, --size, --frames
@@ -111,17 +111,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/predictive/bipred/bikes.json"))
     a = ap.parse_args()
 
-    import torch
-
     from vqcodec.bench.bdrate import bd_rate
-    from vqcodec.bench.report_format import clip_probe_doc, write_report
-    from vqcodec.zoo import load_codec
+    from vqcodec.bench.report_format import bytes_db_cells, bytes_db_header, clip_probe_doc, write_report
 
-    torch.set_num_threads(2)
-    clip = tuning_clip_or_exit(a)  # never the evaluation clip
-    codec = load_codec(a.model)
-    if not codec.uses_motion:
-        sys.exit(f"model {codec.model_id.name!r} has no motion-compensated coding")
+    clip, codec = tuning_clip_and_motion_codec(a)  # never the evaluation clip
     frames = codec.padded(clip.frames)
     qualities = [int(q) for q in a.qualities.split(",")]
     results = []
@@ -137,10 +130,10 @@ def main() -> None:
               + f"; BD-rate {bd:+.2f} %", flush=True)
     doc = clip_probe_doc(codec, clip, a.size, results)
     lines = [f"Bi-directional steps on {clip.source}, {doc['frames']} frames, {a.size} (`{doc['command']}`)", "",
-             "| scheme | " + " | ".join(f"q{q} bytes / dB" for q in qualities) + " | BD-rate vs " +
+             "| scheme | " + bytes_db_header(qualities) + " | BD-rate vs " +
              results[0]["scheme"] + " |", "|---|" + "---:|" * (len(qualities) + 1)]
     for r in results:
-        cells = " | ".join(f"{p['bytes']:,.0f} / {p['psnr_rgb']:.2f}" for p in r["points"])
+        cells = bytes_db_cells(r["points"])
         lines.append(f"| {r['scheme']} | {cells} | {r['bd_rate_vs_first']:+.2f} % |")
     write_report(a.out, doc, lines)
 

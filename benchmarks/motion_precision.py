@@ -56,7 +56,7 @@ def run(codec, frames: np.ndarray, qualities: list[int], precision: int) -> dict
 
 
 def main() -> None:
-    from vqcodec.bench.clips import add_tuning_clip_options, tuning_clip_or_exit
+    from vqcodec.bench.clips import add_tuning_clip_options, tuning_clip_and_motion_codec
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_tuning_clip_options(ap)  # --model, --clip, --size, --frames
@@ -71,17 +71,10 @@ def main() -> None:
 
         StepEncoder.FINE_FROM = args.fine_from
 
-    import torch
-
     from vqcodec.bench.bdrate import bd_rate
-    from vqcodec.bench.report_format import clip_probe_doc, write_report
-    from vqcodec.zoo import load_codec
+    from vqcodec.bench.report_format import bytes_db_cells, bytes_db_header, clip_probe_doc, write_report
 
-    torch.set_num_threads(2)
-    clip = tuning_clip_or_exit(args)  # never the evaluation clip
-    codec = load_codec(args.model)
-    if not codec.uses_motion:
-        sys.exit(f"model {codec.model_id.name!r} has no motion-compensated coding")
+    clip, codec = tuning_clip_and_motion_codec(args)  # never the evaluation clip
     qualities = [int(q) for q in args.qualities.split(",")]
     results = []
     for p in (int(v) for v in args.precisions.split(",")):
@@ -95,10 +88,10 @@ def main() -> None:
               flush=True)
     doc = clip_probe_doc(codec, clip, args.size, results)
     lines = [f"Motion precision on {clip.source}, {doc['frames']} frames, {args.size} (`{doc['command']}`)", "",
-             "| precision | " + " | ".join(f"q{q} bytes / dB" for q in qualities) + " | encode s | BD-rate |",
+             "| precision | " + bytes_db_header(qualities) + " | encode s | BD-rate |",
              "|---|" + "---:|" * (len(qualities) + 2)]
     for r in results:
-        cells = " | ".join(f"{x['bytes']:,} / {x['psnr_rgb']:.2f}" for x in r["points"])
+        cells = bytes_db_cells(r["points"])
         lines.append(f"| 1/{r['precision']} pixel | {cells} | {r['encode_seconds']:.1f} | {r['bd_rate_vs_first']:+.2f} % |")
     write_report(args.out, doc, lines)
 

@@ -45,7 +45,7 @@ def run(codec, frames: np.ndarray, qualities: list[int], tile: float, skip: floa
 
 
 def main() -> None:
-    from vqcodec.bench.clips import add_tuning_clip_options, tuning_clip_or_exit
+    from vqcodec.bench.clips import add_tuning_clip_options, tuning_clip_and_motion_codec
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_tuning_clip_options(ap)  # --model, --clip, --size, --frames
@@ -56,17 +56,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/predictive/step_lambdas/bikes.json"))
     a = ap.parse_args()
 
-    import torch
-
     from vqcodec.bench.bdrate import bd_rate
-    from vqcodec.bench.report_format import clip_probe_doc, write_report
-    from vqcodec.zoo import load_codec
+    from vqcodec.bench.report_format import bytes_db_cells, bytes_db_header, clip_probe_doc, write_report
 
-    torch.set_num_threads(2)
-    clip = tuning_clip_or_exit(a)  # never the evaluation clip
-    codec = load_codec(a.model)
-    if not codec.uses_motion:
-        sys.exit(f"model {codec.model_id.name!r} has no predicted steps")
+    clip, codec = tuning_clip_and_motion_codec(a)  # never the evaluation clip
     qualities = [int(q) for q in a.qualities.split(",")]
     results = []
     for tile in (float(v) for v in a.tile.split(",")):
@@ -79,10 +72,10 @@ def main() -> None:
             print(f"tile x{tile} skip x{skip}: BD-rate {r['bd_rate_vs_first']:+.2f} %", file=sys.stderr, flush=True)
     doc = clip_probe_doc(codec, clip, a.size, results)
     lines = [f"Step decisions' lambdas on {clip.source}, {doc['frames']} frames, {a.size} (`{doc['command']}`)", "",
-             "| tile x | skip x | " + " | ".join(f"q{q} bytes / dB" for q in qualities) + " | BD-rate |",
+             "| tile x | skip x | " + bytes_db_header(qualities) + " | BD-rate |",
              "|---:|---:|" + "---:|" * (len(qualities) + 1)]
     for r in results:
-        cells = " | ".join(f"{p['bytes']:,} / {p['psnr_rgb']:.2f}" for p in r["points"])
+        cells = bytes_db_cells(r["points"])
         lines.append(f"| {r['tile']} | {r['skip']} | {cells} | {r['bd_rate_vs_first']:+.2f} % |")
     write_report(a.out, doc, lines)
 

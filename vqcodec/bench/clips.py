@@ -186,3 +186,20 @@ def tuning_clip_or_exit(args) -> BenchClip:
         return load_tuning_clip(args.clip, args.frames, args.size)
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
+
+
+def tuning_clip_and_motion_codec(args):
+    """(clip, codec) of a script that tunes the predicted steps: the tuning clip
+    (tuning_clip_or_exit) and args.model, which must be a motion-compensated
+    model; torch on 2 threads, as the figures are made. Ends the script with a
+    one-line error otherwise."""
+    import torch
+
+    from ..zoo import load_codec
+
+    torch.set_num_threads(2)
+    clip = tuning_clip_or_exit(args)
+    codec = load_codec(args.model)
+    if not codec.uses_motion:
+        raise SystemExit(f"error: model {codec.model_id.name!r} has no motion-compensated steps")
+    return clip, codec

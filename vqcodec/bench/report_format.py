@@ -75,3 +75,13 @@ def write_report(out, doc: dict, lines: list[str]) -> None:
     out.write_text(json.dumps(doc, indent=2) + "\n")
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def bytes_db_header(qualities: list[int]) -> str:
+    """Markdown header cells of a per-quality bytes / PSNR-RGB row."""
+    return " | ".join(f"q{q} bytes / dB" for q in qualities)
+
+
+def bytes_db_cells(points: list[dict]) -> str:
+    """Markdown cells of points with 'bytes' and 'psnr_rgb', one per quality."""
+    return " | ".join(f"{p['bytes']:,.0f} / {p['psnr_rgb']:.2f}" for p in points)
