@@ -32,6 +32,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 CHILD = r"""
@@ -61,19 +62,14 @@ print(json.dumps({"encode_fps": n / enc, "decode_fps": count / dec, "bytes": len
 def run_point(tree: Path, size: str, frames: int, quality: int) -> dict:
     env = dict(os.environ, PYTHONPATH=str(tree))
     out = subprocess.run([sys.executable, "-c", CHILD, size, str(frames), str(quality)], env=env,
-                         capture_output=True, text=True, cwd=tempdir())
+                         capture_output=True, text=True,
+                         cwd=tempfile.gettempdir())  # not a tree: vqcodec comes from PYTHONPATH only
     if out.returncode:
         sys.exit(f"{tree} at {size} failed:\n{out.stderr.strip().splitlines()[-1] if out.stderr else ''}")
     point = json.loads(out.stdout.strip().splitlines()[-1])
     if not Path(point["vqcodec"]).resolve().is_relative_to(tree.resolve()):
         sys.exit(f"{tree}: the child imported vqcodec from {point['vqcodec']}, not from the tree")
     return point
-
-
-def tempdir() -> str:
-    import tempfile
-
-    return tempfile.gettempdir()  # not a tree: the child must import vqcodec from PYTHONPATH only
 
 
 def summarize(runs: list[dict]) -> dict:

@@ -79,7 +79,7 @@ class FastTables:
         a predicted step again after zeroing the tokens of the tiles it keeps
         (modes/predicted.py), which changes the inputs there and next to them
         only. Rows are independent (FastPrior.pass_rows), so the tables are the
-        ones a full run gives; tests/test_fast_schedule.py compares them."""
+        ones a full run gives; tests/test_fast_prior.py compares them."""
         P = self.prior
         sym = P.pass_inputs(cur, prev_v, pos)  # (P, 3C)
         last = self._rows.get(index)

@@ -53,7 +53,7 @@ from ..format.versions import motion_precision
 from ..motion import compensation as motion
 from ..motion.prediction import predict, refine, search
 from ..motion.side_info import SideReader, SideWriter
-from .tile_skip import choose_tiles, paste_tiles, squared_error, tile_grid, zero_tiles
+from .tile_skip import choose_tiles, paste_tiles, tile_grid, zero_tiles
 
 
 class _Steps:
@@ -159,7 +159,9 @@ class StepEncoder(_Steps):
                     decoded = self.reconstruct(frame, pred, cond)
                 if mask.any():  # (kept tiles whose tokens were all zero already change nothing coded)
                     decoded = paste_tiles(decoded, pred, mask)
-            if mode == PREDICTED and self.rd_skip and self._skip_pays(frames, decoded, mse, bits * self.SKIP_LAMBDA):
+            coded_mse = _mse(decoded, frames)  # for the skip decision and the next step's motion
+            if mode == PREDICTED and self.rd_skip and self._skip_pays(frames.size, coded_mse, mse,
+                                                                      bits * self.SKIP_LAMBDA):
                 mode, bits = SKIP, 0.0
         self.step_modes.append(mode)
         self.side.check(np.array([mode]))
@@ -176,8 +178,8 @@ class StepEncoder(_Steps):
             trial.replay(self.enc)
             prev = coded_prev
         self.side.check(frame.reshape(-1))
-        if self.precision > 1:  # what _motion prices the next field's bits against
-            self.coded_mse = _mse(decoded, frames)
+        # what _motion prices the next field's bits against (a skipped step is its prediction)
+        self.coded_mse = mse if mode == SKIP else coded_mse
         return decoded, prev, bits
 
     def _motion(self, frames: np.ndarray, ref: np.ndarray, source: np.ndarray
@@ -203,12 +205,13 @@ class StepEncoder(_Steps):
         return (fine, self.precision, pred_fine, mse_fine) if cost_fine < cost_whole else (whole, 1, pred, mse)
 
     @staticmethod
-    def _skip_pays(frames: np.ndarray, decoded: np.ndarray, pred_mse: float, bits: float) -> bool:
+    def _skip_pays(samples: int, coded_mse: float, pred_mse: float, bits: float) -> bool:
         """A coded step against the same step skipped, which decodes to its
         prediction (the field is sent either way): skip when SSE + lambda x bits
-        is lower, lambda = 2 ln 2 x SSE / samples of the coded step."""
-        d_coded = _mse(decoded, frames) * frames.size
-        return pred_mse * frames.size < d_coded + 2 * np.log(2) * d_coded / frames.size * bits
+        is lower, lambda = 2 ln 2 x SSE / samples of the coded step. samples:
+        the step's (t H' W' 3); the MSEs: of the coded step and of its prediction."""
+        d_coded = coded_mse * samples
+        return pred_mse * samples < d_coded + 2 * np.log(2) * d_coded / samples * bits
 
     def _intra_pays(self, frames, predicted, intra, prev) -> bool:
         """predicted, intra: (reference, tokens, latents) of the two candidates. Code
@@ -253,7 +256,7 @@ def _mse(a: np.ndarray, b: np.ndarray) -> float:
     """Mean squared error of two uint8 clips, from the exact integer sum. (Not a
     BLAS dot: it leaves OpenBLAS threads spinning, which halved the speed of the
     torch work after it on 2 cores.)"""
-    return int(squared_error(a, b).sum(dtype=np.int64)) / a.size
+    return int(motion.squared_error(a, b).sum(dtype=np.int64)) / a.size
 
 
 class StepDecoder(_Steps):

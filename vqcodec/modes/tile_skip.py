@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..motion.compensation import squared_error
+
 TILE = 32  # pixels per tile side
 
 
@@ -35,26 +37,18 @@ def tile_grid(height: int, width: int) -> tuple[int, int]:
     return -(-height // TILE), -(-width // TILE)
 
 
-def squared_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """uint8 (t, H, W, 3) pair -> (t, H, W) int32 squared error summed over the channels
-    (int16 differences, int32 squares and sums: exact, and a fifth of the time of float64)."""
-    d = np.subtract(a, b, dtype=np.int16).astype(np.int32)
-    d *= d
-    return d[..., 0] + d[..., 1] + d[..., 2]
-
-
 def _tile_sums(x: np.ndarray) -> np.ndarray:
     """(t, H, W) -> (ty, tx) sums over each tile (edges zero-padded)."""
     t, H, W = x.shape
     ty, tx = tile_grid(H, W)
     p = np.pad(x, ((0, 0), (0, ty * TILE - H), (0, tx * TILE - W)))
-    return p.reshape(t, ty, TILE, tx, TILE).sum(axis=(0, 2, 4), dtype=np.int64 if x.dtype.kind == "i" else None)
+    return p.reshape(t, ty, TILE, tx, TILE).sum(axis=(0, 2, 4))
 
 
 def choose_tiles(frames: np.ndarray, pred: np.ndarray, decoded: np.ndarray, tokens: np.ndarray,
                  zero: np.ndarray, bits: float) -> np.ndarray:
     """The tiles where the prediction is cheaper than the coded step -> mask (ty, tx)."""
-    d_pred = _tile_sums(squared_error(pred, frames))  # int64: exact, so the choice is the same on every machine
+    d_pred = _tile_sums(squared_error(pred, frames))  # integers: the same choice on every machine
     d_coded = _tile_sums(squared_error(decoded, frames))
     lam = 2 * np.log(2) * d_coded.sum() / frames.size
     s = frames.shape[1] // tokens.shape[1]  # pixels per latent position

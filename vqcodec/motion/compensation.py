@@ -333,11 +333,19 @@ def blend(p0: np.ndarray, p1: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return ((acc.astype(np.uint32) + one // 2) >> 8).astype(np.uint8)
 
 
+def squared_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """uint8 (..., H, W, 3) pair -> (..., H, W) int32 squared error summed over the
+    channels (int16 differences, int32 squares and sums: exact, and a fifth of
+    the time of float64)."""
+    d = np.subtract(a, b, dtype=np.int16).astype(np.int32)
+    d *= d
+    return d[..., 0] + d[..., 1] + d[..., 2]
+
+
 def block_sse(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 pair -> (by, bx) int64 sum of squared errors per block."""
     H, W = a.shape[:2]
-    d = a.astype(np.int64) - b.astype(np.int64)
-    e = np.pad((d * d).sum(axis=2), ((0, -H % BLOCK), (0, -W % BLOCK)))
+    e = np.pad(squared_error(a, b), ((0, -H % BLOCK), (0, -W % BLOCK)))
     return _block_sums(e, BLOCK)
 
 
