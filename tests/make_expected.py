@@ -19,18 +19,21 @@ review the diff: a change here is a format or model change).
   tiny_fast_lowlatency_q2.vqv: tiny_scalar with the fast prior (format v5),
   its weights drawn at random so the streams pin them.
 - models/tiny_motion.* and tiny_motion_q2.vqv: tiny_fast with motion-compensated
-  coding (format v7, quarter-pixel motion): intra GOPs of 4 frames, intra period 8,
+  coding (format v8, quarter-pixel motion, kept tiles' tokens not coded): intra GOPs of 4 frames, intra period 8,
   2-frame predicted steps; its reference branch's features drawn at random. Coded
   without the encoder's rate-distortion skip (its random step tokens never pay for
   themselves). tiny_motion_pan_q2.vqv: 12 frames of vqcodec.bench.scenes.pan_scene
   (64x48) the same way, with FINE_LAMBDA 0, so that its fields are in quarter pixels.
+  tiny_motion_tiles_q2.vqv: 21 frames of the tiny pattern with the tile skip on, so
+  that some tiles keep the prediction and their tokens are left out.
 - models/tiny_copy.* and tiny_copy_q2.vqv: tiny_scalar with the prior's
   temporal shortcuts (copy head, radius 2, and match context), their
   weights drawn at random rather than left at zero so the stream pins them.
 Older goldens (tiny_q2_v1.vqv: format version 1; tiny_q2_v2.vqv and
 tiny_lowlatency_q2_v2.vqv: version 2; tiny_q2_v3.vqv and
 tiny_lowlatency_q2_v3.vqv: version 3, the last coded with the float prior;
-tiny_motion_q2_v6.vqv: version 6, whole-pixel motion) are never regenerated: they pin that old streams keep decoding. The model is rewritten only with --model.
+tiny_motion_q2_v6.vqv: version 6, whole-pixel motion; tiny_motion_q2_v7.vqv: version 7,
+kept tiles coded) are never regenerated: they pin that old streams keep decoding. The model is rewritten only with --model.
 """
 from __future__ import annotations
 
@@ -171,6 +174,9 @@ def main() -> None:
 
             StepEncoder.FINE_LAMBDA = 0.0
             (HERE / "expected" / "tiny_motion_pan_q2.vqv").write_bytes(full_stream(codec, pan_scene(12, 64, 48)))
+            StepEncoder.FINE_LAMBDA, StepEncoder.rd_tiles = 1.0, True  # tiles that keep the prediction (v8)
+            (HERE / "expected" / "tiny_motion_tiles_q2.vqv").write_bytes(full_stream(codec, _tiny_pattern(21)))
+            StepEncoder.rd_tiles = False
         if cfg is TINY_FAST:
             (HERE / "expected" / f"{cfg.name}_lowlatency_q2.vqv").write_bytes(lowlatency_stream(codec, frames))
     cfg_path = make_tiny_model(models) if "--model" in sys.argv else models / "tiny.json"

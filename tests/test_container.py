@@ -175,12 +175,12 @@ def test_wrong_magic():
             read_all(data)
 
 
-def test_version_8():
-    data = patch_header(golden_stream(), "<H", 4, 8)
+def test_version_9():
+    data = patch_header(golden_stream(), "<H", 4, 9)
     with pytest.raises(UnsupportedVersion,
-                       match=r"^unsupported \.vqv version 8 \(this build reads versions 1, 2, 3, 4, 5, 6 and 7\)$") as e:
+                       match=r"^unsupported \.vqv version 9 \(this build reads versions 1, 2, 3, 4, 5, 6, 7 and 8\)$") as e:
         read_all(data)
-    assert (e.value.found, e.value.supported) == (8, (1, 2, 3, 4, 5, 6, 7))
+    assert (e.value.found, e.value.supported) == (9, (1, 2, 3, 4, 5, 6, 7, 8))
 
 
 # --- version 2: the low-latency mode ------------------------------------------------------------
@@ -198,9 +198,9 @@ def lowlatency_packets() -> list[Packet]:
             end(12)]
 
 
-def test_new_headers_are_version_7():
+def test_new_headers_are_version_8():
     h = StreamHeader(**{**make_header().__dict__, "version": 2})
-    assert StreamHeader(**{k: v for k, v in make_header().__dict__.items() if k != "version"}).version == 7
+    assert StreamHeader(**{k: v for k, v in make_header().__dict__.items() if k != "version"}).version == 8
     assert h.to_bytes()[4:6] == b"\x02\x00"
     assert h.to_bytes()[6:] == make_header().to_bytes()[6:-4] + h.to_bytes()[-4:]  # same layout
 

@@ -297,6 +297,64 @@ def test_kept_rows_recomputed_only_where_inputs_changed_code_what_fresh_tables_c
     fast_codec.reset_tables()
 
 
+def test_positions_left_out_are_known_zeros_and_the_rest_code_as_before(fast_codec):
+    """Format v8 leaves the kept tiles' positions out of the range coder: the
+    other positions get exactly the tables a coding of every position gives
+    (with the encoder's kept rows or fresh, as a decoder computes them), the
+    payload is shorter, the decoder returns the zero symbol there, and the
+    context for the next frame is the one the full coding leaves."""
+    from vqcodec.coding.fast_schedule import FastTables
+    from vqcodec.coding.range_coder import RangeDecoder
+
+    rng = np.random.default_rng(11)
+    planes = fast_codec.config.quantizer.planes
+    K = fast_codec.config.quantizer.codebook_size
+    prev = torch.from_numpy(rng.integers(K // 2 - 3, K // 2 + 3, (planes, 8, 8)))
+    frame = rng.integers(K // 2 - 3, K // 2 + 3, (fast_codec.planes_at(2), 8, 8))
+    skip = np.zeros((8, 8), bool)
+    skip[:4, :4] = skip[6:, 2:5] = True
+    zeroed = np.where(skip[None], K // 2, frame)
+
+    def code(tables, f, left_out=None):
+        rows = {}
+        enc, fast_codec._integer = RangeEncoder(), tables
+        real = tables.code_latent_frame
+
+        def recording(p, q, step, sk=None):
+            def rec(r, planes_, pos):
+                for i, at in enumerate(pos):  # per position: (base, flag, mean, scale) of its channels
+                    rows[(planes_.start, int(at))] = tuple(t.reshape(len(pos), -1)[i].copy() for t in (r.base, r.k, r.m, r.j))
+                return step(r, planes_, pos)
+            return real(p, q, rec, sk)
+        tables.code_latent_frame = recording
+        try:
+            bits, ctx = fast_codec.encode_frame(enc, f.copy(), prev, fast_codec.version_for(), 2, skip=left_out)
+        finally:
+            del tables.code_latent_frame
+        return bits, enc.finish(), ctx, rows
+
+    full = code(FastTables(fast_codec.prior), zeroed)
+    kept = FastTables(fast_codec.prior)
+    code(kept, frame)  # the encoder's first coding, then the second with the tiles left out
+    again = code(kept, zeroed, skip)
+    fresh = code(FastTables(fast_codec.prior), zeroed, skip)
+    assert again[:2] == fresh[:2] and torch.equal(again[2], full[2]) and torch.equal(fresh[2], full[2])
+    assert len(fresh[1]) < len(full[1]) and fresh[0] < full[0]
+    flat = np.flatnonzero(skip.reshape(-1))
+    assert fresh[3] and not any(at in flat for _, at in fresh[3])
+    for key, value in fresh[3].items():  # the coded positions' tables are the full coding's
+        assert all(np.array_equal(x, y) for x, y in zip(value, full[3][key])) and key in again[3]
+    fast_codec._integer = FastTables(fast_codec.prior)
+    tokens, ctx = fast_codec.decode_frame(RangeDecoder(fresh[1]), prev, 2, fast_codec.version_for(), skip=skip)
+    assert np.array_equal(tokens, zeroed) and torch.equal(ctx, full[2])
+    where = np.zeros((8, 8))  # each position's code length: the tile choice's prices
+    bits, _ = fast_codec.encode_frame(RangeEncoder(), zeroed.copy(), prev, fast_codec.version_for(), 2,
+                                      skip=skip, position_bits=where)
+    assert bits == pytest.approx(fresh[0]) and where.sum() == pytest.approx(bits)
+    assert (where[skip] == 0).all() and (where[~skip] > 0).all()
+    fast_codec.reset_tables()
+
+
 def test_pass_inputs_are_the_features_at_the_pass_positions(fast_codec):
     """pass_inputs gathers [cur, nbr, prev] at a pass's positions without building
     the whole feature map: the same values as features() there, MASK tokens,

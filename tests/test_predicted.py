@@ -76,7 +76,7 @@ def _reconstruction(codec, frames, quality=2, version=None) -> np.ndarray:
 
 def test_golden_stream(motion_codec, tiny_frames):
     data = _compress(motion_codec, tiny_frames)
-    assert StreamHeader.read(io.BytesIO(data)).version == 7
+    assert StreamHeader.read(io.BytesIO(data)).version == 8
     assert data == (EXPECTED / "tiny_motion_q2.vqv").read_bytes()
     assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, tiny_frames))
 
@@ -101,6 +101,35 @@ def test_version_6_streams_keep_decoding(motion_codec, tiny_frames):
     assert StreamHeader.read(io.BytesIO(old)).version == 6
     assert np.array_equal(_decompress(motion_codec, old), _reconstruction(motion_codec, tiny_frames, version=6))
     assert _compress(motion_codec, tiny_frames) != old  # v7: a precision flag for each moving field
+
+
+def test_golden_stream_with_kept_tiles(motion_codec, monkeypatch):
+    """Format v8: with the tile skip on, tiles keep the prediction and their
+    tokens are left out of the range coder. The bytes are pinned, the decoder
+    matches the encoder's closed loop, and the same steps written as v7 (kept
+    tiles' tokens coded as zeros) decode to the same frames in more bytes."""
+    from vqcodec.modes.predicted import StepEncoder
+
+    monkeypatch.setattr(StepEncoder, "rd_tiles", True)
+    frames = _tiny_pattern(21)
+    data = _compress(motion_codec, frames)
+    assert data == (EXPECTED / "tiny_motion_tiles_q2.vqv").read_bytes()
+    want = _reconstruction(motion_codec, frames)
+    assert np.array_equal(_decompress(motion_codec, data), want)
+    assert np.array_equal(_reconstruction(motion_codec, frames, version=7), want)
+    monkeypatch.setattr(motion_codec, "version_for", lambda *_: 7)
+    v7 = _compress(motion_codec, frames)
+    monkeypatch.undo()
+    assert StreamHeader.read(io.BytesIO(v7)).version == 7
+    assert len(v7) > len(data) and np.array_equal(_decompress(motion_codec, v7), want)
+
+
+def test_version_7_streams_keep_decoding(motion_codec, tiny_frames):
+    """Format v7 (kept tiles' tokens coded, written before v8) decodes with the
+    same model to what a v7 encoder reconstructs."""
+    old = (EXPECTED / "tiny_motion_q2_v7.vqv").read_bytes()
+    assert StreamHeader.read(io.BytesIO(old)).version == 7
+    assert np.array_equal(_decompress(motion_codec, old), _reconstruction(motion_codec, tiny_frames, version=7))
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -210,7 +239,7 @@ def test_info_says_what_the_encoder_chose(tmp_path):
     import json
 
     doc = json.loads(out.output)
-    assert doc["format_version"] == 7
+    assert doc["format_version"] == 8
     assert (doc["intra_frames"], doc["predicted_frames"]) == (8, 4)
     assert (doc["predicted_steps"], doc["skipped_steps"], doc["intra_steps"]) == (2, 0, 0)
     assert doc["motion_block_sizes"] == [64]  # quality 2: 64x64 blocks
@@ -397,8 +426,17 @@ def test_tiles_that_do_not_pay_keep_the_prediction(motion_codec, monkeypatch):
     pred = frames2.copy()
     decoded = np.full_like(frames2, 9)
     tokens, zero = np.full((4, 8, 8), 3), np.full((4, 8, 8), 1)
-    mask = tile_skip.choose_tiles(frames2, pred, decoded, tokens, zero, bits=1000.0)
+    mask = tile_skip.choose_tiles(frames2, pred, decoded, np.full((2, 2), 250.0))
     assert mask.shape == (2, 2) and mask.all()
+    # a tile whose tokens cost nothing is kept only where its prediction is no worse
+    worse = pred.copy()
+    worse[:, :32, :32] = 20
+    assert np.array_equal(tile_skip.choose_tiles(frames2, worse, decoded, np.zeros((2, 2))),
+                          [[False, True], [True, True]])
+    # per-position bits summed per 32x32 tile (4x4 positions of 8 pixels), the edge cut
+    bits = np.arange(6 * 5, dtype=np.float64).reshape(6, 5)
+    assert np.array_equal(tile_skip.tile_bits(bits, 8, (2, 2)),
+                          [[bits[:4, :4].sum(), bits[:4, 4:].sum()], [bits[4:, :4].sum(), bits[4:, 4:].sum()]])
     one = np.array([[True, False], [False, False]])
     assert np.array_equal(tile_skip.paste_tiles(decoded, pred, one)[:, :32, :32], pred[:, :32, :32])
     assert (tile_skip.paste_tiles(decoded, pred, one)[:, 32:] == 9).all()

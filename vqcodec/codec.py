@@ -234,16 +234,20 @@ class Codec:
     # --------------------------------------------- tokens <-> bits (the prior)
     @torch.inference_mode()
     def code_latent_frame(self, prev: torch.Tensor, quality: int, step: CoderStep,
-                          arith: Tables | FastTables, kind: int = 0) -> torch.Tensor:
+                          arith: Tables | FastTables, kind: int = 0, skip: np.ndarray | None = None) -> torch.Tensor:
         """Run the group schedule over one latent frame.
 
         prev: (planes, h, w) int64 tokens of the previous latent frame, MASK
         where absent; kind: 0 for an I latent frame, 1 for a P one (predictive
         models: every latent frame of a GOP after the first). Returns the
         frame's tokens (planes, h, w), MASK beyond planes_at(quality).
-        Format v5 (FastTables) runs its own passes: fast_schedule.py."""
+        Format v5 (FastTables) runs its own passes: fast_schedule.py, which also
+        takes skip (h, w) bool: positions known to hold the zero symbol, not coded
+        (format v8's kept tiles)."""
         if isinstance(arith, FastTables):
-            return arith.code_latent_frame(prev, quality, step)
+            return arith.code_latent_frame(prev, quality, step, skip)
+        if skip is not None:
+            raise ValueError("only the fast prior leaves positions uncoded")
         N, h, w = prev.shape
         tile, mask, per = self.config.prior.tile, self.prior.mask_index, self.prior.per
         cur = torch.full_like(prev, mask)
@@ -291,10 +295,16 @@ class Codec:
         return enc.finish(), ideal, prev
 
     def encode_frame(self, enc: RangeEncoder, frame: np.ndarray, prev: torch.Tensor, version: int | None,
-                     quality: int, latents: np.ndarray | None = None, kind: int = 0) -> tuple[float, torch.Tensor]:
+                     quality: int, latents: np.ndarray | None = None, kind: int = 0,
+                     skip: np.ndarray | None = None, position_bits: np.ndarray | None = None,
+                     ) -> tuple[float, torch.Tensor]:
         """One latent frame (planes, h, w) into a running range encoder (which may
         hold other sections before and after it: the predicted steps' motion).
-        latents (planes, h, w) or None: as encode_payload's. -> (ideal bits, its tokens as context)."""
+        latents (planes, h, w) or None: as encode_payload's; skip (h, w) bool or
+        None: positions whose tokens are the zero symbol and are not coded (format
+        v8); position_bits (h, w) float64 or None: each position's code length
+        is added there (the fast prior's tables only; the tile choice reads it).
+        -> (ideal bits, its tokens as context)."""
         arith, ideal, w = self.tables(version), 0.0, frame.shape[2]
         flat = frame.reshape(frame.shape[0], -1)
         lat = None if latents is None else latents.reshape(latents.shape[0], -1)  # (planes, h*w)
@@ -308,10 +318,15 @@ class Codec:
                 ys, xs = np.divmod(pos, w)
                 frame[planes][:, ys, xs] = sym.reshape(-1, frame[planes].shape[0]).T
             rows.encode(enc, sym)
-            ideal += rows.ideal_bits(sym)
+            if position_bits is None:
+                ideal += rows.ideal_bits(sym)
+            else:  # sym is position-major: (P, channels of the pass)
+                per = rows.symbol_bits(sym).reshape(len(pos), -1).sum(1)
+                position_bits.reshape(-1)[pos] += per
+                ideal += float(per.sum())
             return sym
 
-        prev = self.code_latent_frame(prev, quality, step, arith, kind)
+        prev = self.code_latent_frame(prev, quality, step, arith, kind, skip)
         return ideal, prev
 
     def decode_payload(
@@ -326,10 +341,10 @@ class Codec:
         return np.stack(out), prev
 
     def decode_frame(self, dec: RangeDecoder, prev: torch.Tensor, quality: int, version: int | None,
-                     kind: int = 0) -> tuple[np.ndarray, torch.Tensor]:
-        """Inverse of encode_frame: -> (tokens (planes, h, w), the context for the next)."""
+                     kind: int = 0, skip: np.ndarray | None = None) -> tuple[np.ndarray, torch.Tensor]:
+        """Inverse of encode_frame (the same skip): -> (tokens (planes, h, w), the context for the next)."""
         prev = self.code_latent_frame(prev, quality, lambda rows, planes, pos: rows.decode(dec),
-                                      self.tables(version), kind)
+                                      self.tables(version), kind, skip)
         return prev[:self.planes_at(quality)].cpu().numpy(), prev
 
     # ------------------------------------------------------------- streams

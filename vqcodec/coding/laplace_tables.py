@@ -166,13 +166,17 @@ class LaplaceRows:
         return flag + np.where(equal, 0.0, code_lengths()[self.j[:, None], idx])
 
     def ideal_bits(self, symbols: np.ndarray) -> float:
-        """The code length of symbols (N,): bits() of one candidate each, priced
+        """The code length of symbols (N,): the sum of symbol_bits."""
+        return float(self.symbol_bits(symbols).sum())
+
+    def symbol_bits(self, symbols: np.ndarray) -> np.ndarray:
+        """symbols (N,) -> (N,) code lengths: bits() of one candidate each, priced
         without looking up a residual for the tokens that equal their base (most
-        of them): the same values, summed in the same order."""
+        of them)."""
         equal = symbols == self.base
         out = flag_lengths()[self.k, equal.astype(np.int64)]  # (N,) float64, a new array
         rest = np.flatnonzero(~equal)
         if len(rest):
             idx = np.clip(symbols[rest] + self.shift[rest], 0, ALPHABET - 1)
             out[rest] += code_lengths()[self.j[rest], idx]
-        return float(out.sum())
+        return out

@@ -21,8 +21,11 @@ The packet's payload:
     then ONE range-coded section; per step, in order:
     field       the step's field, unless INTRA (side_info's step_field: a
                 still flag, then the vectors unless all are zero)
+    tiles       a PREDICTED step's tile map (modes/tile_skip.py): which
+                32x32 tiles keep the prediction
     tokens      the fast prior's passes, unless SKIP (context: the latent
-                frame before, carried across packets)
+                frame before, carried across packets); from format v8 the
+                kept tiles' positions are left out (known zero symbols)
 
 A step is SKIP when every token of its prediction-coded latent frame is zero
 (the zero symbol), or when the encoder finds its tokens not worth their bits
@@ -49,11 +52,11 @@ from ..errors import CodecError, TokenMismatchError
 from ..format import step_modes
 from ..format.container import Packet, PacketType, StreamHeader
 from ..format.step_modes import INTRA, PREDICTED, SKIP
-from ..format.versions import motion_precision
+from ..format.versions import kept_tiles_uncoded, motion_precision
 from ..motion import compensation as motion
 from ..motion.prediction import predict, refine, search
 from ..motion.side_info import SideReader, SideWriter
-from .tile_skip import choose_tiles, paste_tiles, tile_grid, zero_tiles
+from .tile_skip import choose_tiles, kept_positions, paste_tiles, tile_bits, tile_grid, zero_tiles
 
 
 class _Steps:
@@ -63,12 +66,20 @@ class _Steps:
     def __init__(self, codec: Codec, height: int, width: int, quality: int, version: int):
         self.codec, self.quality, self.version = codec, quality, version
         self.precision = motion_precision(version)  # vectors in 1/precision pixels (v7: quarter pixels)
+        self.skips_kept = kept_tiles_uncoded(version)  # v8: the kept tiles' tokens are not coded
         s, self.t = codec.factor_s, codec.factor_t
         self.h, self.w = -(-height // s), -(-width // s)  # latent grid
         self.padded = (self.h * s, self.w * s)  # the frames' padded (H', W')
         self.tiles = tile_grid(*self.padded)  # (ty, tx) of a step's tile map
         planes = codec.planes_at(quality)
         self.zero = np.full((planes, self.h, self.w), codec.config.quantizer.codebook_size // 2, np.int64)
+
+    def _kept(self, mask: np.ndarray) -> np.ndarray | None:
+        """The latent positions (h, w) of the kept tiles of mask (ty, tx) that the
+        range coder leaves out (format v8), or None (none, or an older version)."""
+        if not (self.skips_kept and mask.any()):
+            return None
+        return kept_positions(mask, self.codec.factor_s, self.h, self.w)
 
     def zero_context(self) -> torch.Tensor:
         """The prior context after a skipped step: its all-zero tokens."""
@@ -145,18 +156,23 @@ class StepEncoder(_Steps):
         bits, decoded, mask = 0.0, None, np.zeros(self.tiles, bool)
         if mode != SKIP:  # code the tokens on trial: the field goes first in the stream
             trial, frame = _Recorder(), np.array(tokens[0])  # writable: the rounding writes its choices back
+            where = np.zeros(frame.shape[1:], np.float64)  # (h, w) each position's token bits
             bits, coded_prev = self.codec.encode_frame(trial, frame, prev, self.version, self.quality,
-                                                       None if latents is None else latents[0])
+                                                       None if latents is None else latents[0], position_bits=where)
             # the decoder's features of the prediction, whatever the tokens: once for both candidates
             cond = None if pred is None else self.codec.decoder_condition(pred, self.quality)
             decoded = self.reconstruct(frame, pred, cond)
             if mode == PREDICTED and self.rd_tiles:  # keep the prediction where it beats the tokens
-                mask = choose_tiles(frames, pred, decoded, frame, self.zero, bits * self.TILE_LAMBDA)
+                mask = choose_tiles(frames, pred, decoded, tile_bits(where, self.codec.factor_s, self.tiles),
+                                    self.TILE_LAMBDA)
                 kept = zero_tiles(frame, self.zero, mask, self.codec.factor_s) if mask.any() else frame
-                if not np.array_equal(kept, frame):  # code again without the kept tiles' tokens
-                    trial, frame = _Recorder(), kept
-                    bits, coded_prev = self.codec.encode_frame(trial, frame, prev, self.version, self.quality)
-                    decoded = self.reconstruct(frame, pred, cond)
+                # code again without the kept tiles' tokens (v8: not coded at all; before: coded as zeros)
+                if not np.array_equal(kept, frame) or (self.skips_kept and mask.any()):
+                    trial, changed, frame = _Recorder(), not np.array_equal(kept, frame), kept
+                    bits, coded_prev = self.codec.encode_frame(trial, frame, prev, self.version, self.quality,
+                                                               skip=self._kept(mask))
+                    if changed:
+                        decoded = self.reconstruct(frame, pred, cond)
                 if mask.any():  # (kept tiles whose tokens were all zero already change nothing coded)
                     decoded = paste_tiles(decoded, pred, mask)
             coded_mse = _mse(decoded, frames)  # for the skip decision and the next step's motion
@@ -280,7 +296,8 @@ class StepDecoder(_Steps):
                 tokens, prev, step = self.zero.copy(), self.zero_context(), pred
             else:
                 mask = side.tile_map(*self.tiles) if mode == PREDICTED else None
-                tokens, prev = self.codec.decode_frame(side.dec, prev, self.quality, self.version)
+                skip = None if mask is None else self._kept(mask)
+                tokens, prev = self.codec.decode_frame(side.dec, prev, self.quality, self.version, skip=skip)
                 step = self.reconstruct(tokens, pred)
                 if mask is not None and mask.any():
                     step = paste_tiles(step, pred, mask)

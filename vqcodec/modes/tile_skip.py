@@ -5,13 +5,18 @@ A predicted step's frames are cut into TILE x TILE pixel tiles (TILE / factor_s
 latent positions a side). After coding the step on trial, the encoder keeps the
 prediction in a tile when
 
-    SSE(prediction) < SSE(decoded) + lambda x (the tile's share of the token bits)
+    SSE(prediction) < SSE(decoded) + lambda x (the tile's token bits)
 
 (lambda = 2 ln 2 x SSE / samples of the coded step, as for whole steps; a
-tile's share is its share of the step's non-zero tokens). Those tiles' tokens
+tile's token bits are the code lengths of its latent positions' tokens in the
+trial coding, which is what keeping it saves. Before 2026-12-07's format v8
+the tile was charged its share of the step's bits by its share of the non-zero
+tokens, which missed what its zero tokens cost). Those tiles' tokens
 are set to the zero symbol, the step is coded again, and the tile map is sent
-before its tokens (side_info's tile_map: a flag, then a bit per tile). The
-decoder decodes the tokens and pastes the prediction into the skipped tiles.
+before its tokens (side_info's tile_map: a flag, then a bit per tile). From
+format v8 the kept tiles' tokens are left out of the range coder (both sides
+know they are zero: kept_positions); before, they were coded. The decoder
+decodes the tokens and pastes the prediction into the skipped tiles.
 
 Why: the networks' output where the tokens are zero is not the prediction
 (about 40 dB apart), and where coding noise is all that is left to correct,
@@ -45,23 +50,35 @@ def _tile_sums(x: np.ndarray) -> np.ndarray:
     return p.reshape(t, ty, TILE, tx, TILE).sum(axis=(0, 2, 4))
 
 
-def choose_tiles(frames: np.ndarray, pred: np.ndarray, decoded: np.ndarray, tokens: np.ndarray,
-                 zero: np.ndarray, bits: float) -> np.ndarray:
-    """The tiles where the prediction is cheaper than the coded step -> mask (ty, tx)."""
+def choose_tiles(frames: np.ndarray, pred: np.ndarray, decoded: np.ndarray, tile_bits: np.ndarray,
+                 scale: float = 1.0) -> np.ndarray:
+    """The tiles where the prediction is cheaper than the coded step -> mask (ty, tx).
+    tile_bits (ty, tx): what each tile's tokens cost in the trial coding (what
+    keeping it saves: format v8 codes no token of a kept tile), weighted by scale."""
     d_pred = _tile_sums(squared_error(pred, frames))  # integers: the same choice on every machine
     d_coded = _tile_sums(squared_error(decoded, frames))
     lam = 2 * np.log(2) * d_coded.sum() / frames.size
-    s = frames.shape[1] // tokens.shape[1]  # pixels per latent position
-    nonzero = (tokens != zero).sum(0).astype(np.float64)  # (h, w)
-    share = _tile_sums(nonzero.repeat(s, 0).repeat(s, 1)[None]) / (s * s) / max(nonzero.sum(), 1.0)
-    return d_pred < d_coded + lam * bits * share
+    return d_pred < d_coded + lam * scale * tile_bits
+
+
+def tile_bits(position_bits: np.ndarray, factor_s: int, tiles: tuple[int, int]) -> np.ndarray:
+    """position_bits (h, w), each latent position's code length -> (ty, tx) per tile."""
+    n, (ty, tx) = TILE // factor_s, tiles
+    h, w = position_bits.shape
+    p = np.pad(position_bits, ((0, ty * n - h), (0, tx * n - w)))
+    return p.reshape(ty, n, tx, n).sum(axis=(1, 3))
+
+
+def kept_positions(mask: np.ndarray, factor_s: int, h: int, w: int) -> np.ndarray:
+    """The latent positions (h, w) bool inside the skipped tiles of mask (ty, tx)."""
+    n = TILE // factor_s
+    return mask.repeat(n, 0).repeat(n, 1)[:h, :w]
 
 
 def zero_tiles(tokens: np.ndarray, zero: np.ndarray, mask: np.ndarray, factor_s: int) -> np.ndarray:
     """tokens with every latent position of a skipped tile set to the zero symbol."""
-    n = TILE // factor_s
-    keep = ~mask.repeat(n, 0).repeat(n, 1)[: tokens.shape[1], : tokens.shape[2]]  # (h, w)
-    return np.where(keep[None], tokens, zero)
+    kept = kept_positions(mask, factor_s, tokens.shape[1], tokens.shape[2])  # (h, w)
+    return np.where(kept[None], zero, tokens)
 
 
 def paste_tiles(decoded: np.ndarray, pred: np.ndarray, mask: np.ndarray) -> np.ndarray:
