@@ -5,14 +5,16 @@ should be.
 
     python benchmarks/step_lambdas.py [--clip bikes.mp4:0.5-1] [--size 176x144] [--frames 64]
                                       [--qualities 1,3,5,7,9] [--tile 1,0.7,1.4] [--skip 1]
-                                      [--tile-size 32,16]
+                                      [--tile-size v8,32,16]
                                       [--out benchmarks/results/predictive/step_lambdas/bikes.json]
 
 For every (tile size, tile scale, skip scale) the clip is compressed and
 decompressed by the full mode at each quality (StepEncoder.TILE_LAMBDA and
 SKIP_LAMBDA set for the run; the decoder is not involved in either choice; a
-tile size other than the format's 32 pixels is set for the encoder and the
-decoder alike, tile_skip.TILE: a probe, no stream of it is valid), and
+tile size in pixels is set for the encoder and the decoder alike at every
+quality, tile_skip.TILE and FINE_TILE: a probe, whose streams are valid only
+where the size is the format's; "v8" is the format's own rule,
+tile_skip.tile_size), and
 reported: bytes and PSNR-RGB per quality, and the BD-rate against the
 first run. Tune on held-out footage only (an evaluation clip is refused).
 Writes the JSON at --out and a Markdown table beside it.
@@ -28,14 +30,16 @@ from pathlib import Path
 import numpy as np
 
 
-def run(codec, frames: np.ndarray, qualities: list[int], tile: float, skip: float, size: int = 32) -> dict:
+def run(codec, frames: np.ndarray, qualities: list[int], tile: float, skip: float, size: int | None = None) -> dict:
     from vqcodec import api
     from vqcodec.media.metrics import psnr_rgb
     from vqcodec.modes import tile_skip
     from vqcodec.modes.predicted import StepEncoder
 
-    saved = StepEncoder.TILE_LAMBDA, StepEncoder.SKIP_LAMBDA, tile_skip.TILE
-    StepEncoder.TILE_LAMBDA, StepEncoder.SKIP_LAMBDA, tile_skip.TILE = tile, skip, size
+    saved = StepEncoder.TILE_LAMBDA, StepEncoder.SKIP_LAMBDA, tile_skip.TILE, tile_skip.FINE_TILE
+    StepEncoder.TILE_LAMBDA, StepEncoder.SKIP_LAMBDA = tile, skip
+    if size is not None:  # one size at every quality
+        tile_skip.TILE = tile_skip.FINE_TILE = size
     try:
         rows = []
         t, h, w, _ = frames.shape
@@ -45,8 +49,8 @@ def run(codec, frames: np.ndarray, qualities: list[int], tile: float, skip: floa
             decoded = np.stack(list(api.decompress(io.BytesIO(buf.getvalue()), codec)))
             rows.append({"quality": q, "bytes": len(buf.getvalue()), "psnr_rgb": psnr_rgb(frames, decoded)})
     finally:
-        StepEncoder.TILE_LAMBDA, StepEncoder.SKIP_LAMBDA, tile_skip.TILE = saved
-    return {"tile_size": size, "tile": tile, "skip": skip, "points": rows}
+        StepEncoder.TILE_LAMBDA, StepEncoder.SKIP_LAMBDA, tile_skip.TILE, tile_skip.FINE_TILE = saved
+    return {"tile_size": size or "v8", "tile": tile, "skip": skip, "points": rows}
 
 
 def main() -> None:
@@ -58,7 +62,8 @@ def main() -> None:
     ap.add_argument("--qualities", default="1,3,5,7,9")
     ap.add_argument("--tile", default="1", help="comma-separated tile-choice scales")
     ap.add_argument("--skip", default="1", help="comma-separated skip-decision scales")
-    ap.add_argument("--tile-size", default="32", help="comma-separated tile sizes in pixels (multiples of 8)")
+    ap.add_argument("--tile-size", default="v8",
+                    help="comma-separated tile sizes in pixels (multiples of 8) or v8 (the format's rule)")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/predictive/step_lambdas/bikes.json"))
     a = ap.parse_args()
 
@@ -68,7 +73,7 @@ def main() -> None:
     clip, codec = tuning_clip_and_motion_codec(a)  # never the evaluation clip
     qualities = [int(q) for q in a.qualities.split(",")]
     results = []
-    runs = [(int(n), float(t), float(s)) for n in a.tile_size.split(",") for t in a.tile.split(",")
+    runs = [(None if n == "v8" else int(n), float(t), float(s)) for n in a.tile_size.split(",") for t in a.tile.split(",")
             for s in a.skip.split(",")]
     for size, tile, skip in runs:
         r = run(codec, clip.frames, qualities, tile, skip, size)
@@ -76,7 +81,7 @@ def main() -> None:
         r["bd_rate_vs_first"] = bd_rate([p["bytes"] for p in first], [p["psnr_rgb"] for p in first],
                                         [p["bytes"] for p in r["points"]], [p["psnr_rgb"] for p in r["points"]])
         results.append(r)
-        print(f"tiles {size} tile x{tile} skip x{skip}: BD-rate {r['bd_rate_vs_first']:+.2f} %",
+        print(f"tiles {size or 'v8'} tile x{tile} skip x{skip}: BD-rate {r['bd_rate_vs_first']:+.2f} %",
               file=sys.stderr, flush=True)
     doc = clip_probe_doc(codec, clip, a.size, results)
     lines = [f"Step decisions' lambdas on {clip.source}, {doc['frames']} frames, {a.size} (`{doc['command']}`)", "",

@@ -274,6 +274,28 @@ def test_an_intra_step_decodes_as_the_encoder_coded_it(motion_codec, monkeypatch
 
 
 @pytest.mark.parametrize("block", [16, 32, 64])
+def test_the_tiles_follow_the_motion_block(motion_codec, monkeypatch, block):
+    """Format v8: packets with 64-pixel motion blocks keep 32-pixel tiles, finer
+    blocks 16-pixel tiles (v6 and v7: 32 always). The decoder reads the tile
+    size from the packet's block and matches the encoder's closed loop."""
+    from vqcodec.modes import tile_skip
+    from vqcodec.modes.predicted import StepEncoder
+
+    assert [tile_skip.tile_size(v, b) for v in (6, 7, 8) for b in (16, 32, 64)] == [32] * 6 + [16, 16, 32]
+    monkeypatch.setattr(StepEncoder, "block", block)
+    monkeypatch.setattr(StepEncoder, "rd_tiles", True)
+    frames = _tiny_pattern(21)
+    t, h, w, _ = frames.shape
+    enc = encoder_for("full", motion_codec, w, h, Fraction(25), t, 2, motion_codec.version_for())
+    [p for f in frames for p in enc.push(f)] + enc.flush()
+    tile = 32 if block == 64 else 16
+    assert enc.steps.tile == tile and enc.steps.tiles == (-(-h // tile), -(-w // tile))
+    assert enc.steps.tiles_kept > 0
+    data = _compress(motion_codec, frames)
+    assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, frames))
+
+
+@pytest.mark.parametrize("block", [16, 32, 64])
 def test_every_motion_block_size_round_trips(motion_codec, tiny_frames, monkeypatch, block):
     """The encoder's motion block size is in each INTER packet's head; the
     decoder predicts with it and matches the encoder's closed loop exactly."""
@@ -426,21 +448,21 @@ def test_tiles_that_do_not_pay_keep_the_prediction(motion_codec, monkeypatch):
     pred = frames2.copy()
     decoded = np.full_like(frames2, 9)
     tokens, zero = np.full((4, 8, 8), 3), np.full((4, 8, 8), 1)
-    mask = tile_skip.choose_tiles(frames2, pred, decoded, np.full((2, 2), 250.0))
+    mask = tile_skip.choose_tiles(frames2, pred, decoded, np.full((2, 2), 250.0), 32)
     assert mask.shape == (2, 2) and mask.all()
     # a tile whose tokens cost nothing is kept only where its prediction is no worse
     worse = pred.copy()
     worse[:, :32, :32] = 20
-    assert np.array_equal(tile_skip.choose_tiles(frames2, worse, decoded, np.zeros((2, 2))),
+    assert np.array_equal(tile_skip.choose_tiles(frames2, worse, decoded, np.zeros((2, 2)), 32),
                           [[False, True], [True, True]])
     # per-position bits summed per 32x32 tile (4x4 positions of 8 pixels), the edge cut
     bits = np.arange(6 * 5, dtype=np.float64).reshape(6, 5)
-    assert np.array_equal(tile_skip.tile_bits(bits, 8, (2, 2)),
+    assert np.array_equal(tile_skip.tile_bits(bits, 8, 32, (2, 2)),
                           [[bits[:4, :4].sum(), bits[:4, 4:].sum()], [bits[4:, :4].sum(), bits[4:, 4:].sum()]])
     one = np.array([[True, False], [False, False]])
-    assert np.array_equal(tile_skip.paste_tiles(decoded, pred, one)[:, :32, :32], pred[:, :32, :32])
-    assert (tile_skip.paste_tiles(decoded, pred, one)[:, 32:] == 9).all()
-    z = tile_skip.zero_tiles(tokens, zero, one, 8)
+    assert np.array_equal(tile_skip.paste_tiles(decoded, pred, one, 32)[:, :32, :32], pred[:, :32, :32])
+    assert (tile_skip.paste_tiles(decoded, pred, one, 32)[:, 32:] == 9).all()
+    z = tile_skip.zero_tiles(tokens, zero, one, 8, 32)
     assert (z[:, :4, :4] == 1).all() and (z[:, 4:] == 3).all() and (z[:, :4, 4:] == 3).all()
 
 

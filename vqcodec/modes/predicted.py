@@ -56,7 +56,7 @@ from ..format.versions import kept_tiles_uncoded, motion_precision
 from ..motion import compensation as motion
 from ..motion.prediction import predict, refine, search
 from ..motion.side_info import SideReader, SideWriter
-from .tile_skip import choose_tiles, kept_positions, paste_tiles, tile_bits, tile_grid, zero_tiles
+from .tile_skip import choose_tiles, kept_positions, paste_tiles, tile_bits, tile_grid, tile_size, zero_tiles
 
 
 class _Steps:
@@ -70,7 +70,7 @@ class _Steps:
         s, self.t = codec.factor_s, codec.factor_t
         self.h, self.w = -(-height // s), -(-width // s)  # latent grid
         self.padded = (self.h * s, self.w * s)  # the frames' padded (H', W')
-        self.tiles = tile_grid(*self.padded)  # (ty, tx) of a step's tile map
+        self.use_block(64)
         planes = codec.planes_at(quality)
         self.zero = np.full((planes, self.h, self.w), codec.config.quantizer.codebook_size // 2, np.int64)
 
@@ -79,7 +79,12 @@ class _Steps:
         range coder leaves out (format v8), or None (none, or an older version)."""
         if not (self.skips_kept and mask.any()):
             return None
-        return kept_positions(mask, self.codec.factor_s, self.h, self.w)
+        return kept_positions(mask, self.codec.factor_s, self.tile, self.h, self.w)
+
+    def use_block(self, block: int) -> None:
+        """A packet's motion block size sets its tiles' (tile_skip.tile_size)."""
+        self.tile = tile_size(self.version, block)  # pixels per tile side
+        self.tiles = tile_grid(*self.padded, self.tile)  # (ty, tx) of a step's tile map
 
     def zero_context(self) -> torch.Tensor:
         """The prior context after a skipped step: its all-zero tokens."""
@@ -128,14 +133,18 @@ class StepEncoder(_Steps):
     # (docs/history.md, "Faster encoding, same streams")
     FINE_FROM = 2
     # scales of the bits in the tile choice and the skip decision (SSE + lambda x
-    # scale x bits; benchmarks/step_lambdas.py measures them on held-out footage)
-    TILE_LAMBDA = SKIP_LAMBDA = 1.0
+    # scale x bits; benchmarks/step_lambdas.py measures them on held-out footage).
+    # Since format v8 a kept tile costs no token bits: on held-out bikes and
+    # synthetic:static a scale of 3 needs 1.6-1.8 % fewer bits than 1 (5: 1.95 %,
+    # but 0.5 dB off the top quality; benchmarks/results/tiles_v8/README.md)
+    TILE_LAMBDA, SKIP_LAMBDA = 3.0, 1.0
 
     def block_for(self, quality: int) -> int:
         return self.block or next((b for below, b in self.BLOCKS_BELOW if quality < below), 16)
 
     def begin(self) -> None:
         self.packet_block = self.block_for(self.quality)
+        self.use_block(self.packet_block)
         self.enc = RangeEncoder()
         self.side = SideWriter(self.enc, self.precision)
         self.step_modes: list[int] = []  # per step of this packet
@@ -163,9 +172,9 @@ class StepEncoder(_Steps):
             cond = None if pred is None else self.codec.decoder_condition(pred, self.quality)
             decoded = self.reconstruct(frame, pred, cond)
             if mode == PREDICTED and self.rd_tiles:  # keep the prediction where it beats the tokens
-                mask = choose_tiles(frames, pred, decoded, tile_bits(where, self.codec.factor_s, self.tiles),
-                                    self.TILE_LAMBDA)
-                kept = zero_tiles(frame, self.zero, mask, self.codec.factor_s) if mask.any() else frame
+                mask = choose_tiles(frames, pred, decoded, tile_bits(where, self.codec.factor_s, self.tile, self.tiles),
+                                    self.tile, self.TILE_LAMBDA)
+                kept = zero_tiles(frame, self.zero, mask, self.codec.factor_s, self.tile) if mask.any() else frame
                 # code again without the kept tiles' tokens (v8: not coded at all; before: coded as zeros)
                 if not np.array_equal(kept, frame) or (self.skips_kept and mask.any()):
                     trial, changed, frame = _Recorder(), not np.array_equal(kept, frame), kept
@@ -174,7 +183,7 @@ class StepEncoder(_Steps):
                     if changed:
                         decoded = self.reconstruct(frame, pred, cond)
                 if mask.any():  # (kept tiles whose tokens were all zero already change nothing coded)
-                    decoded = paste_tiles(decoded, pred, mask)
+                    decoded = paste_tiles(decoded, pred, mask, self.tile)
             coded_mse = _mse(decoded, frames)  # for the skip decision and the next step's motion
             if mode == PREDICTED and self.rd_skip and self._skip_pays(frames.size, coded_mse, mse,
                                                                       bits * self.SKIP_LAMBDA):
@@ -285,6 +294,7 @@ class StepDecoder(_Steps):
             raise CodecError(f"the packet holds {len(modes)} steps; its frame count needs {steps}")
         side = SideReader(RangeDecoder(payload[head:]), self.precision)
         by, bx = motion.grid_shape(*self.padded, block)
+        self.use_block(block)
         out = []
         for mode in modes:
             side.check(np.array([mode]))
@@ -300,7 +310,7 @@ class StepDecoder(_Steps):
                 tokens, prev = self.codec.decode_frame(side.dec, prev, self.quality, self.version, skip=skip)
                 step = self.reconstruct(tokens, pred)
                 if mask is not None and mask.any():
-                    step = paste_tiles(step, pred, mask)
+                    step = paste_tiles(step, pred, mask, self.tile)
             side.check(tokens.reshape(-1))
             out.append(step)
             ref = step[-1]

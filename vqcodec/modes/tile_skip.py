@@ -1,22 +1,22 @@
 """Skipped tiles inside a predicted step (format v6): where the prediction is
 better than what the step's tokens make of it, the decoder keeps the prediction.
 
-A predicted step's frames are cut into TILE x TILE pixel tiles (TILE / factor_s
-latent positions a side). After coding the step on trial, the encoder keeps the
-prediction in a tile when
+A predicted step's frames are cut into square tiles of `tile` pixels (tile /
+factor_s latent positions a side; tile_size says how large). After coding the
+step on trial, the encoder keeps the prediction in a tile when
 
     SSE(prediction) < SSE(decoded) + lambda x (the tile's token bits)
 
 (lambda = 2 ln 2 x SSE / samples of the coded step, as for whole steps; a
 tile's token bits are the code lengths of its latent positions' tokens in the
-trial coding, which is what keeping it saves. Before 2026-12-07's format v8
-the tile was charged its share of the step's bits by its share of the non-zero
-tokens, which missed what its zero tokens cost). Those tiles' tokens
-are set to the zero symbol, the step is coded again, and the tile map is sent
-before its tokens (side_info's tile_map: a flag, then a bit per tile). From
-format v8 the kept tiles' tokens are left out of the range coder (both sides
-know they are zero: kept_positions); before, they were coded. The decoder
-decodes the tokens and pastes the prediction into the skipped tiles.
+trial coding, which is what keeping it saves. Before format v8 the tile was
+charged its share of the step's bits by its share of the non-zero tokens,
+which missed what its zero tokens cost). Those tiles' tokens are set to the
+zero symbol, the step is coded again, and the tile map is sent before its
+tokens (side_info's tile_map: a flag, then a bit per tile). From format v8
+the kept tiles' tokens are left out of the range coder (both sides know they
+are zero: kept_positions); before, they were coded. The decoder decodes the
+tokens and pastes the prediction into the skipped tiles.
 
 Why: the networks' output where the tokens are zero is not the prediction
 (about 40 dB apart), and where coding noise is all that is left to correct,
@@ -26,63 +26,75 @@ coded (benchmarks/results/predictive/motion2/README.md).
 
     frames, pred, decoded   (t, H', W', 3) uint8, H' and W' multiples of factor_s
     tokens                  (planes, h, w) int64, h = H' / factor_s
-    mask                    (ty, tx) bool, ty = ceil(H' / TILE): True = prediction kept
+    mask                    (ty, tx) bool, ty = ceil(H' / tile): True = prediction kept
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ..format.versions import kept_tiles_uncoded
 from ..motion.compensation import squared_error
 
-TILE = 32  # pixels per tile side
+TILE = 32  # pixels per tile side: formats v6 and v7, and v8 with 64-pixel motion blocks
+FINE_TILE = 16  # v8 with motion blocks of 32 or 16 pixels (quality 4 and up)
 
 
-def tile_grid(height: int, width: int) -> tuple[int, int]:
+def tile_size(version: int, block: int) -> int:
+    """A packet's tile side in pixels, from its format version and motion block.
+    Since v8 a kept tile costs no token bits, and at the qualities with finer
+    motion 16-pixel tiles pay for their 4x larger map: on held-out bikes and
+    synthetic:static they need 2-3 % fewer bytes at q5-q9, and at q1-q3 up to
+    20 % more (benchmarks/results/tiles_v8/README.md)."""
+    return FINE_TILE if kept_tiles_uncoded(version) and block < 64 else TILE
+
+
+def tile_grid(height: int, width: int, tile: int) -> tuple[int, int]:
     """Tiles (ty, tx) covering a height x width frame."""
-    return -(-height // TILE), -(-width // TILE)
+    return -(-height // tile), -(-width // tile)
 
 
-def _tile_sums(x: np.ndarray) -> np.ndarray:
+def _tile_sums(x: np.ndarray, tile: int) -> np.ndarray:
     """(t, H, W) -> (ty, tx) sums over each tile (edges zero-padded)."""
     t, H, W = x.shape
-    ty, tx = tile_grid(H, W)
-    p = np.pad(x, ((0, 0), (0, ty * TILE - H), (0, tx * TILE - W)))
-    return p.reshape(t, ty, TILE, tx, TILE).sum(axis=(0, 2, 4))
+    ty, tx = tile_grid(H, W, tile)
+    p = np.pad(x, ((0, 0), (0, ty * tile - H), (0, tx * tile - W)))
+    return p.reshape(t, ty, tile, tx, tile).sum(axis=(0, 2, 4))
 
 
 def choose_tiles(frames: np.ndarray, pred: np.ndarray, decoded: np.ndarray, tile_bits: np.ndarray,
-                 scale: float = 1.0) -> np.ndarray:
-    """The tiles where the prediction is cheaper than the coded step -> mask (ty, tx).
-    tile_bits (ty, tx): what each tile's tokens cost in the trial coding (what
-    keeping it saves: format v8 codes no token of a kept tile), weighted by scale."""
-    d_pred = _tile_sums(squared_error(pred, frames))  # integers: the same choice on every machine
-    d_coded = _tile_sums(squared_error(decoded, frames))
+                 tile: int, scale: float = 1.0) -> np.ndarray:
+    """The tiles of `tile` pixels where the prediction is cheaper than the coded
+    step -> mask (ty, tx). tile_bits (ty, tx): what each tile's tokens cost in the
+    trial coding (what keeping it saves: format v8 codes no token of a kept
+    tile), weighted by scale."""
+    d_pred = _tile_sums(squared_error(pred, frames), tile)  # integers: the same choice on every machine
+    d_coded = _tile_sums(squared_error(decoded, frames), tile)
     lam = 2 * np.log(2) * d_coded.sum() / frames.size
     return d_pred < d_coded + lam * scale * tile_bits
 
 
-def tile_bits(position_bits: np.ndarray, factor_s: int, tiles: tuple[int, int]) -> np.ndarray:
+def tile_bits(position_bits: np.ndarray, factor_s: int, tile: int, tiles: tuple[int, int]) -> np.ndarray:
     """position_bits (h, w), each latent position's code length -> (ty, tx) per tile."""
-    n, (ty, tx) = TILE // factor_s, tiles
+    n, (ty, tx) = tile // factor_s, tiles
     h, w = position_bits.shape
     p = np.pad(position_bits, ((0, ty * n - h), (0, tx * n - w)))
     return p.reshape(ty, n, tx, n).sum(axis=(1, 3))
 
 
-def kept_positions(mask: np.ndarray, factor_s: int, h: int, w: int) -> np.ndarray:
+def kept_positions(mask: np.ndarray, factor_s: int, tile: int, h: int, w: int) -> np.ndarray:
     """The latent positions (h, w) bool inside the skipped tiles of mask (ty, tx)."""
-    n = TILE // factor_s
+    n = tile // factor_s
     return mask.repeat(n, 0).repeat(n, 1)[:h, :w]
 
 
-def zero_tiles(tokens: np.ndarray, zero: np.ndarray, mask: np.ndarray, factor_s: int) -> np.ndarray:
+def zero_tiles(tokens: np.ndarray, zero: np.ndarray, mask: np.ndarray, factor_s: int, tile: int) -> np.ndarray:
     """tokens with every latent position of a skipped tile set to the zero symbol."""
-    kept = kept_positions(mask, factor_s, tokens.shape[1], tokens.shape[2])  # (h, w)
+    kept = kept_positions(mask, factor_s, tile, tokens.shape[1], tokens.shape[2])  # (h, w)
     return np.where(kept[None], zero, tokens)
 
 
-def paste_tiles(decoded: np.ndarray, pred: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def paste_tiles(decoded: np.ndarray, pred: np.ndarray, mask: np.ndarray, tile: int) -> np.ndarray:
     """The decoded step with the prediction in the skipped tiles."""
     H, W = decoded.shape[1:3]
-    pixels = mask.repeat(TILE, 0).repeat(TILE, 1)[:H, :W]  # (H, W)
+    pixels = mask.repeat(tile, 0).repeat(tile, 1)[:H, :W]  # (H, W)
     return np.where(pixels[None, :, :, None], pred, decoded)
