@@ -111,6 +111,7 @@ def test_golden_stream_with_kept_tiles(motion_codec, monkeypatch):
     from vqcodec.modes.predicted import StepEncoder
 
     monkeypatch.setattr(StepEncoder, "rd_tiles", True)
+    monkeypatch.setattr(StepEncoder, "TILE_LAMBDA", 0.1)  # some tiles kept, not all (make_expected.py)
     frames = _tiny_pattern(21)
     data = _compress(motion_codec, frames)
     assert data == (EXPECTED / "tiny_motion_tiles_q2.vqv").read_bytes()
@@ -284,6 +285,7 @@ def test_the_tiles_follow_the_motion_block(motion_codec, monkeypatch, block):
     assert [tile_skip.tile_size(v, b) for v in (6, 7, 8) for b in (16, 32, 64)] == [32] * 6 + [16, 16, 32]
     monkeypatch.setattr(StepEncoder, "block", block)
     monkeypatch.setattr(StepEncoder, "rd_tiles", True)
+    monkeypatch.setattr(StepEncoder, "TILE_LAMBDA", 0.1)  # some tiles kept, not all
     frames = _tiny_pattern(21)
     t, h, w, _ = frames.shape
     enc = encoder_for("full", motion_codec, w, h, Fraction(25), t, 2, motion_codec.version_for())
@@ -429,13 +431,22 @@ def test_tiles_that_do_not_pay_keep_the_prediction(motion_codec, monkeypatch):
     """With the tile skip on (the encoder's default), tiles whose tokens make
     them worse keep the prediction: the tile map is sent, those tiles' tokens
     are zero, and the decoder pastes the prediction exactly where the encoder
-    did."""
+    did. A step whose every tile keeps the prediction is sent as skipped (the
+    same pixels and context, no map)."""
+    from vqcodec.format.step_modes import SKIP
     from vqcodec.modes import tile_skip
     from vqcodec.modes.predicted import StepEncoder
 
     monkeypatch.setattr(StepEncoder, "rd_tiles", True)
     frames = _tiny_pattern(21)
     t, h, w, _ = frames.shape
+    kept_all = encoder_for("full", motion_codec, w, h, Fraction(25), t, 2, motion_codec.version_for())
+    [p for f in frames for p in kept_all.push(f)] + kept_all.flush()
+    # at the shipped weight of bits the random tiny model's tokens never pay: every step is skipped
+    assert kept_all.steps.step_modes and set(kept_all.steps.step_modes) == {SKIP} and kept_all.steps.tiles_kept == 0
+    assert np.array_equal(_decompress(motion_codec, _compress(motion_codec, frames)),
+                          _reconstruction(motion_codec, frames))
+    monkeypatch.setattr(StepEncoder, "TILE_LAMBDA", 0.1)  # some tiles kept, not all
     enc = encoder_for("full", motion_codec, w, h, Fraction(25), t, 2, motion_codec.version_for())
     for f in frames:
         enc.push(f)

@@ -175,8 +175,10 @@ class StepEncoder(_Steps):
                 mask = choose_tiles(frames, pred, decoded, tile_bits(where, self.codec.factor_s, self.tile, self.tiles),
                                     self.tile, self.TILE_LAMBDA)
                 kept = zero_tiles(frame, self.zero, mask, self.codec.factor_s, self.tile) if mask.any() else frame
+                if mask.all():  # every tile keeps the prediction: the skipped step, without the map
+                    mode = SKIP  # (the same pixels, and the same context: all-zero tokens)
                 # code again without the kept tiles' tokens (v8: not coded at all; before: coded as zeros)
-                if not np.array_equal(kept, frame) or (self.skips_kept and mask.any()):
+                elif not np.array_equal(kept, frame) or (self.skips_kept and mask.any()):
                     trial, changed, frame = _Recorder(), not np.array_equal(kept, frame), kept
                     bits, coded_prev = self.codec.encode_frame(trial, frame, prev, self.version, self.quality,
                                                                skip=self._kept(mask))
@@ -185,8 +187,8 @@ class StepEncoder(_Steps):
                 if mask.any():  # (kept tiles whose tokens were all zero already change nothing coded)
                     decoded = paste_tiles(decoded, pred, mask, self.tile)
             coded_mse = _mse(decoded, frames)  # for the skip decision and the next step's motion
-            if mode == PREDICTED and self.rd_skip and self._skip_pays(frames.size, coded_mse, mse,
-                                                                      bits * self.SKIP_LAMBDA):
+            if mode == SKIP or (mode == PREDICTED and self.rd_skip
+                                and self._skip_pays(frames.size, coded_mse, mse, bits * self.SKIP_LAMBDA)):
                 mode, bits = SKIP, 0.0
         self.step_modes.append(mode)
         self.side.check(np.array([mode]))
