@@ -226,17 +226,22 @@ def test_payload_round_trip_whatever_the_tokens(fast_codec, content):
         assert len(payload) > len(fast_codec.encode_payload(zero.copy(), prev, 5, 2)[0])
 
 
+def _random_context_and_frame(codec, seed: int, h: int = 8, w: int = 8):
+    """A random previous frame (planes, h, w) as a torch context and a random
+    frame of tokens near the zero symbol -> (prev, frame, K)."""
+    rng = np.random.default_rng(seed)
+    K = codec.config.quantizer.codebook_size
+    prev = torch.from_numpy(rng.integers(K // 2 - 3, K // 2 + 3, (codec.config.quantizer.planes, h, w)))
+    return prev, rng.integers(K // 2 - 3, K // 2 + 3, (codec.planes_at(2), h, w)), K
+
+
 def test_the_kept_context_codes_what_fresh_tables_code(fast_codec):
     """FastTables keeps the context of the last prev (the encoder codes a step
     twice against it): coding against it again, or against a prev that differs
     in one token, gives what tables that never saw it give."""
     from vqcodec.coding.fast_schedule import FastTables
 
-    rng = np.random.default_rng(5)
-    planes = fast_codec.config.quantizer.planes
-    K = fast_codec.config.quantizer.codebook_size
-    prev = torch.from_numpy(rng.integers(K // 2 - 3, K // 2 + 3, (planes, 6, 8)))
-    frame = rng.integers(K // 2 - 3, K // 2 + 3, (fast_codec.planes_at(2), 6, 8))
+    prev, frame, K = _random_context_and_frame(fast_codec, 5, h=6)
 
     def code(tables, p):
         enc = RangeEncoder()
@@ -262,11 +267,7 @@ def test_kept_rows_recomputed_only_where_inputs_changed_code_what_fresh_tables_c
     rows of the second run are recomputed only near the changed tokens."""
     from vqcodec.coding.fast_schedule import FastTables
 
-    rng = np.random.default_rng(9)
-    planes = fast_codec.config.quantizer.planes
-    K = fast_codec.config.quantizer.codebook_size
-    prev = torch.from_numpy(rng.integers(K // 2 - 3, K // 2 + 3, (planes, 8, 8)))
-    frame = rng.integers(K // 2 - 3, K // 2 + 3, (fast_codec.planes_at(2), 8, 8))
+    prev, frame, K = _random_context_and_frame(fast_codec, 9)
     zeroed = frame.copy()
     zeroed[:, :4, :4] = K // 2  # a kept tile: its tokens set to the zero symbol
 
@@ -306,11 +307,7 @@ def test_positions_left_out_are_known_zeros_and_the_rest_code_as_before(fast_cod
     from vqcodec.coding.fast_schedule import FastTables
     from vqcodec.coding.range_coder import RangeDecoder
 
-    rng = np.random.default_rng(11)
-    planes = fast_codec.config.quantizer.planes
-    K = fast_codec.config.quantizer.codebook_size
-    prev = torch.from_numpy(rng.integers(K // 2 - 3, K // 2 + 3, (planes, 8, 8)))
-    frame = rng.integers(K // 2 - 3, K // 2 + 3, (fast_codec.planes_at(2), 8, 8))
+    prev, frame, K = _random_context_and_frame(fast_codec, 11)
     skip = np.zeros((8, 8), bool)
     skip[:4, :4] = skip[6:, 2:5] = True
     zeroed = np.where(skip[None], K // 2, frame)
