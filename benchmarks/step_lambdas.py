@@ -73,8 +73,8 @@ def main() -> None:
     clip, codec = tuning_clip_and_motion_codec(a)  # never the evaluation clip
     qualities = [int(q) for q in a.qualities.split(",")]
     results = []
-    runs = [(None if n == "v8" else int(n), float(t), float(s)) for n in a.tile_size.split(",") for t in a.tile.split(",")
-            for s in a.skip.split(",")]
+    sizes = [None if n == "v8" else int(n) for n in a.tile_size.split(",")]
+    runs = [(n, float(t), float(s)) for n in sizes for t in a.tile.split(",") for s in a.skip.split(",")]
     for size, tile, skip in runs:
         r = run(codec, clip.frames, qualities, tile, skip, size)
         first = results[0]["points"] if results else r["points"]

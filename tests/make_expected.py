@@ -34,7 +34,8 @@ Older goldens (tiny_q2_v1.vqv: format version 1; tiny_q2_v2.vqv and
 tiny_lowlatency_q2_v2.vqv: version 2; tiny_q2_v3.vqv and
 tiny_lowlatency_q2_v3.vqv: version 3, the last coded with the float prior;
 tiny_motion_q2_v6.vqv: version 6, whole-pixel motion; tiny_motion_q2_v7.vqv: version 7,
-kept tiles coded) are never regenerated: they pin that old streams keep decoding. The model is rewritten only with --model.
+kept tiles coded) are never regenerated: they pin that old streams keep decoding. The model is
+rewritten only with --model.
 """
 from __future__ import annotations
 

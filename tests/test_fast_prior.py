@@ -319,8 +319,9 @@ def test_positions_left_out_are_known_zeros_and_the_rest_code_as_before(fast_cod
 
         def recording(p, q, step, sk=None):
             def rec(r, planes_, pos):
+                per = [t.reshape(len(pos), -1) for t in (r.base, r.k, r.m, r.j)]  # (P, G) each
                 for i, at in enumerate(pos):  # per position: (base, flag, mean, scale) of its channels
-                    rows[(planes_.start, int(at))] = tuple(t.reshape(len(pos), -1)[i].copy() for t in (r.base, r.k, r.m, r.j))
+                    rows[(planes_.start, int(at))] = tuple(t[i].copy() for t in per)
                 return step(r, planes_, pos)
             return real(p, q, rec, sk)
         tables.code_latent_frame = recording
