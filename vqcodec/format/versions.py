@@ -21,7 +21,10 @@
         pixels, bilinearly in integer arithmetic. The same models as v6.
     v8  v7's bytes; the tokens of a predicted step's kept tiles (the tiles whose
         map bit says they keep the prediction) are not coded: both sides know
-        they are the zero symbol (kept_tiles_uncoded). The same models as v6.
+        they are the zero symbol (kept_tiles_uncoded); tiles are 16 pixels in
+        packets with motion blocks under 64 (modes/tile_skip.tile_size); the
+        motion vector models start shaped around a zero residual, not flat
+        (motion/side_info.SHAPE_PEAK). The same models as v6.
 
 This build writes v8 with a motion-compensated model, v5 with a fast-prior model, v4 (or v3 with the float prior,
 on request) with a transformer-prior model, and reads v1-v8.
@@ -89,7 +92,8 @@ def motion_precision(version: int) -> int:
 
 def kept_tiles_uncoded(version: int) -> bool:
     """Whether a stream of `version` leaves the tokens of a predicted step's kept
-    tiles out of the range coder (v8). Before, they were coded as zero symbols:
+    tiles out of the range coder (v8; its other changes go with it: 16-pixel
+    tiles with finer motion, shaped vector models). Before, they were coded as zero symbols:
     on held-out bikes they cost 3.8 % of the stream at quality 3 and 1.9 % at 6,
     on synthetic:static 9.0 % at 3 (docs/history.md)."""
     return version >= 8

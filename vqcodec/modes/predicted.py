@@ -66,7 +66,8 @@ class _Steps:
     def __init__(self, codec: Codec, height: int, width: int, quality: int, version: int):
         self.codec, self.quality, self.version = codec, quality, version
         self.precision = motion_precision(version)  # vectors in 1/precision pixels (v7: quarter pixels)
-        self.skips_kept = kept_tiles_uncoded(version)  # v8: the kept tiles' tokens are not coded
+        # v8: the kept tiles' tokens are not coded, the vector models start shaped
+        self.skips_kept = kept_tiles_uncoded(version)
         s, self.t = codec.factor_s, codec.factor_t
         self.h, self.w = -(-height // s), -(-width // s)  # latent grid
         self.padded = (self.h * s, self.w * s)  # the frames' padded (H', W')
@@ -146,7 +147,7 @@ class StepEncoder(_Steps):
         self.packet_block = self.block_for(self.quality)
         self.use_block(self.packet_block)
         self.enc = RangeEncoder()
-        self.side = SideWriter(self.enc, self.precision)
+        self.side = SideWriter(self.enc, self.precision, shaped=self.skips_kept)  # v8: shaped vector models
         self.step_modes: list[int] = []  # per step of this packet
 
     def code(self, frames: np.ndarray, ref: np.ndarray, source: np.ndarray, prev: torch.Tensor
@@ -294,7 +295,7 @@ class StepDecoder(_Steps):
         modes, block, head = step_modes.read(payload)
         if len(modes) != steps:
             raise CodecError(f"the packet holds {len(modes)} steps; its frame count needs {steps}")
-        side = SideReader(RangeDecoder(payload[head:]), self.precision)
+        side = SideReader(RangeDecoder(payload[head:]), self.precision, shaped=self.skips_kept)
         by, bx = motion.grid_shape(*self.padded, block)
         self.use_block(block)
         out = []
