@@ -22,13 +22,15 @@ The packet's payload:
     field       the step's field, unless INTRA (side_info's step_field: a
                 still flag, then the vectors unless all are zero)
     tiles       a PREDICTED step's tile map (modes/tile_skip.py): which
-                32x32 tiles keep the prediction
+                tiles keep the prediction (32 pixels; v8: 16 in packets with
+                motion blocks under 64, tile_skip.tile_size)
     tokens      the fast prior's passes, unless SKIP (context: the latent
                 frame before, carried across packets); from format v8 the
                 kept tiles' positions are left out (known zero symbols)
 
 A step is SKIP when every token of its prediction-coded latent frame is zero
-(the zero symbol), or when the encoder finds its tokens not worth their bits
+(the zero symbol), when every tile keeps the prediction, or when the encoder
+finds its tokens not worth their bits
 (StepEncoder._skip_pays): it costs its two bits and its field, the prior runs no
 pass, and the step decodes to its prediction clip itself (integer warping
 only, no network: the same pixels on every machine). Decoding the all-zero
