@@ -283,6 +283,7 @@ def test_the_tiles_follow_the_motion_block(motion_codec, monkeypatch, block):
     from vqcodec.modes.predicted import StepEncoder
 
     assert [tile_skip.tile_size(v, b) for v in (6, 7, 8) for b in (16, 32, 64)] == [32] * 6 + [16, 16, 32]
+    assert tile_skip.tile_size(8, 16, factor_s=32) == 32  # never finer than a latent position
     monkeypatch.setattr(StepEncoder, "block", block)
     monkeypatch.setattr(StepEncoder, "rd_tiles", True)
     monkeypatch.setattr(StepEncoder, "TILE_LAMBDA", 0.1)  # some tiles kept, not all

@@ -86,7 +86,7 @@ class _Steps:
 
     def use_block(self, block: int) -> None:
         """A packet's motion block size sets its tiles' (tile_skip.tile_size)."""
-        self.tile = tile_size(self.version, block)  # pixels per tile side
+        self.tile = tile_size(self.version, block, self.codec.factor_s)  # pixels per tile side
         self.tiles = tile_grid(*self.padded, self.tile)  # (ty, tx) of a step's tile map
 
     def zero_context(self) -> torch.Tensor:
@@ -201,7 +201,7 @@ class StepEncoder(_Steps):
             self.fine_fields += precision > 1 and field.any()
         if mode == PREDICTED:
             self.side.tile_map(mask)
-            self.tiles_kept += int(mask.sum())
+            self.tiles_kept += int(mask.sum())  # (not those of steps sent as skipped)
         if mode == SKIP:  # the step IS its prediction: no tokens, no network
             frame, prev, decoded = self.zero.copy(), self.zero_context(), pred
         else:

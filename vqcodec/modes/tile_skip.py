@@ -39,13 +39,14 @@ TILE = 32  # pixels per tile side: formats v6 and v7, and v8 with 64-pixel motio
 FINE_TILE = 16  # v8 with motion blocks of 32 or 16 pixels (quality 4 and up)
 
 
-def tile_size(version: int, block: int) -> int:
+def tile_size(version: int, block: int, factor_s: int = 8) -> int:
     """A packet's tile side in pixels, from its format version and motion block.
     Since v8 a kept tile costs no token bits, and at the qualities with finer
     motion 16-pixel tiles pay for their 4x larger map: on held-out bikes and
     synthetic:static they need 2-3 % fewer bytes at q5-q9, and at q1-q3 up to
-    20 % more (benchmarks/results/tiles_v8/README.md)."""
-    return FINE_TILE if kept_tiles_uncoded(version) and block < 64 else TILE
+    20 % more (benchmarks/results/tiles_v8/README.md). Never finer than one
+    latent position (factor_s pixels: 8 for every shipped model)."""
+    return max(FINE_TILE if kept_tiles_uncoded(version) and block < 64 else TILE, factor_s)
 
 
 def tile_grid(height: int, width: int, tile: int) -> tuple[int, int]:
