@@ -111,8 +111,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/predictive/bipred/bikes.json"))
     a = ap.parse_args()
 
-    from vqcodec.bench.bdrate import bd_rate
-    from vqcodec.bench.report_format import bytes_db_cells, bytes_db_header, clip_probe_doc, write_report
+    from vqcodec.bench.bdrate import points_bd_rate
+    from vqcodec.bench.report_format import write_probe_report
 
     clip, codec = tuning_clip_and_motion_codec(a)  # never the evaluation clip
     frames = codec.padded(clip.frames)
@@ -122,21 +122,11 @@ def main() -> None:
         if scheme not in ("P", "PB", "PBw"):
             sys.exit(f"unknown scheme {scheme!r}: P, PB or PBw")
         points = [run(codec, frames, clip.frames, q, scheme) for q in qualities]
-        first = results[0]["points"] if results else points
-        bd = bd_rate([p["bytes"] for p in first], [p["psnr_rgb"] for p in first],
-                     [p["bytes"] for p in points], [p["psnr_rgb"] for p in points])
+        bd = points_bd_rate(results[0]["points"] if results else points, points)
         results.append({"scheme": scheme, "points": points, "bd_rate_vs_first": bd})
         print(f"{scheme}: " + ", ".join(f"q{p['quality']} {p['bytes']:.0f} B {p['psnr_rgb']:.2f} dB" for p in points)
               + f"; BD-rate {bd:+.2f} %", flush=True)
-    doc = clip_probe_doc(codec, clip, a.size, results)
-    lines = [f"Bi-directional steps on {clip.source}, {doc['frames']} frames, {a.size} (`{doc['command']}`)", "",
-             "| scheme | " + bytes_db_header(qualities) + " | BD-rate vs " +
-             results[0]["scheme"] + " |", "|---|" + "---:|" * (len(qualities) + 1)]
-    for r in results:
-        cells = bytes_db_cells(r["points"])
-        lines.append(f"| {r['scheme']} | {cells} | {r['bd_rate_vs_first']:+.2f} % |")
-    write_report(a.out, doc, lines)
-
+    write_probe_report(a.out, codec, clip, a.size, "Bi-directional steps", ["scheme"], lambda r: [r["scheme"]], results)
 
 if __name__ == "__main__":
     main()

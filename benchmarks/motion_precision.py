@@ -24,32 +24,19 @@ on the evaluation clip. Writes the JSON at --out and a Markdown table beside it.
 from __future__ import annotations
 
 import argparse
-import io
-import sys
-import time
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 
 def run(codec, frames: np.ndarray, qualities: list[int], precision: int) -> dict:
-    from vqcodec import api
-    from vqcodec.media.metrics import psnr_rgb
+    from vqcodec.bench.measure import full_mode_points
     from vqcodec.modes import predicted
 
     real = predicted.motion_precision
     predicted.motion_precision = lambda version: precision  # what the encoder and decoder read
     try:
-        rows, seconds = [], 0.0
-        t, h, w, _ = frames.shape
-        for q in qualities:
-            buf = io.BytesIO()
-            start = time.perf_counter()
-            api.compress(frames, buf, w, h, Fraction(25), quality=q, model=codec)
-            seconds += time.perf_counter() - start
-            decoded = np.stack(list(api.decompress(io.BytesIO(buf.getvalue()), codec)))
-            rows.append({"quality": q, "bytes": len(buf.getvalue()), "psnr_rgb": psnr_rgb(frames, decoded)})
+        rows, seconds = full_mode_points(codec, frames, qualities)
     finally:
         predicted.motion_precision = real
     return {"precision": precision, "points": rows, "encode_seconds": seconds}
@@ -71,30 +58,21 @@ def main() -> None:
 
         StepEncoder.FINE_FROM = args.fine_from
 
-    from vqcodec.bench.bdrate import bd_rate
-    from vqcodec.bench.report_format import bytes_db_cells, bytes_db_header, clip_probe_doc, write_report
+    from vqcodec.bench.bdrate import points_bd_rate
+    from vqcodec.bench.report_format import write_probe_report
 
     clip, codec = tuning_clip_and_motion_codec(args)  # never the evaluation clip
     qualities = [int(q) for q in args.qualities.split(",")]
     results = []
     for p in (int(v) for v in args.precisions.split(",")):
         r = run(codec, clip.frames, qualities, p)
-        first = results[0] if results else r
-        r["bd_rate_vs_first"] = bd_rate([x["bytes"] for x in first["points"]], [x["psnr_rgb"] for x in first["points"]],
-                                        [x["bytes"] for x in r["points"]], [x["psnr_rgb"] for x in r["points"]])
+        r["bd_rate_vs_first"] = points_bd_rate((results[0] if results else r)["points"], r["points"])
         results.append(r)
         print(f"precision 1/{p}: {[x['bytes'] for x in r['points']]} bytes, "
               f"{[round(x['psnr_rgb'], 2) for x in r['points']]} dB, BD-rate {r['bd_rate_vs_first']:+.2f} %",
               flush=True)
-    doc = clip_probe_doc(codec, clip, args.size, results)
-    lines = [f"Motion precision on {clip.source}, {doc['frames']} frames, {args.size} (`{doc['command']}`)", "",
-             "| precision | " + bytes_db_header(qualities) + " | encode s | BD-rate |",
-             "|---|" + "---:|" * (len(qualities) + 2)]
-    for r in results:
-        cells = bytes_db_cells(r["points"])
-        lines.append(f"| 1/{r['precision']} pixel | {cells} | {r['encode_seconds']:.1f} | {r['bd_rate_vs_first']:+.2f} % |")
-    write_report(args.out, doc, lines)
-
+    write_probe_report(args.out, codec, clip, args.size, "Motion precision", ["precision", "encode s"],
+                       lambda r: [f"1/{r['precision']} pixel", f"{r['encode_seconds']:.1f}"], results)
 
 if __name__ == "__main__":
     main()

@@ -22,17 +22,14 @@ Writes the JSON at --out and a Markdown table beside it.
 from __future__ import annotations
 
 import argparse
-import io
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 
 def run(codec, frames: np.ndarray, qualities: list[int], tile: float, skip: float, size: int | None = None) -> dict:
-    from vqcodec import api
-    from vqcodec.media.metrics import psnr_rgb
+    from vqcodec.bench.measure import full_mode_points
     from vqcodec.modes import tile_skip
     from vqcodec.modes.predicted import StepEncoder
 
@@ -41,13 +38,7 @@ def run(codec, frames: np.ndarray, qualities: list[int], tile: float, skip: floa
     if size is not None:  # one size at every quality
         tile_skip.TILE = tile_skip.FINE_TILE = size
     try:
-        rows = []
-        t, h, w, _ = frames.shape
-        for q in qualities:
-            buf = io.BytesIO()
-            api.compress(frames, buf, w, h, Fraction(25), quality=q, model=codec)
-            decoded = np.stack(list(api.decompress(io.BytesIO(buf.getvalue()), codec)))
-            rows.append({"quality": q, "bytes": len(buf.getvalue()), "psnr_rgb": psnr_rgb(frames, decoded)})
+        rows, _ = full_mode_points(codec, frames, qualities)
     finally:
         StepEncoder.TILE_LAMBDA, StepEncoder.SKIP_LAMBDA, tile_skip.TILE, tile_skip.FINE_TILE = saved
     return {"tile_size": size or "v8", "tile": tile, "skip": skip, "points": rows}
@@ -67,8 +58,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/predictive/step_lambdas/bikes.json"))
     a = ap.parse_args()
 
-    from vqcodec.bench.bdrate import bd_rate
-    from vqcodec.bench.report_format import bytes_db_cells, bytes_db_header, clip_probe_doc, write_report
+    from vqcodec.bench.bdrate import points_bd_rate
+    from vqcodec.bench.report_format import write_probe_report
 
     clip, codec = tuning_clip_and_motion_codec(a)  # never the evaluation clip
     qualities = [int(q) for q in a.qualities.split(",")]
@@ -77,21 +68,12 @@ def main() -> None:
     runs = [(n, float(t), float(s)) for n in sizes for t in a.tile.split(",") for s in a.skip.split(",")]
     for size, tile, skip in runs:
         r = run(codec, clip.frames, qualities, tile, skip, size)
-        first = results[0]["points"] if results else r["points"]
-        r["bd_rate_vs_first"] = bd_rate([p["bytes"] for p in first], [p["psnr_rgb"] for p in first],
-                                        [p["bytes"] for p in r["points"]], [p["psnr_rgb"] for p in r["points"]])
+        r["bd_rate_vs_first"] = points_bd_rate((results[0] if results else r)["points"], r["points"])
         results.append(r)
         print(f"tiles {size or 'v8'} tile x{tile} skip x{skip}: BD-rate {r['bd_rate_vs_first']:+.2f} %",
               file=sys.stderr, flush=True)
-    doc = clip_probe_doc(codec, clip, a.size, results)
-    lines = [f"Step decisions' lambdas on {clip.source}, {doc['frames']} frames, {a.size} (`{doc['command']}`)", "",
-             "| tile size | tile x | skip x | " + bytes_db_header(qualities) + " | BD-rate |",
-             "|---:|---:|---:|" + "---:|" * (len(qualities) + 1)]
-    for r in results:
-        cells = bytes_db_cells(r["points"])
-        lines.append(f"| {r['tile_size']} | {r['tile']} | {r['skip']} | {cells} | {r['bd_rate_vs_first']:+.2f} % |")
-    write_report(a.out, doc, lines)
-
+    write_probe_report(a.out, codec, clip, a.size, "Step decisions' lambdas", ["tile size", "tile x", "skip x"],
+                       lambda r: [str(r["tile_size"]), str(r["tile"]), str(r["skip"])], results)
 
 if __name__ == "__main__":
     main()

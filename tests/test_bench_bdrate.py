@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from vqcodec.bench.bdrate import bd_psnr, bd_rate, quality_overlap, rate_overlap
+from vqcodec.bench.bdrate import bd_psnr, bd_rate, points_bd_rate, quality_overlap, rate_overlap
 
 RATES = [100.0, 200.0, 400.0, 800.0]  # log-linear in PSNR: PCHIP is exact
 PSNR = [30.0, 33.0, 36.0, 39.0]
@@ -18,6 +18,14 @@ def test_half_the_rate_everywhere_is_minus_fifty_percent():
     assert bd_rate(RATES, PSNR, half, PSNR) == pytest.approx(-50.0, abs=0.5)
     assert bd_rate(half, PSNR, RATES, PSNR) == pytest.approx(100.0, abs=0.5)
     assert bd_psnr(RATES, PSNR, half, PSNR) > 0  # same quality for fewer bits
+
+
+def test_points_bd_rate_reads_bytes_and_psnr_of_each_point():
+    """The probes' rows {"quality", "bytes", "psnr_rgb"} give bd_rate of their columns."""
+    rows = [{"quality": q, "bytes": r, "psnr_rgb": d} for q, (r, d) in enumerate(zip(RATES, PSNR))]
+    half = [dict(p, bytes=p["bytes"] / 2) for p in rows]
+    assert points_bd_rate(rows, half) == bd_rate(RATES, PSNR, [r / 2 for r in RATES], PSNR)
+    assert points_bd_rate(rows, half) == pytest.approx(-50.0, abs=0.5)
 
 
 def test_one_db_better_everywhere():

@@ -6,7 +6,7 @@ from fractions import Fraction
 import numpy as np
 
 from vqcodec.bench.anchors import encode_anchor, parse_anchor
-from vqcodec.bench.measure import MODES, PeakRss, anchor_point, measure_quality, measure_vqcodec
+from vqcodec.bench.measure import MODES, PeakRss, anchor_point, full_mode_points, measure_quality, measure_vqcodec
 from vqcodec.media.metrics import bits_per_pixel, psnr_rgb
 from vqcodec.api import compress, decompress
 
@@ -34,6 +34,19 @@ def test_vqcodec_point_counts_the_whole_file(tiny_codec, tiny_frames):
     assert p.curve == "vqcodec full" and p.setting == "q=2"
     assert p.encode_fps > 0 and p.decode_fps > 0 and p.peak_rss_mib > 0
     assert p.quality.ms_ssim is None
+
+
+def test_full_mode_points_are_the_streams_bytes_and_psnr(tiny_codec, tiny_frames):
+    """The tuning probes' curve: per quality the whole file's bytes and the PSNR of
+    what it decodes to, and the seconds spent compressing."""
+    rows, seconds = full_mode_points(tiny_codec, tiny_frames, [1, 2])
+    assert [r["quality"] for r in rows] == [1, 2] and seconds > 0
+    for r in rows:
+        buf = io.BytesIO()
+        compress(iter(tiny_frames), buf, 64, 48, FPS, r["quality"], model=tiny_codec)
+        buf.seek(0)
+        assert r["bytes"] == len(buf.getvalue())
+        assert r["psnr_rgb"] == psnr_rgb(tiny_frames, np.stack(list(decompress(buf, model=tiny_codec))))
 
 
 def test_anchor_point_counts_packets_without_the_settings_sei(tiny_frames):

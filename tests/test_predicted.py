@@ -469,7 +469,7 @@ def test_tiles_that_do_not_pay_keep_the_prediction(motion_codec, monkeypatch):
                           [[False, True], [True, True]])
     # per-position bits summed per 32x32 tile (4x4 positions of 8 pixels), the edge cut
     bits = np.arange(6 * 5, dtype=np.float64).reshape(6, 5)
-    assert np.array_equal(tile_skip.tile_bits(bits, 8, 32, (2, 2)),
+    assert np.array_equal(tile_skip.tile_bits(bits, 8, 32),
                           [[bits[:4, :4].sum(), bits[:4, 4:].sum()], [bits[4:, :4].sum(), bits[4:, 4:].sum()]])
     one = np.array([[True, False], [False, False]])
     assert np.array_equal(tile_skip.paste_tiles(decoded, pred, one, 32)[:, :32, :32], pred[:, :32, :32])

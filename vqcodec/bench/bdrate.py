@@ -105,6 +105,12 @@ def bd_rate(
     return float(value)
 
 
+def points_bd_rate(anchor: Sequence[dict], test: Sequence[dict]) -> float:
+    """bd_rate of two curves given as points {"bytes", "psnr_rgb"} (the probes' rows)."""
+    return bd_rate([p["bytes"] for p in anchor], [p["psnr_rgb"] for p in anchor],
+                   [p["bytes"] for p in test], [p["psnr_rgb"] for p in test])
+
+
 def bd_psnr(
     anchor_rates: Sequence[float],
     anchor_quality: Sequence[float],

@@ -153,6 +153,19 @@ def _round_trip(codec: Codec, encode):
     return buf.getvalue(), stats, decoded, encode_s, decode_s
 
 
+def full_mode_points(codec: Codec, frames: np.ndarray, qualities: list[int],
+                     fps: Fraction = Fraction(25)) -> tuple[list[dict], float]:
+    """The tuning probes' curve: frames (T, H, W, 3) through the full mode's file
+    API at each quality, compressed and decompressed (FullMode) -> (rows
+    {"quality", "bytes", "psnr_rgb"}, the seconds spent compressing)."""
+    rows, seconds = [], 0.0
+    for q in qualities:
+        data, _, decoded, encode_s, _ = FullMode().code(codec, frames, fps, q)
+        rows.append({"quality": q, "bytes": len(data), "psnr_rgb": psnr_rgb(frames, decoded)})
+        seconds += encode_s
+    return rows, seconds
+
+
 @dataclass(frozen=True)
 class LowLatencyMode:
     """The low-latency mode: VQ keyframes + motion-compensated frames between them."""

@@ -85,3 +85,19 @@ def bytes_db_header(qualities: list[int]) -> str:
 def bytes_db_cells(points: list[dict]) -> str:
     """Markdown cells of points with 'bytes' and 'psnr_rgb', one per quality."""
     return " | ".join(f"{p['bytes']:,.0f} / {p['psnr_rgb']:.2f}" for p in points)
+
+
+def write_probe_report(out, codec, clip, size: str, title: str, columns: list[str], label, results: list) -> None:
+    """A tuning probe's report: clip_probe_doc's JSON at out (a Path) and a
+    Markdown table beside it, one row per result: its label cells (label(result)
+    -> list of str, headed by columns), bytes / dB per quality of its "points",
+    and its "bd_rate_vs_first"."""
+    doc = clip_probe_doc(codec, clip, size, results)
+    qualities = [p["quality"] for p in results[0]["points"]]
+    lines = [f"{title} on {clip.source}, {doc['frames']} frames, {size} (`{doc['command']}`)", "",
+             "| " + " | ".join(columns) + " | " + bytes_db_header(qualities) + " | BD-rate vs the first |",
+             "|" + "---|" * len(columns) + "---:|" * (len(qualities) + 1)]
+    for r in results:
+        cells = " | ".join([*label(r), bytes_db_cells(r["points"]), f"{r['bd_rate_vs_first']:+.2f} %"])
+        lines.append(f"| {cells} |")
+    write_report(out, doc, lines)

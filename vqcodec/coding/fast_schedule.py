@@ -73,11 +73,11 @@ class FastTables:
             cur.view(C, -1)[:, known] = P.half  # the zero symbol: the next frame's context sees it
             coded = [~known[pos] for pos in positions]  # (P,) per parity: the positions still coded
         for index, a, b, parity in P.schedule():
-            pos, rows = positions[parity], None if coded is None else coded[parity]
-            if pos.numel() == 0 or (rows is not None and not rows.any()):
+            pos, here = positions[parity], None if coded is None else coded[parity]
+            if pos.numel() == 0 or (here is not None and not here.any()):
                 continue
-            tables = self._pass(index, ctx, cur, prev_v, pos, rows)  # base, k, m, j: (P, G) each
-            pos = pos if rows is None else pos[rows]
+            tables = self._pass(index, ctx, cur, prev_v, pos, here)  # base, k, m, j: (P, G) each
+            pos = pos if here is None else pos[here]
             rows = LaplaceRows(*(t.cpu().numpy() for t in tables), P.K)
             sym = step(rows, slice(a, b), pos.cpu().numpy())  # (P*G,) position-major
             sym = torch.from_numpy(np.ascontiguousarray(sym)).to(cur.device).view(-1, b - a).t()
@@ -101,9 +101,7 @@ class FastTables:
         P = self.prior
         last = self._rows.get(index)
         if rows is not None and not (last is not None and last[0] is ctx and torch.equal(last[1], pos)):
-            pos = pos[rows]
-            sym = P.pass_inputs(cur, prev_v, pos)
-            return P.pass_rows(index, ctx.reshape(ctx.shape[0], -1)[:, pos].t().contiguous(), sym)
+            return P.pass_tables(index, ctx, cur, prev_v, pos[rows])
         self._keep(index, ctx, pos, P.pass_inputs(cur, prev_v, pos), last)  # (P, 3C) inputs
         tables = self._rows[index][3]
         return tables if rows is None else tuple(t[rows] for t in tables)

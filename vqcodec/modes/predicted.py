@@ -175,16 +175,17 @@ class StepEncoder(_Steps):
             cond = None if pred is None else self.codec.decoder_condition(pred, self.quality)
             decoded = self.reconstruct(frame, pred, cond)
             if mode == PREDICTED and self.rd_tiles:  # keep the prediction where it beats the tokens
-                mask = choose_tiles(frames, pred, decoded, tile_bits(where, self.codec.factor_s, self.tile, self.tiles),
+                mask = choose_tiles(frames, pred, decoded, tile_bits(where, self.codec.factor_s, self.tile),
                                     self.tile, self.TILE_LAMBDA)
                 kept = zero_tiles(frame, self.zero, mask, self.codec.factor_s, self.tile) if mask.any() else frame
+                changed, left_out = not np.array_equal(kept, frame), self._kept(mask)
                 if mask.all():  # every tile keeps the prediction: the skipped step, without the map
                     mode = SKIP  # (the same pixels, and the same context: all-zero tokens)
                 # code again without the kept tiles' tokens (v8: not coded at all; before: coded as zeros)
-                elif not np.array_equal(kept, frame) or (self.skips_kept and mask.any()):
-                    trial, changed, frame = _Recorder(), not np.array_equal(kept, frame), kept
+                elif changed or left_out is not None:
+                    trial, frame = _Recorder(), kept
                     bits, coded_prev = self.codec.encode_frame(trial, frame, prev, self.version, self.quality,
-                                                               skip=self._kept(mask))
+                                                               skip=left_out)
                     if changed:
                         decoded = self.reconstruct(frame, pred, cond)
                 if mask.any():  # (kept tiles whose tokens were all zero already change nothing coded)

@@ -74,18 +74,19 @@ def choose_tiles(frames: np.ndarray, pred: np.ndarray, decoded: np.ndarray, tile
     return d_pred < d_coded + lam * scale * tile_bits
 
 
-def tile_bits(position_bits: np.ndarray, factor_s: int, tile: int, tiles: tuple[int, int]) -> np.ndarray:
+def tile_bits(position_bits: np.ndarray, factor_s: int, tile: int) -> np.ndarray:
     """position_bits (h, w), each latent position's code length -> (ty, tx) per tile."""
-    n, (ty, tx) = tile // factor_s, tiles
-    h, w = position_bits.shape
-    p = np.pad(position_bits, ((0, ty * n - h), (0, tx * n - w)))
-    return p.reshape(ty, n, tx, n).sum(axis=(1, 3))
+    return _tile_sums(position_bits[None], tile // factor_s)  # a tile is tile / factor_s positions a side
+
+
+def _cells(mask: np.ndarray, n: int, h: int, w: int) -> np.ndarray:
+    """mask (ty, tx) spread to the (h, w) cells it covers, n x n per tile."""
+    return mask.repeat(n, 0).repeat(n, 1)[:h, :w]
 
 
 def kept_positions(mask: np.ndarray, factor_s: int, tile: int, h: int, w: int) -> np.ndarray:
     """The latent positions (h, w) bool inside the skipped tiles of mask (ty, tx)."""
-    n = tile // factor_s
-    return mask.repeat(n, 0).repeat(n, 1)[:h, :w]
+    return _cells(mask, tile // factor_s, h, w)
 
 
 def zero_tiles(tokens: np.ndarray, zero: np.ndarray, mask: np.ndarray, factor_s: int, tile: int) -> np.ndarray:
@@ -96,6 +97,5 @@ def zero_tiles(tokens: np.ndarray, zero: np.ndarray, mask: np.ndarray, factor_s:
 
 def paste_tiles(decoded: np.ndarray, pred: np.ndarray, mask: np.ndarray, tile: int) -> np.ndarray:
     """The decoded step with the prediction in the skipped tiles."""
-    H, W = decoded.shape[1:3]
-    pixels = mask.repeat(tile, 0).repeat(tile, 1)[:H, :W]  # (H, W)
+    pixels = _cells(mask, tile, *decoded.shape[1:3])  # (H, W)
     return np.where(pixels[None, :, :, None], pred, decoded)
