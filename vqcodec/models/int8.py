@@ -54,7 +54,7 @@ def quantize(x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """x / scale rounded to integers in [-127, 127] (float32 holding integers).
     With scale = row_scale(x) no clamp is needed: |x| <= max, and the division
     by fl(max / 127) is at most 127 (1 + 2^-22), which rounds to 127."""
-    return torch.round(x / scale)
+    return torch.div(x, scale).round_()
 
 
 def fake_quantize(x: torch.Tensor, dim: int | tuple[int, ...] = -1) -> torch.Tensor:
@@ -95,9 +95,11 @@ class QLinear(nn.Linear):
         return nn.functional.linear(x, fake_quantize(self.weight, -1), self.bias)
 
     def _finish(self, acc: torch.Tensor, scale: torch.Tensor | float) -> torch.Tensor:
+        """(acc * scale) * ws + bias, in place on acc (a product's fresh output):
+        the same single IEEE operations, without three temporaries."""
         wq, ws = self.weight_q()
-        y = (acc * scale) * ws
-        return y + self.bias.detach() if self.bias is not None else y
+        y = acc.mul_(scale).mul_(ws)
+        return y.add_(self.bias.detach()) if self.bias is not None else y
 
     def exact(self, x: torch.Tensor) -> torch.Tensor:
         s = row_scale(x, -1)  # (..., 1)
@@ -156,10 +158,14 @@ class QAttention(nn.Module):
         q, k, v = self._split(x, self.qkv.exact)
         sq, sk, sv = row_scale(q, -1), row_scale(k, -1), row_scale(v, -2)  # per query, per key, per channel
         acc = quantize(q, sq) @ quantize(k, sk).transpose(-1, -2)  # (B, H, S, S) exact: hd terms
-        score = ((acc * sq) * sk.transpose(-1, -2)) * self.scale
-        depth = torch.clamp(torch.round((score.amax(-1, keepdim=True) - score) * SOFTMAX_STEPS),
-                            0, SOFTMAX_DEPTHS - 1)
-        p = self.table[depth.long()]  # (B, H, S, S) integers 0..255
+        # score = ((acc * sq) * sk^T) * scale; depth = clamp(round((max - score) * 32), 0, 255).
+        # In place on the (B, H, S, S) products (the largest tensors of the context pass),
+        # each step the same IEEE operation: max - score is max + (-score) exactly.
+        score = acc.mul_(sq).mul_(sk.transpose(-1, -2)).mul_(self.scale)
+        top = score.amax(-1, keepdim=True)
+        depth = score.neg_().add_(top).mul_(SOFTMAX_STEPS).round_().clamp_(0, SOFTMAX_DEPTHS - 1)
+        # p = table[depth]: index_select with 32-bit indices (2.6x the speed of table[depth.long()])
+        p = torch.index_select(self.table, 0, depth.reshape(-1).int()).view(depth.shape)  # 0..255
         acc = p @ quantize(v, sv)  # exact: S <= 1,040 / 2.1 terms of 255 * 127 (checked in FastPrior)
-        y = (acc / p.sum(-1, keepdim=True)) * sv
+        y = acc.div_(p.sum(-1, keepdim=True)).mul_(sv)
         return self.proj.exact(y.transpose(1, 2).reshape(B, S, C))
