@@ -250,7 +250,8 @@ def info(file, as_json):
             "intra_period": header.intra_period,
             "quality": header.quality,
             **(_lowlatency_info(packets) if header.mode.name == "LOWLATENCY" else {}),
-            **(_predicted_info(packets) if header.mode.name == "FULL" and header.version >= 6 else {}),
+            **(_predicted_info(packets, header.version) if header.mode.name == "FULL" and header.version >= 6
+               else {}),
             "packets": len(packets),
             "bytes": size,
             "bits_per_pixel": 8 * size / max(1, frames * header.width * header.height),
@@ -281,11 +282,13 @@ def _lowlatency_info(packets) -> dict:
     }
 
 
-def _predicted_info(packets) -> dict:
-    """What a format v6 full-mode encoder chose: intra GOPs, and per predicted step
-    (from each INTER packet's head) predicted, skipped or intra; the bytes of each packet kind."""
+def _predicted_info(packets, version: int) -> dict:
+    """What a format v6 full-mode encoder chose: intra GOPs (v9: and the qualities
+    they are coded at), and per predicted step (from each INTER packet's head)
+    predicted, skipped or intra; the bytes of each packet kind."""
     from vqcodec.format import step_modes
     from vqcodec.format.container import PacketType
+    from vqcodec.format.versions import intra_quality_coded
 
     intra = [p for p in packets if p.kind == PacketType.INTRA]
     inter = [p for p in packets if p.kind == PacketType.INTER]
@@ -298,6 +301,8 @@ def _predicted_info(packets) -> dict:
         "intra_bytes": sum(len(p.payload) for p in intra),
         "predicted_bytes": sum(len(p.payload) for p in inter),
         "motion_block_sizes": sorted({h[1] for h in heads}),
+        **({"intra_qualities": sorted({p.payload[0] for p in intra if p.payload})}
+           if intra_quality_coded(version) else {}),
     }
 
 

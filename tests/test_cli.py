@@ -277,14 +277,14 @@ def test_text_file_as_vqv(tmp_path, tiny_model):
 
 def test_unknown_version(tmp_path, tiny_model):
     data = bytearray(GOLDEN.read_bytes())
-    data[4] = 9  # u16 version 9; the header CRC no longer matches either
-    bad = tmp_path / "v9.vqv"
+    data[4] = 10  # u16 version 10; the header CRC no longer matches either
+    bad = tmp_path / "v10.vqv"
     bad.write_bytes(bytes(data))
     # the reader checks the version first: the layout depends on it
     line = assert_one_line_error(cli("decompress", bad, tmp_path / "a.mkv", "--model", tiny_model))
-    assert "version 9" in line, line
-    assert_one_line_error(cli("info", bad), "version 9")
-    assert_folder_holds(tmp_path, "v9.vqv")
+    assert "version 10" in line, line
+    assert_one_line_error(cli("info", bad), "version 10")
+    assert_folder_holds(tmp_path, "v10.vqv")
 
 
 def test_model_mismatch(tmp_path, tiny_model):

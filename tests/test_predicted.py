@@ -76,7 +76,7 @@ def _reconstruction(codec, frames, quality=2, version=None) -> np.ndarray:
 
 def test_golden_stream(motion_codec, tiny_frames):
     data = _compress(motion_codec, tiny_frames)
-    assert StreamHeader.read(io.BytesIO(data)).version == 8
+    assert StreamHeader.read(io.BytesIO(data)).version == 9
     assert data == (EXPECTED / "tiny_motion_q2.vqv").read_bytes()
     assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, tiny_frames))
 
@@ -131,6 +131,53 @@ def test_version_7_streams_keep_decoding(motion_codec, tiny_frames):
     old = (EXPECTED / "tiny_motion_q2_v7.vqv").read_bytes()
     assert StreamHeader.read(io.BytesIO(old)).version == 7
     assert np.array_equal(_decompress(motion_codec, old), _reconstruction(motion_codec, tiny_frames, version=7))
+
+
+def test_version_8_streams_keep_decoding(motion_codec, tiny_frames):
+    """Format v8 (the intra step at the stream's quality, no quality byte in its
+    packet) decodes with the same model to what a v8 encoder reconstructs."""
+    old = (EXPECTED / "tiny_motion_q2_v8.vqv").read_bytes()
+    assert StreamHeader.read(io.BytesIO(old)).version == 8
+    assert np.array_equal(_decompress(motion_codec, old), _reconstruction(motion_codec, tiny_frames, version=8))
+    intra = [p for p in _packets(old) if p.kind == PacketType.INTRA]
+    v9 = [p for p in _packets(_compress(motion_codec, tiny_frames)) if p.kind == PacketType.INTRA]
+    assert [len(p.payload) for p in intra] != [len(p.payload) for p in v9]
+
+
+@pytest.mark.parametrize("boost, quality, want", [(1, 1, 2), (0, 1, 1), (2, 1, 2), (2, 2, 2)])  # 2 qualities
+def test_the_intra_step_is_coded_finer(motion_codec, monkeypatch, boost, quality, want):
+    """Format v9: each INTRA packet starts with the quality of its step, the
+    stream's plus INTRA_BOOST, at most the model's finest (the tiny model has
+    two); the decoder reads it
+    and matches the encoder's closed loop; the predicted steps keep the stream's."""
+    from vqcodec.modes.predicted import PredictedEncoder
+
+    monkeypatch.setattr(PredictedEncoder, "INTRA_BOOST", boost)
+    frames = _tiny_pattern(12)
+    data = _compress(motion_codec, frames, quality)
+    assert StreamHeader.read(io.BytesIO(data)).quality == quality
+    packets = _packets(data)
+    assert [p.payload[0] for p in packets if p.kind == PacketType.INTRA] == [want, want]  # frames 0 and 8
+    assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, frames, quality))
+
+
+@pytest.mark.parametrize("byte", [0, 3, 255])
+def test_an_intra_quality_the_model_lacks_is_refused(motion_codec, tiny_frames, byte):
+    from vqcodec.format.container import Packet
+    from vqcodec.modes import decoder_for
+
+    data = _compress(motion_codec, tiny_frames)
+    intra = _packets(data)[0]
+    assert intra.kind == PacketType.INTRA
+    bad = Packet(intra.kind, intra.first_frame, intra.frame_count, bytes([byte]) + intra.payload[1:],
+                 intra.tokens_crc)
+    dec = decoder_for(motion_codec, StreamHeader.read(io.BytesIO(data)))
+    with pytest.raises(CodecError, match=rf"^frame 0: an INTRA packet names quality {byte}; "
+                                         r"the model codes qualities 1 to 2$"):
+        dec.push(bad)
+    empty = Packet(intra.kind, intra.first_frame, intra.frame_count, b"", intra.tokens_crc)
+    with pytest.raises(CodecError, match="cut short before its quality"):
+        decoder_for(motion_codec, StreamHeader.read(io.BytesIO(data))).push(empty)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -240,8 +287,9 @@ def test_info_says_what_the_encoder_chose(tmp_path):
     import json
 
     doc = json.loads(out.output)
-    assert doc["format_version"] == 8
+    assert doc["format_version"] == 9
     assert (doc["intra_frames"], doc["predicted_frames"]) == (8, 4)
+    assert doc["intra_qualities"] == [2]  # v9; quality 2 is the tiny model's finest
     assert (doc["predicted_steps"], doc["skipped_steps"], doc["intra_steps"]) == (2, 0, 0)
     assert doc["motion_block_sizes"] == [64]  # quality 2: 64x64 blocks
     packets = _packets(path.read_bytes())

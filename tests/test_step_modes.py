@@ -37,3 +37,26 @@ def test_bad_input_is_refused():
     for block in (8, 24, 128):
         with pytest.raises(ValueError, match="not one of"):
             step_modes.write([SKIP], block)
+
+
+def test_intra_head_round_trip():
+    # format v9: an INTRA packet's payload starts with its step's quality
+    for q in (1, 4, 10):
+        head = step_modes.write_intra(q)
+        assert head == bytes([q]) and step_modes.read_intra(head + b"tokens", 10) == (q, 1)
+
+
+@pytest.mark.parametrize("payload, message", [
+    (b"", "cut short before its quality"),
+    (b"\x00rest", "names quality 0; the model codes qualities 1 to 10"),
+    (b"\x0brest", "names quality 11; the model codes qualities 1 to 10"),
+])
+def test_intra_head_refusals(payload, message):
+    with pytest.raises(ValueError, match=message):
+        step_modes.read_intra(payload, 10)
+
+
+@pytest.mark.parametrize("q", [0, 256, -1])
+def test_intra_head_writes_a_byte(q):
+    with pytest.raises(ValueError, match="must be in 1..255"):
+        step_modes.write_intra(q)

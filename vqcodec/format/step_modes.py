@@ -1,4 +1,5 @@
-"""The head of a format v6 INTER packet's payload: how each predicted step is coded.
+"""The head of a format v6 INTER packet's payload: how each predicted step is coded;
+and (v9) the head of an INTRA packet's payload: the quality its step is coded at.
 
     u8 steps, u8 log2 of the motion block size (4, 5 or 6: 16x16, 32x32 or
     64x64 pixels per vector), then ceil(steps / 4) bytes: 2 bits per step,
@@ -11,6 +12,11 @@ tokens coded alone, no fields (a scene cut). The head sits before the
 range-coded section (modes/predicted.py), so the decoder knows what each step
 holds before it decodes any, and `vqcodec info` counts what the encoder chose
 without loading a model.
+
+Format v9: a full-mode INTRA packet's payload starts with a u8 quality (1 to
+the model's qualities), the quality its tokens are coded and decoded at; the
+stream's quality codes the predicted steps. The encoder codes the intra step
+finer than the steps predicted from it (modes/predicted.py, INTRA_BOOST).
 """
 from __future__ import annotations
 
@@ -50,3 +56,21 @@ def read(payload: bytes) -> tuple[list[int], int, int]:
     if 3 in modes:
         raise ValueError(f"step {modes.index(3)} of an INTER packet has the invalid mode 3")
     return modes, 1 << log2, size
+
+
+def write_intra(quality: int) -> bytes:
+    """The quality of an INTRA packet's step -> its payload's head (v9)."""
+    if not 1 <= quality <= 255:
+        raise ValueError(f"an INTRA packet's quality must be in 1..255, got {quality}")
+    return bytes([quality])
+
+
+def read_intra(payload: bytes, qualities: int) -> tuple[int, int]:
+    """An INTRA packet's payload (v9) -> (its quality, bytes the head took).
+    ValueError when the payload is empty or the quality is not one of the
+    model's 1..qualities."""
+    if not payload:
+        raise ValueError("an INTRA packet's payload is cut short before its quality")
+    if not 1 <= payload[0] <= qualities:
+        raise ValueError(f"an INTRA packet names quality {payload[0]}; the model codes qualities 1 to {qualities}")
+    return payload[0], 1
