@@ -105,9 +105,9 @@ def kept_tiles_uncoded(version: int) -> bool:
 def intra_quality_coded(version: int) -> bool:
     """Whether a full-mode INTRA packet of a stream of `version` (a motion model's)
     starts with the quality its step is coded at (v9; before, the stream's quality).
-    The encoder codes the intra step 2 qualities finer (PredictedEncoder.INTRA_BOOST):
-    synthetic:static needs 9.6 % fewer bits for the same PSNR, held-out bikes 0.7 %
-    more (docs/history.md, "A finer intra step")."""
+    The encoder codes the intra step 1 quality finer (PredictedEncoder.INTRA_BOOST):
+    synthetic:static needs 6.3 % fewer bits for the same PSNR, held-out bikes 0.1 %
+    fewer (docs/history.md, "A finer intra step")."""
     return version >= 9
 
 

@@ -339,8 +339,9 @@ class PredictedEncoder:
     # starts from it. Against the stream's own quality: synthetic:static (352x288,
     # 48 frames) needs 6.3 % fewer bits for the same PSNR at +1, 9.6 % at +2, 9.4 %
     # at +3, 2.7 % at +4; held-out bikes (176x144, 125 frames) -0.1 % at +1, +0.7 %
-    # at +2, +1.8 % at +3 (benchmarks/intra_boost.py; docs/history.md)
-    INTRA_BOOST = 2
+    # at +2, +1.8 % at +3 (benchmarks/intra_boost.py; docs/history.md). +1 is the
+    # step that costs moving footage nothing; +2 cost carphone 1.0 % (docs/history.md)
+    INTRA_BOOST = 1
 
     def __init__(self, codec: Codec, header: StreamHeader):
         self.codec, self.header = codec, header
