@@ -19,7 +19,8 @@ review the diff: a change here is a format or model change).
   tiny_fast_lowlatency_q2.vqv: tiny_scalar with the fast prior (format v5),
   its weights drawn at random so the streams pin them.
 - models/tiny_motion.* and tiny_motion_q2.vqv: tiny_fast with motion-compensated
-  coding (format v9, quarter-pixel motion, kept tiles' tokens not coded, a finer intra step): intra GOPs of 4 frames, intra period 8,
+  coding (format v10, quarter-pixel motion, kept tiles' tokens not coded, a finer intra step,
+  side information coded with context from the step before): intra GOPs of 4 frames, intra period 8,
   2-frame predicted steps; its reference branch's features drawn at random. Coded
   without the encoder's rate-distortion skip (its random step tokens never pay for
   themselves). tiny_motion_pan_q2.vqv: 12 frames of vqcodec.bench.scenes.pan_scene
@@ -34,7 +35,9 @@ Older goldens (tiny_q2_v1.vqv: format version 1; tiny_q2_v2.vqv and
 tiny_lowlatency_q2_v2.vqv: version 2; tiny_q2_v3.vqv and
 tiny_lowlatency_q2_v3.vqv: version 3, the last coded with the float prior;
 tiny_motion_q2_v6.vqv: version 6, whole-pixel motion; tiny_motion_q2_v7.vqv: version 7,
-kept tiles coded; tiny_motion_q2_v8.vqv: version 8, the intra step at the stream's quality) are never regenerated: they pin that old streams keep decoding. The model is
+kept tiles coded; tiny_motion_q2_v8.vqv: version 8, the intra step at the stream's quality;
+tiny_motion_pan_q2_v9.vqv and tiny_motion_tiles_q2_v9.vqv: version 9, side information
+without context) are never regenerated: they pin that old streams keep decoding. The model is
 rewritten only with --model.
 """
 from __future__ import annotations

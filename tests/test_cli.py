@@ -277,13 +277,13 @@ def test_text_file_as_vqv(tmp_path, tiny_model):
 
 def test_unknown_version(tmp_path, tiny_model):
     data = bytearray(GOLDEN.read_bytes())
-    data[4] = 10  # u16 version 10; the header CRC no longer matches either
+    data[4] = 11  # u16 version 11; the header CRC no longer matches either
     bad = tmp_path / "v10.vqv"
     bad.write_bytes(bytes(data))
     # the reader checks the version first: the layout depends on it
     line = assert_one_line_error(cli("decompress", bad, tmp_path / "a.mkv", "--model", tiny_model))
-    assert "version 10" in line, line
-    assert_one_line_error(cli("info", bad), "version 10")
+    assert "version 11" in line, line
+    assert_one_line_error(cli("info", bad), "version 11")
     assert_folder_holds(tmp_path, "v10.vqv")
 
 

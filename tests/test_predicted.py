@@ -76,7 +76,7 @@ def _reconstruction(codec, frames, quality=2, version=None) -> np.ndarray:
 
 def test_golden_stream(motion_codec, tiny_frames):
     data = _compress(motion_codec, tiny_frames)
-    assert StreamHeader.read(io.BytesIO(data)).version == 9
+    assert StreamHeader.read(io.BytesIO(data)).version == 10
     assert data == (EXPECTED / "tiny_motion_q2.vqv").read_bytes()
     assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, tiny_frames))
 
@@ -142,6 +142,31 @@ def test_version_8_streams_keep_decoding(motion_codec, tiny_frames):
     intra = [p for p in _packets(old) if p.kind == PacketType.INTRA]
     v9 = [p for p in _packets(_compress(motion_codec, tiny_frames)) if p.kind == PacketType.INTRA]
     assert [len(p.payload) for p in intra] != [len(p.payload) for p in v9]
+
+
+@pytest.mark.parametrize("name", ["pan", "tiles"])
+def test_version_9_streams_keep_decoding(motion_codec, monkeypatch, name):
+    """Format v9 (side information coded without the step before; written before
+    v10): a pan's quarter-pixel fields and a clip's tile maps decode with the same
+    model to what a v9 encoder reconstructs, and v10 codes the same steps in other
+    bytes (make_expected.py's settings for the two goldens)."""
+    from vqcodec.bench.scenes import pan_scene
+    from vqcodec.modes.predicted import StepEncoder
+
+    if name == "pan":
+        monkeypatch.setattr(StepEncoder, "FINE_LAMBDA", 0.0)
+        frames = pan_scene(12, 64, 48)
+    else:
+        monkeypatch.setattr(StepEncoder, "rd_tiles", True)
+        monkeypatch.setattr(StepEncoder, "TILE_LAMBDA", 0.1)
+        frames = _tiny_pattern(21)
+    old = (EXPECTED / f"tiny_motion_{name}_q2_v9.vqv").read_bytes()
+    assert StreamHeader.read(io.BytesIO(old)).version == 9
+    want = _reconstruction(motion_codec, frames, version=9)
+    assert np.array_equal(_decompress(motion_codec, old), want)
+    new = _compress(motion_codec, frames)
+    assert np.array_equal(_decompress(motion_codec, new), want)  # the same steps, other side bits
+    assert new[100:] != old[100:]  # past the header: the side information is coded otherwise
 
 
 @pytest.mark.parametrize("boost, quality, want", [(1, 1, 2), (0, 1, 1), (2, 1, 2), (2, 2, 2)])  # 2 qualities
@@ -287,7 +312,7 @@ def test_info_says_what_the_encoder_chose(tmp_path):
     import json
 
     doc = json.loads(out.output)
-    assert doc["format_version"] == 9
+    assert doc["format_version"] == 10
     assert (doc["intra_frames"], doc["predicted_frames"]) == (8, 4)
     assert doc["intra_qualities"] == [2]  # v9; quality 2 is the tiny model's finest
     assert (doc["predicted_steps"], doc["skipped_steps"], doc["intra_steps"]) == (2, 0, 0)

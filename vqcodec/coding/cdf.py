@@ -141,4 +141,5 @@ def frequencies_from_counts(counts: np.ndarray) -> np.ndarray:
     """int counts (K,), each in 1..2^32, of an adaptive model -> int64
     frequencies (K,), each >= MIN_FREQ, summing to exactly TOTAL: step 3 above,
     integers in, integers out."""
-    return _to_total(np.asarray(counts, dtype=np.int64)[None])[0]
+    c = np.asarray(counts, dtype=np.int64)  # (..., K): each row its own model
+    return _to_total(c.reshape(-1, c.shape[-1])).reshape(c.shape)

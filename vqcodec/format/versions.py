@@ -28,19 +28,22 @@
     v9  v8's bytes, but a full-mode INTRA packet's payload starts with a u8: the
         quality its step is coded at (intra_quality_coded). The encoder codes
         the intra step finer than the steps predicted from it. The same models as v6.
+    v10 v9's bytes, but a predicted step's motion field and tile map are coded with
+        context from the step before it in the packet (side_contexts; motion/side_info.py).
+        The same models as v6.
 
-This build writes v9 with a motion-compensated model, v5 with a fast-prior model, v4 (or v3 with the float prior,
-on request) with a transformer-prior model, and reads v1-v9.
+This build writes v10 with a motion-compensated model, v5 with a fast-prior model, v4 (or v3 with the float prior,
+on request) with a transformer-prior model, and reads v1-v10.
 """
 from __future__ import annotations
 
-FORMAT_VERSION = 9  # what this build writes with the shipped default
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
+FORMAT_VERSION = 10  # what this build writes with the shipped default
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 
 # The prior's arithmetic a stream is written with, and the version that says so,
 # for each kind of prior (PriorConfig.kind).
 # "motion": the fast prior with motion-compensated coding (AutoencoderConfig.motion)
-ARITHMETIC_VERSIONS = {"motion": {"integer": 9}, "fast": {"integer": 5}, "transformer": {"integer": 4, "float": 3}}
+ARITHMETIC_VERSIONS = {"motion": {"integer": 10}, "fast": {"integer": 5}, "transformer": {"integer": 4, "float": 3}}
 ARITHMETICS = ("integer", "float")  # the choices users see (CLI, StreamEncoder)
 DEFAULT_ARITHMETIC = "integer"
 
@@ -109,6 +112,15 @@ def intra_quality_coded(version: int) -> bool:
     synthetic:static needs 6.3 % fewer bits for the same PSNR, held-out bikes 0.1 %
     fewer (docs/history.md, "A finer intra step")."""
     return version >= 9
+
+
+def side_contexts(version: int) -> bool:
+    """Whether a stream of `version` codes a predicted step's field and tile map
+    with context from the step before it in the packet (v10): each vector
+    predicted by the median of its left and upper neighbours and the previous
+    field's vector of its block, each map bit by one of 9 models chosen by the
+    bit above it and the previous map's bit (motion/side_info.py)."""
+    return version >= 10
 
 
 def has_header_copies(version: int) -> bool:

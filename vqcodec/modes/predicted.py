@@ -54,7 +54,7 @@ from ..errors import CodecError, TokenMismatchError
 from ..format import step_modes
 from ..format.container import Packet, PacketType, StreamHeader
 from ..format.step_modes import INTRA, PREDICTED, SKIP
-from ..format.versions import intra_quality_coded, kept_tiles_uncoded, motion_precision
+from ..format.versions import intra_quality_coded, kept_tiles_uncoded, motion_precision, side_contexts
 from ..motion import compensation as motion
 from ..motion.prediction import predict, refine, search
 from ..motion.side_info import SideReader, SideWriter
@@ -70,6 +70,7 @@ class _Steps:
         self.precision = motion_precision(version)  # vectors in 1/precision pixels (v7: quarter pixels)
         # v8: the kept tiles' tokens are not coded, the vector models start shaped
         self.skips_kept = kept_tiles_uncoded(version)
+        self.side_contexts = side_contexts(version)  # v10: side information leans on the step before
         s, self.t = codec.factor_s, codec.factor_t
         self.h, self.w = -(-height // s), -(-width // s)  # latent grid
         self.padded = (self.h * s, self.w * s)  # the frames' padded (H', W')
@@ -149,7 +150,8 @@ class StepEncoder(_Steps):
         self.packet_block = self.block_for(self.quality)
         self.use_block(self.packet_block)
         self.enc = RangeEncoder()
-        self.side = SideWriter(self.enc, self.precision, shaped=self.skips_kept)  # v8: shaped vector models
+        self.side = SideWriter(self.enc, self.precision, shaped=self.skips_kept,  # v8: shaped vector models
+                               contexts=self.side_contexts)
         self.step_modes: list[int] = []  # per step of this packet
 
     def code(self, frames: np.ndarray, ref: np.ndarray, source: np.ndarray, prev: torch.Tensor
@@ -196,6 +198,7 @@ class StepEncoder(_Steps):
                 mode, bits = SKIP, 0.0
         self.step_modes.append(mode)
         self.side.check(np.array([mode]))
+        self.side.step_begins(mode == INTRA, mode == SKIP, self.tiles)
         if mode != INTRA:
             self.motion_bits += self.side.step_field_bits(field, precision)
             self.side.step_field(field, precision)
@@ -298,12 +301,14 @@ class StepDecoder(_Steps):
         modes, block, head = step_modes.read(payload)
         if len(modes) != steps:
             raise CodecError(f"the packet holds {len(modes)} steps; its frame count needs {steps}")
-        side = SideReader(RangeDecoder(payload[head:]), self.precision, shaped=self.skips_kept)
+        side = SideReader(RangeDecoder(payload[head:]), self.precision, shaped=self.skips_kept,
+                          contexts=self.side_contexts)
         by, bx = motion.grid_shape(*self.padded, block)
         self.use_block(block)
         out = []
         for mode in modes:
             side.check(np.array([mode]))
+            side.step_begins(mode == INTRA, mode == SKIP, self.tiles)
             pred = None
             if mode != INTRA:
                 field, precision = side.step_field(by, bx)
