@@ -29,8 +29,8 @@ each bit of a tile map is coded with one of 9 models chosen by the bit above
 it and the previous step's bit of the same tile (kept tiles stay kept: a
 still background). "Previous" is the last step of the packet: none after an
 intra step or at the packet's start; a skipped step's map is all kept. On
-the shipped encoder's side information, held-out bikes: fields -4 to -9 %,
-maps -6 to -13 %; synthetic:static: fields -29 to -36 %, maps -31 to -46 %
+the shipped encoder's side information, held-out bikes: fields -6 to -9 %,
+maps -3 to -13 %; synthetic:static: fields -29 to -36 %, maps -32 to -46 %
 (docs/history.md, "Side information with context").
 """
 from __future__ import annotations
