@@ -12,9 +12,9 @@ For every (tile size, tile scale, skip scale) the clip is compressed and
 decompressed by the full mode at each quality (StepEncoder.TILE_LAMBDA and
 SKIP_LAMBDA set for the run; the decoder is not involved in either choice; a
 tile size in pixels is set for the encoder and the decoder alike at every
-quality, tile_skip.TILE and FINE_TILE: a probe, whose streams are valid only
-where the size is the format's; "v8" is the format's own rule,
-tile_skip.tile_size), and
+quality, tile_skip.TILE, FINE_TILE and FINEST_TILE: a probe, whose streams are
+valid only where the size is the format's; "v8" is the format's own rule,
+tile_skip.tile_size, which since v10 has 8-pixel tiles at 16-pixel blocks), and
 reported: bytes and PSNR-RGB per quality, and the BD-rate against the
 first run. Tune on held-out footage only (an evaluation clip is refused).
 Writes the JSON at --out and a Markdown table beside it.
@@ -33,14 +33,14 @@ def run(codec, frames: np.ndarray, qualities: list[int], tile: float, skip: floa
     from vqcodec.modes import tile_skip
     from vqcodec.modes.predicted import StepEncoder
 
-    saved = StepEncoder.TILE_LAMBDA, StepEncoder.SKIP_LAMBDA, tile_skip.TILE, tile_skip.FINE_TILE
+    saved = StepEncoder.TILE_LAMBDA, StepEncoder.SKIP_LAMBDA, tile_skip.TILE, tile_skip.FINE_TILE, tile_skip.FINEST_TILE
     StepEncoder.TILE_LAMBDA, StepEncoder.SKIP_LAMBDA = tile, skip
     if size is not None:  # one size at every quality
-        tile_skip.TILE = tile_skip.FINE_TILE = size
+        tile_skip.TILE = tile_skip.FINE_TILE = tile_skip.FINEST_TILE = size
     try:
         rows, _ = full_mode_points(codec, frames, qualities)
     finally:
-        StepEncoder.TILE_LAMBDA, StepEncoder.SKIP_LAMBDA, tile_skip.TILE, tile_skip.FINE_TILE = saved
+        StepEncoder.TILE_LAMBDA, StepEncoder.SKIP_LAMBDA, tile_skip.TILE, tile_skip.FINE_TILE, tile_skip.FINEST_TILE = saved
     return {"tile_size": size or "v8", "tile": tile, "skip": skip, "points": rows}
 
 

@@ -350,13 +350,16 @@ def test_an_intra_step_decodes_as_the_encoder_coded_it(motion_codec, monkeypatch
 @pytest.mark.parametrize("block", [16, 32, 64])
 def test_the_tiles_follow_the_motion_block(motion_codec, monkeypatch, block):
     """Format v8: packets with 64-pixel motion blocks keep 32-pixel tiles, finer
-    blocks 16-pixel tiles (v6 and v7: 32 always). The decoder reads the tile
-    size from the packet's block and matches the encoder's closed loop."""
+    blocks 16-pixel tiles (v6 and v7: 32 always); v10: 8-pixel tiles with
+    16-pixel blocks. The decoder reads the tile size from the packet's block
+    and matches the encoder's closed loop."""
     from vqcodec.modes import tile_skip
     from vqcodec.modes.predicted import StepEncoder
 
-    assert [tile_skip.tile_size(v, b) for v in (6, 7, 8) for b in (16, 32, 64)] == [32] * 6 + [16, 16, 32]
+    assert [tile_skip.tile_size(v, b) for v in (6, 7, 8, 9, 10) for b in (16, 32, 64)] == \
+        [32] * 6 + [16, 16, 32] * 2 + [8, 16, 32]
     assert tile_skip.tile_size(8, 16, factor_s=32) == 32  # never finer than a latent position
+    assert tile_skip.tile_size(10, 16, factor_s=16) == 16
     monkeypatch.setattr(StepEncoder, "block", block)
     monkeypatch.setattr(StepEncoder, "rd_tiles", True)
     monkeypatch.setattr(StepEncoder, "TILE_LAMBDA", 0.1)  # some tiles kept, not all
@@ -364,7 +367,7 @@ def test_the_tiles_follow_the_motion_block(motion_codec, monkeypatch, block):
     t, h, w, _ = frames.shape
     enc = encoder_for("full", motion_codec, w, h, Fraction(25), t, 2, motion_codec.version_for())
     [p for f in frames for p in enc.push(f)] + enc.flush()
-    tile = 32 if block == 64 else 16
+    tile = {64: 32, 32: 16, 16: 8}[block]
     assert enc.steps.tile == tile and enc.steps.tiles == (-(-h // tile), -(-w // tile))
     assert enc.steps.tiles_kept > 0
     data = _compress(motion_codec, frames)

@@ -29,7 +29,8 @@
         quality its step is coded at (intra_quality_coded). The encoder codes
         the intra step finer than the steps predicted from it. The same models as v6.
     v10 v9's bytes, but a predicted step's motion field and tile map are coded with
-        context from the step before it in the packet (side_contexts; motion/side_info.py).
+        context from the step before it in the packet (side_contexts; motion/side_info.py),
+        and tiles are 8 pixels in packets with 16-pixel motion blocks (finest_tiles).
         The same models as v6.
 
 This build writes v10 with a motion-compensated model, v5 with a fast-prior model, v4 (or v3 with the float prior,
@@ -120,6 +121,13 @@ def side_contexts(version: int) -> bool:
     predicted by the median of its left and upper neighbours and the previous
     field's vector of its block, each map bit by one of 9 models chosen by the
     bit above it and the previous map's bit (motion/side_info.py)."""
+    return version >= 10
+
+
+def finest_tiles(version: int) -> bool:
+    """Whether a stream of `version` uses 8-pixel tiles in packets whose motion
+    blocks are 16 pixels (v10; v8 and v9: 16-pixel tiles there;
+    modes/tile_skip.tile_size)."""
     return version >= 10
 
 

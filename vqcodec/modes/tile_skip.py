@@ -32,11 +32,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..format.versions import kept_tiles_uncoded
+from ..format.versions import finest_tiles, kept_tiles_uncoded
 from ..motion.compensation import squared_error
 
 TILE = 32  # pixels per tile side: formats v6 and v7, and v8 with 64-pixel motion blocks
-FINE_TILE = 16  # v8 with motion blocks of 32 or 16 pixels (quality 4 and up)
+FINE_TILE = 16  # v8 with motion blocks of 32 or 16 pixels (quality 4 and up); v10 with 32
+FINEST_TILE = 8  # v10 with 16-pixel motion blocks (quality 6 and up)
 
 
 def tile_size(version: int, block: int, factor_s: int = 8) -> int:
@@ -44,8 +45,12 @@ def tile_size(version: int, block: int, factor_s: int = 8) -> int:
     Since v8 a kept tile costs no token bits, and at the qualities with finer
     motion 16-pixel tiles pay for their 4x larger map: on held-out bikes and
     synthetic:static they need 2-3 % fewer bytes at q5-q9, and at q1-q3 up to
-    20 % more (benchmarks/results/tiles_v8/README.md). Never finer than one
-    latent position (factor_s pixels: 8 for every shipped model)."""
+    20 % more (benchmarks/results/tiles_v8/README.md). From v10, whose maps
+    are coded with context, 8-pixel tiles with 16-pixel blocks: held-out bikes
+    -2.2 %, synthetic:static -0.8 % at q5-q10 (docs/history.md). Never finer
+    than one latent position (factor_s pixels: 8 for every shipped model)."""
+    if finest_tiles(version) and block <= 16:
+        return max(FINEST_TILE, factor_s)
     return max(FINE_TILE if kept_tiles_uncoded(version) and block < 64 else TILE, factor_s)
 
 
