@@ -6,7 +6,8 @@ worker and error, as one JSON file.
     manifest.write()              # at the end (and after an interrupt: what was done stays recorded)
 
 The file is replaced atomically, so a run killed at any moment leaves the
-previous complete manifest or the new one, never half of one. A re-run writes
+previous complete manifest or the new one, never half of one (and at most a
+hidden temporary beside it, which the next run's first write removes). A re-run writes
 a new manifest covering every input again: outputs it skipped as complete are
 listed as "skipped", with the PSNR the earlier manifest recorded
 for the same output of the same size (`previous_entries`).
@@ -18,6 +19,7 @@ import time
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 
+from vqcodec.atomic_file import temporaries
 from vqcodec.batch.inputs import Job
 from vqcodec.batch.tasks import FileResult, source_stamp
 from vqcodec.bench.report import write_atomic
@@ -60,6 +62,9 @@ class Manifest:
 
     def write(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self._written:  # this run's first write: a killed run's temporary goes
+            for tmp in temporaries(self.path):
+                tmp.unlink(missing_ok=True)
         write_atomic(self.path, (json.dumps(self.to_json(), indent=2, allow_nan=False) + "\n").encode())
         self._written = time.monotonic()
         return self.path
