@@ -54,6 +54,17 @@ _LIMIT = 1 << 16  # counts are halved when their sum passes this
 SHAPE_PEAK = 500
 
 
+def _grown(counts: np.ndarray, symbols: np.ndarray) -> np.ndarray:
+    """The adaptive models' one rule: counts (n, K) of n models, symbols (m,) as
+    model * K + symbol -> the counts after _STEP per symbol, each model halved
+    (rounding up) once its sum passes _LIMIT."""
+    n, k = counts.shape
+    counts = counts + _STEP * np.bincount(symbols, minlength=n * k).reshape(n, k)
+    over = counts.sum(axis=1) > _LIMIT
+    counts[over] = (counts[over] + 1) // 2
+    return counts
+
+
 class AdaptiveModel:
     """Counts over K symbols -> the frequency table the coder uses."""
 
@@ -75,15 +86,12 @@ class AdaptiveModel:
         return float(-(np.log2(f) - np.log2(TOTAL)).sum())
 
     def update(self, symbols: np.ndarray) -> None:
-        np.add.at(self.counts, symbols, _STEP)
-        if self.counts.sum() > _LIMIT:
-            self.counts = (self.counts + 1) // 2
+        self.counts = _grown(self.counts[None], symbols)[0]
 
 
 class ModelBank:
-    """n adaptive models over K symbols, each AdaptiveModel's rule (counts from 1,
-    _STEP per symbol, halved past _LIMIT), chosen per symbol by a context:
-    one table lookup and one update for a whole row of symbols."""
+    """n adaptive models over K symbols (AdaptiveModel's rule, _grown), chosen per
+    symbol by a context: one table lookup and one update for a whole row."""
 
     def __init__(self, n: int, symbols: int):
         self.counts = np.ones((n, symbols), dtype=np.int64)
@@ -93,10 +101,7 @@ class ModelBank:
         return frequencies_from_counts(self.counts)[ctx]
 
     def update(self, ctx: np.ndarray, symbols: np.ndarray) -> None:
-        n, k = self.counts.shape
-        self.counts += _STEP * np.bincount(ctx * k + symbols, minlength=n * k).reshape(n, k)
-        over = self.counts.sum(axis=1) > _LIMIT
-        self.counts[over] = (self.counts[over] + 1) // 2
+        self.counts = _grown(self.counts, ctx * self.counts.shape[1] + symbols)
 
 
 def _median3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
