@@ -5,7 +5,7 @@ should be.
 
     python benchmarks/step_lambdas.py [--clip bikes.mp4:0.5-1] [--size 176x144] [--frames 64]
                                       [--qualities 1,3,5,7,9] [--tile 1,0.7,1.4] [--skip 1]
-                                      [--tile-size v8,32,16]
+                                      [--tile-size v8,32,16] [--map none,1]
                                       [--out benchmarks/results/predictive/step_lambdas/bikes.json]
 
 For every (tile size, tile scale, skip scale) the clip is compressed and
@@ -16,7 +16,9 @@ quality, tile_skip.TILE, FINE_TILE and FINEST_TILE: a probe, whose streams are
 valid only where the size is the format's; "v8" is the format's own rule,
 tile_skip.tile_size, which since v10 has 8-pixel tiles at 16-pixel blocks), and
 reported: bytes and PSNR-RGB per quality, and the BD-rate against the
-first run. Tune on held-out footage only (an evaluation clip is refused).
+first run. --map scales the price of each tile's own bit in the tile map
+(StepEncoder.MAP_LAMBDA; none: the map is not priced). Tune on held-out
+footage only (an evaluation clip is refused).
 Writes the JSON at --out and a Markdown table beside it.
 """
 from __future__ import annotations
@@ -28,20 +30,23 @@ from pathlib import Path
 import numpy as np
 
 
-def run(codec, frames: np.ndarray, qualities: list[int], tile: float, skip: float, size: int | None = None) -> dict:
+def run(codec, frames: np.ndarray, qualities: list[int], tile: float, skip: float, size: int | None = None,
+        map_scale: float | None = 1.0) -> dict:
     from vqcodec.bench.measure import full_mode_points
     from vqcodec.modes import tile_skip
     from vqcodec.modes.predicted import StepEncoder
 
-    saved = StepEncoder.TILE_LAMBDA, StepEncoder.SKIP_LAMBDA, tile_skip.TILE, tile_skip.FINE_TILE, tile_skip.FINEST_TILE
-    StepEncoder.TILE_LAMBDA, StepEncoder.SKIP_LAMBDA = tile, skip
+    saved = (StepEncoder.TILE_LAMBDA, StepEncoder.SKIP_LAMBDA, StepEncoder.MAP_LAMBDA,
+             tile_skip.TILE, tile_skip.FINE_TILE, tile_skip.FINEST_TILE)
+    StepEncoder.TILE_LAMBDA, StepEncoder.SKIP_LAMBDA, StepEncoder.MAP_LAMBDA = tile, skip, map_scale
     if size is not None:  # one size at every quality
         tile_skip.TILE = tile_skip.FINE_TILE = tile_skip.FINEST_TILE = size
     try:
         rows, _ = full_mode_points(codec, frames, qualities)
     finally:
-        StepEncoder.TILE_LAMBDA, StepEncoder.SKIP_LAMBDA, tile_skip.TILE, tile_skip.FINE_TILE, tile_skip.FINEST_TILE = saved
-    return {"tile_size": size or "v8", "tile": tile, "skip": skip, "points": rows}
+        (StepEncoder.TILE_LAMBDA, StepEncoder.SKIP_LAMBDA, StepEncoder.MAP_LAMBDA,
+         tile_skip.TILE, tile_skip.FINE_TILE, tile_skip.FINEST_TILE) = saved
+    return {"tile_size": size or "v8", "tile": tile, "skip": skip, "map": map_scale, "points": rows}
 
 
 def main() -> None:
@@ -53,6 +58,9 @@ def main() -> None:
     ap.add_argument("--qualities", default="1,3,5,7,9")
     ap.add_argument("--tile", default="1", help="comma-separated tile-choice scales")
     ap.add_argument("--skip", default="1", help="comma-separated skip-decision scales")
+    ap.add_argument("--map", default="1",
+                    help="comma-separated scales of the tile map's own bits in the tile choice (format v10), "
+                         "or none (not priced)")
     ap.add_argument("--tile-size", default="v8",
                     help="comma-separated tile sizes in pixels (multiples of 8) or v8 (the format's rule)")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/predictive/step_lambdas/bikes.json"))
@@ -65,15 +73,17 @@ def main() -> None:
     qualities = [int(q) for q in a.qualities.split(",")]
     results = []
     sizes = [None if n == "v8" else int(n) for n in a.tile_size.split(",")]
-    runs = [(n, float(t), float(s)) for n in sizes for t in a.tile.split(",") for s in a.skip.split(",")]
-    for size, tile, skip in runs:
-        r = run(codec, clip.frames, qualities, tile, skip, size)
+    maps = [None if m == "none" else float(m) for m in a.map.split(",")]
+    runs = [(n, float(t), float(s), m) for n in sizes for t in a.tile.split(",") for s in a.skip.split(",")
+            for m in maps]
+    for size, tile, skip, map_scale in runs:
+        r = run(codec, clip.frames, qualities, tile, skip, size, map_scale)
         r["bd_rate_vs_first"] = points_bd_rate((results[0] if results else r)["points"], r["points"])
         results.append(r)
-        print(f"tiles {size or 'v8'} tile x{tile} skip x{skip}: BD-rate {r['bd_rate_vs_first']:+.2f} %",
+        print(f"tiles {size or 'v8'} tile x{tile} skip x{skip} map x{map_scale}: BD-rate {r['bd_rate_vs_first']:+.2f} %",
               file=sys.stderr, flush=True)
-    write_probe_report(a.out, codec, clip, a.size, "Step decisions' lambdas", ["tile size", "tile x", "skip x"],
-                       lambda r: [str(r["tile_size"]), str(r["tile"]), str(r["skip"])], results)
+    write_probe_report(a.out, codec, clip, a.size, "Step decisions' lambdas", ["tile size", "tile x", "skip x", "map x"],
+                       lambda r: [str(r["tile_size"]), str(r["tile"]), str(r["skip"]), str(r["map"])], results)
 
 if __name__ == "__main__":
     main()

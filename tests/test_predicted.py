@@ -554,6 +554,35 @@ def test_tiles_that_do_not_pay_keep_the_prediction(motion_codec, monkeypatch):
     assert (z[:, :4, :4] == 1).all() and (z[:, 4:] == 3).all() and (z[:, :4, 4:] == 3).all()
 
 
+def test_the_tile_choice_prices_the_maps_own_bits():
+    """Format v10: a tile's own bit in the map counts in its choice, by the map's
+    context models (the bit above as chosen, the previous map's bit)."""
+    from vqcodec.modes import tile_skip
+    from vqcodec.motion.side_info import SideWriter
+
+    frames = np.zeros((2, 32, 32, 3), np.uint8)
+    pred, decoded = frames.copy(), np.full_like(frames, 2)  # keeping any tile saves SSE
+    pred[:, :8, :8] = 1  # ... tile (0, 0) by less: d_pred 384 against d_coded 1,536 (others 0)
+    bits = np.zeros((4, 4))
+    flat = tile_skip.choose_tiles(frames, pred, decoded, bits, 8)
+    assert flat.all()
+    side = SideWriter(contexts=True)
+    free = (np.zeros((9, 2)), None)  # a map that costs nothing chooses as before
+    assert np.array_equal(tile_skip.choose_tiles(frames, pred, decoded, bits, 8, 1.0, free), flat)
+    # a kept bit 240 bits dearer than a coded one in every context: the lean tile is coded, the rest kept
+    dear = (np.tile([0.0, 240.0], (9, 1)), None)
+    lam = 2 * np.log(2) * 4  # 2 ln 2 x the coded step's SSE per sample
+    assert 1536 - 384 < lam * 240 < 1536
+    got = tile_skip.choose_tiles(frames, pred, decoded, bits, 8, 1.0, dear)
+    assert not got[0, 0] and got.sum() == 15
+    assert tile_skip.choose_tiles(frames, pred, decoded, bits, 8, 1.0, dear, map_scale=0.0).all()
+    lengths, last = side.map_code_lengths()  # a fresh packet: every context at even odds
+    assert last is None and lengths.shape == (9, 2) and np.allclose(lengths, 1.0, atol=0.01)
+    side.step_begins(False, True, (4, 4))  # a skipped step: every tile kept, the next map leans on it
+    assert side.map_code_lengths()[1].all()
+    assert SideWriter(contexts=False).map_code_lengths() is None  # before v10 the map has no context
+
+
 def test_an_intra_period_starts_with_one_step_coded_alone(motion_codec, monkeypatch):
     """The encoder's default: an INTRA packet of one step (2 frames), then INTER
     packets of up to a GOP that end at the next intra period; the container

@@ -142,6 +142,11 @@ class StepEncoder(_Steps):
     # synthetic:static a scale of 3 needs 1.6-1.8 % fewer bits than 1 (5: 1.95 %,
     # but 0.5 dB off the top quality; benchmarks/results/tiles_v8/README.md)
     TILE_LAMBDA, SKIP_LAMBDA = 3.0, 1.0
+    # format v10: the tile choice also prices each tile's own bit in the map (its
+    # context model's code length, SideInfo.map_code_lengths) at this scale, the
+    # tokens' own; None: not priced. synthetic:static -1.14 %, held-out bikes
+    # +0.03 % (benchmarks/results/predictive/map_bits/README.md)
+    MAP_LAMBDA: float | None = 3.0
 
     def block_for(self, quality: int) -> int:
         return self.block or next((b for below, b in self.BLOCKS_BELOW if quality < below), 16)
@@ -159,7 +164,7 @@ class StepEncoder(_Steps):
         """frames (t, H', W', 3) padded, ref (H', W', 3) the last decoded frame, source
         (H', W') int32 the luma of that frame before coding, prev the prior context
         -> (the decoded step (t, H', W', 3), the next context, ideal token bits)."""
-        field, precision, pred, mse = self._motion(frames, ref, source)
+        field, precision, pred, mse, field_bits = self._motion(frames, ref, source)
         tokens, latents = self.codec.quantize(frames, self.quality, pred)  # (1, planes, h, w)
         mode = SKIP if np.array_equal(tokens[0], self.zero) else PREDICTED
         if mse > self.CUT_MSE and self.last_mse is not None and mse > self.CUT_RATIO * self.last_mse:
@@ -177,8 +182,9 @@ class StepEncoder(_Steps):
             cond = None if pred is None else self.codec.decoder_condition(pred, self.quality)
             decoded = self.reconstruct(frame, pred, cond)
             if mode == PREDICTED and self.rd_tiles:  # keep the prediction where it beats the tokens
+                map_bits = None if self.MAP_LAMBDA is None else self.side.map_code_lengths()
                 mask = choose_tiles(frames, pred, decoded, tile_bits(where, self.codec.factor_s, self.tile),
-                                    self.tile, self.TILE_LAMBDA)
+                                    self.tile, self.TILE_LAMBDA, map_bits, self.MAP_LAMBDA or 0.0)
                 kept = zero_tiles(frame, self.zero, mask, self.codec.factor_s, self.tile) if mask.any() else frame
                 changed, left_out = not np.array_equal(kept, frame), self._kept(mask)
                 if mask.all():  # every tile keeps the prediction: the skipped step, without the map
@@ -200,7 +206,8 @@ class StepEncoder(_Steps):
         self.side.check(np.array([mode]))
         self.side.step_begins(mode == INTRA, mode == SKIP, self.tiles)
         if mode != INTRA:
-            self.motion_bits += self.side.step_field_bits(field, precision)
+            # (the models have not moved since _motion priced the field, when it did)
+            self.motion_bits += self.side.step_field_bits(field, precision) if field_bits is None else field_bits
             self.side.step_field(field, precision)
             self.fine_fields += precision > 1 and field.any()
         if mode == PREDICTED:
@@ -217,8 +224,9 @@ class StepEncoder(_Steps):
         return decoded, prev, bits
 
     def _motion(self, frames: np.ndarray, ref: np.ndarray, source: np.ndarray
-                ) -> tuple[np.ndarray, int, np.ndarray, float]:
-        """The step's field, its precision, its prediction clip and that clip's MSE.
+                ) -> tuple[np.ndarray, int, np.ndarray, float, float | None]:
+        """The step's field, its precision, its prediction clip, that clip's MSE and
+        the field's bits (step_field_bits; None where the choice did not price it).
         Where the packet allows quarter pixels (v7), the refined field is taken when its
         better prediction is worth its extra bits: SSE + lambda x bits, lambda =
         FINE_LAMBDA x 2 ln 2 x the last step's coded MSE (the prediction's SSE is a
@@ -227,16 +235,17 @@ class StepEncoder(_Steps):
         pred = predict(ref, whole, self.t, self.packet_block)
         mse = _mse(pred, frames)
         if self.precision == 1 or self.quality < self.FINE_FROM:
-            return whole, 1, pred, mse
+            return whole, 1, pred, mse, None
         fine = refine(source, frames[-1], whole, self.packet_block, self.precision)
         if np.array_equal(fine, whole * self.precision):  # no block moved off its whole pixel
-            return whole, 1, pred, mse
+            return whole, 1, pred, mse, None
         pred_fine = predict(ref, fine, self.t, self.packet_block, self.precision)
         mse_fine = _mse(pred_fine, frames)
         lam = self.FINE_LAMBDA * 2 * np.log(2) * (mse if self.coded_mse is None else self.coded_mse)
-        cost_whole = mse * frames.size + lam * self.side.step_field_bits(whole)
-        cost_fine = mse_fine * frames.size + lam * self.side.step_field_bits(fine, self.precision)
-        return (fine, self.precision, pred_fine, mse_fine) if cost_fine < cost_whole else (whole, 1, pred, mse)
+        bits_whole, bits_fine = self.side.step_field_bits(whole), self.side.step_field_bits(fine, self.precision)
+        if mse_fine * frames.size + lam * bits_fine < mse * frames.size + lam * bits_whole:
+            return fine, self.precision, pred_fine, mse_fine, bits_fine
+        return whole, 1, pred, mse, bits_whole
 
     @staticmethod
     def _skip_pays(samples: int, coded_mse: float, pred_mse: float, bits: float) -> bool:

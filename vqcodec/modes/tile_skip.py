@@ -68,15 +68,29 @@ def _tile_sums(x: np.ndarray, tile: int) -> np.ndarray:
 
 
 def choose_tiles(frames: np.ndarray, pred: np.ndarray, decoded: np.ndarray, tile_bits: np.ndarray,
-                 tile: int, scale: float = 1.0) -> np.ndarray:
+                 tile: int, scale: float = 1.0, map_bits: tuple | None = None,
+                 map_scale: float = 1.0) -> np.ndarray:
     """The tiles of `tile` pixels where the prediction is cheaper than the coded
     step -> mask (ty, tx). tile_bits (ty, tx): what each tile's tokens cost in the
     trial coding (what keeping it saves: format v8 codes no token of a kept
-    tile), weighted by scale."""
+    tile), weighted by scale. map_bits (format v10: SideInfo.map_code_lengths):
+    each tile's own bit in the map is priced too, weighted by map_scale, row by
+    row (a bit's context is the bit chosen above it and the previous map's)."""
     d_pred = _tile_sums(squared_error(pred, frames), tile)  # integers: the same choice on every machine
     d_coded = _tile_sums(squared_error(decoded, frames), tile)
     lam = 2 * np.log(2) * d_coded.sum() / frames.size
-    return d_pred < d_coded + lam * scale * tile_bits
+    if map_bits is None:
+        return d_pred < d_coded + lam * scale * tile_bits
+    lengths, last = map_bits  # (9, 2) bits per context and bit; (ty, tx) bool or None
+    keep_gain = d_coded + lam * scale * tile_bits - d_pred  # (ty, tx): > 0 where keeping pays, map aside
+    ty, tx = keep_gain.shape
+    mask = np.zeros((ty, tx), bool)
+    for r in range(ty):  # greedy: each row's contexts from the row chosen above it
+        up = mask[r - 1].astype(np.int64) if r else np.full(tx, 2)
+        ctx = 3 * up + (np.full(tx, 2) if last is None else last[r].astype(np.int64))
+        extra = lengths[ctx, 1] - lengths[ctx, 0]  # (tx,) what a kept bit costs over a coded one
+        mask[r] = keep_gain[r] > lam * map_scale * extra
+    return mask
 
 
 def tile_bits(position_bits: np.ndarray, factor_s: int, tile: int) -> np.ndarray:

@@ -203,6 +203,15 @@ class SideInfo:
         prev = np.full(tx, 2) if self.last_mask is None else self.last_mask[r].astype(np.int64)
         return 3 * up + prev
 
+    def map_code_lengths(self) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """v10: what the next tile map's bits would cost now, for the encoder's tile
+        choice -> (bits (9, 2) float64: per context (_map_contexts) and bit, the
+        previous step's map or None), or None before v10 (maps without context)."""
+        if not self.contexts:
+            return None
+        f = frequencies_from_counts(self.map_models.counts)  # (9, 2)
+        return np.log2(TOTAL) - np.log2(f), self.last_mask
+
     def field_bits(self, field: np.ndarray, precision: int = 1, last: np.ndarray | None = None) -> float:
         """What coding `field` (in 1/precision pixels) now would cost, in bits (the models are not changed)."""
         return _rows_bits(self.vector_models[precision], _field_rows(field, MAX_VECTOR * precision, last))
