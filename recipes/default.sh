@@ -101,7 +101,18 @@ vqcodec train --init "$RUNS/fast_ship/default.json" --motion --synthetic --data 
     --out "$RUNS/motion" --name motion --steps 5000 --prior-steps 1500 --clip 8,96,96 --seed 22 \
     --weighting db --lr 1e-3 --prior-lr 1e-3
 
-# Ship: float16 weights named "default", intra period 128 frames, written to
-# RUNS/motion_ship/. The shipped weights are this folder's two files copied into
-# vqcodec/weights/; benchmark them first with --model "$RUNS/motion_ship/default.json".
+# Ship stage 15: float16 weights named "default", intra period 128 frames, written
+# to RUNS/motion_ship/ (stage 16 starts from them; benchmark a stage with
+# --model "$RUNS/motion_ship/default.json").
 python -c "from vqcodec.zoo import ship; ship('$RUNS/motion/motion.json', folder='$RUNS/motion_ship', intra_period=128)"
+# 16. the same stage once more, at half the learning rate, on fresh clips          # 70.0 min
+#     (overstated: probes and tests shared the cores for about 20 of them)
+#     (run as --init default: stage 15's float16 weights that had shipped, now
+#     vqcodec/weights/legacy/default-stage15.* so that its streams keep decoding)
+vqcodec train --init "$RUNS/motion_ship/default.json" --synthetic --data "$BIKES:0-0.5" --data "$BBB" \
+    --out "$RUNS/motion2" --name motion2 --steps 3000 --prior-steps 600 --clip 8,96,96 --seed 23 \
+    --weighting db --lr 5e-4 --prior-lr 5e-4
+
+# Ship: float16 weights named "default", intra period 128 frames, written to
+# RUNS/motion2_ship/ and copied into vqcodec/weights/ (the shipped default).
+python -c "from vqcodec.zoo import ship; ship('$RUNS/motion2/motion2.json', folder='$RUNS/motion2_ship', intra_period=128)"
