@@ -34,6 +34,7 @@ import numpy as np
 
 from ..format.versions import finest_tiles, kept_tiles_uncoded
 from ..motion.compensation import squared_error
+from ..motion.side_info import map_contexts
 
 TILE = 32  # pixels per tile side: formats v6 and v7, and v8 with 64-pixel motion blocks
 FINE_TILE = 16  # v8 with motion blocks of 32 or 16 pixels (quality 4 and up); v10 with 32
@@ -86,8 +87,7 @@ def choose_tiles(frames: np.ndarray, pred: np.ndarray, decoded: np.ndarray, tile
     ty, tx = keep_gain.shape
     mask = np.zeros((ty, tx), bool)
     for r in range(ty):  # greedy: each row's contexts from the row chosen above it
-        up = mask[r - 1].astype(np.int64) if r else np.full(tx, 2)
-        ctx = 3 * up + (np.full(tx, 2) if last is None else last[r].astype(np.int64))
+        ctx = map_contexts(mask, r, last)  # (tx,) the models the coder will use
         extra = lengths[ctx, 1] - lengths[ctx, 0]  # (tx,) what a kept bit costs over a coded one
         mask[r] = keep_gain[r] > lam * map_scale * extra
     return mask

@@ -154,6 +154,16 @@ def _rows_bits(model: AdaptiveModel, rows: list[np.ndarray]) -> float:
     return bits
 
 
+def map_contexts(mask: np.ndarray, r: int, last: np.ndarray | None) -> np.ndarray:
+    """v10: the model (0..8) of each bit of row r of a tile map (ty, tx) bool: 3 x
+    the bit above (2 in the first row) + the previous step's map's bit (last,
+    (ty, tx) bool; 2 with none). The encoder's tile choice prices bits by it too."""
+    tx = mask.shape[1]
+    up = mask[r - 1].astype(np.int64) if r else np.full(tx, 2)
+    prev = np.full(tx, 2) if last is None else last[r].astype(np.int64)
+    return 3 * up + prev
+
+
 class SideInfo:
     """The models of one packet, shared by its writer or reader. A field's vectors
     are in whole pixels, or (format v7's steps, precision 4) in 1/precision
@@ -196,12 +206,7 @@ class SideInfo:
         return field * precision // p
 
     def _map_contexts(self, mask: np.ndarray, r: int) -> np.ndarray:
-        """v10: the model of each bit of row r of a tile map (ty, tx): 3 x the bit
-        above (2 in the first row) + the previous step's bit (2 with none)."""
-        tx = mask.shape[1]
-        up = mask[r - 1].astype(np.int64) if r else np.full(tx, 2)
-        prev = np.full(tx, 2) if self.last_mask is None else self.last_mask[r].astype(np.int64)
-        return 3 * up + prev
+        return map_contexts(mask, r, self.last_mask)
 
     def map_code_lengths(self) -> tuple[np.ndarray, np.ndarray | None] | None:
         """v10: what the next tile map's bits would cost now, for the encoder's tile
