@@ -76,7 +76,7 @@ def _reconstruction(codec, frames, quality=2, version=None) -> np.ndarray:
 
 def test_golden_stream(motion_codec, tiny_frames):
     data = _compress(motion_codec, tiny_frames)
-    assert StreamHeader.read(io.BytesIO(data)).version == 10
+    assert StreamHeader.read(io.BytesIO(data)).version == 11
     assert data == (EXPECTED / "tiny_motion_q2.vqv").read_bytes()
     assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, tiny_frames))
 
@@ -92,6 +92,22 @@ def test_golden_stream_with_quarter_pixel_fields(motion_codec, monkeypatch):
     data = _compress(motion_codec, frames)
     assert data == (EXPECTED / "tiny_motion_pan_q2.vqv").read_bytes()
     assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, frames))
+
+
+def test_version_10_streams_keep_decoding(motion_codec, monkeypatch):
+    """Format v10 (bilinear sampling between pixels, written before v11): a pan
+    with quarter-pixel fields decodes with the same model to what a v10 encoder
+    reconstructs; v11's 4-tap filter predicts other pixels from the same fields."""
+    from vqcodec.bench.scenes import pan_scene
+    from vqcodec.modes.predicted import StepEncoder
+
+    monkeypatch.setattr(StepEncoder, "FINE_LAMBDA", 0.0)
+    frames = pan_scene(12, 64, 48)
+    old = (EXPECTED / "tiny_motion_pan_q2_v10.vqv").read_bytes()
+    assert StreamHeader.read(io.BytesIO(old)).version == 10
+    want = _reconstruction(motion_codec, frames, version=10)
+    assert np.array_equal(_decompress(motion_codec, old), want)
+    assert not np.array_equal(_reconstruction(motion_codec, frames), want)
 
 
 def test_version_6_streams_keep_decoding(motion_codec, tiny_frames):
@@ -164,6 +180,7 @@ def test_version_9_streams_keep_decoding(motion_codec, monkeypatch, name):
     assert StreamHeader.read(io.BytesIO(old)).version == 9
     want = _reconstruction(motion_codec, frames, version=9)
     assert np.array_equal(_decompress(motion_codec, old), want)
+    monkeypatch.setattr(motion_codec, "version_for", lambda *_: 10)  # (v11 samples between pixels otherwise)
     new = _compress(motion_codec, frames)
     assert np.array_equal(_decompress(motion_codec, new), want)  # the same steps, other side bits
     assert new[100:] != old[100:]  # past the header: the side information is coded otherwise
@@ -312,7 +329,7 @@ def test_info_says_what_the_encoder_chose(tmp_path):
     import json
 
     doc = json.loads(out.output)
-    assert doc["format_version"] == 10
+    assert doc["format_version"] == 11
     assert (doc["intra_frames"], doc["predicted_frames"]) == (8, 4)
     assert doc["intra_qualities"] == [2]  # v9; quality 2 is the tiny model's finest
     assert (doc["predicted_steps"], doc["skipped_steps"], doc["intra_steps"]) == (2, 0, 0)

@@ -54,8 +54,9 @@ from ..errors import CodecError, TokenMismatchError
 from ..format import step_modes
 from ..format.container import Packet, PacketType, StreamHeader
 from ..format.step_modes import INTRA, PREDICTED, SKIP
-from ..format.versions import intra_quality_coded, kept_tiles_uncoded, motion_precision, side_contexts
+from ..format.versions import intra_quality_coded, kept_tiles_uncoded, motion_precision, side_contexts, subpel_filter
 from ..motion import compensation as motion
+from ..motion.interpolation import FILTERS
 from ..motion.prediction import predict, refine, search
 from ..motion.side_info import SideReader, SideWriter
 from .tile_skip import choose_tiles, kept_positions, paste_tiles, tile_bits, tile_grid, tile_size, zero_tiles
@@ -68,6 +69,7 @@ class _Steps:
     def __init__(self, codec: Codec, height: int, width: int, quality: int, version: int):
         self.codec, self.quality, self.version = codec, quality, version
         self.precision = motion_precision(version)  # vectors in 1/precision pixels (v7: quarter pixels)
+        self.interp = FILTERS[subpel_filter(version)]  # sampling between pixels (v11: the 4-tap filter)
         # v8: the kept tiles' tokens are not coded, the vector models start shaped
         self.skips_kept = kept_tiles_uncoded(version)
         self.side_contexts = side_contexts(version)  # v10: side information leans on the step before
@@ -236,10 +238,10 @@ class StepEncoder(_Steps):
         mse = _mse(pred, frames)
         if self.precision == 1 or self.quality < self.FINE_FROM:
             return whole, 1, pred, mse, None
-        fine = refine(source, frames[-1], whole, self.packet_block, self.precision)
+        fine = refine(source, frames[-1], whole, self.packet_block, self.precision, self.interp)
         if np.array_equal(fine, whole * self.precision):  # no block moved off its whole pixel
             return whole, 1, pred, mse, None
-        pred_fine = predict(ref, fine, self.t, self.packet_block, self.precision)
+        pred_fine = predict(ref, fine, self.t, self.packet_block, self.precision, self.interp)
         mse_fine = _mse(pred_fine, frames)
         lam = self.FINE_LAMBDA * 2 * np.log(2) * (mse if self.coded_mse is None else self.coded_mse)
         bits_whole, bits_fine = self.side.step_field_bits(whole), self.side.step_field_bits(fine, self.precision)
@@ -321,7 +323,7 @@ class StepDecoder(_Steps):
             pred = None
             if mode != INTRA:
                 field, precision = side.step_field(by, bx)
-                pred = predict(ref, field, self.t, block, precision)
+                pred = predict(ref, field, self.t, block, precision, self.interp)
             if mode == SKIP:  # the step is its prediction
                 tokens, prev, step = self.zero.copy(), self.zero_context(), pred
             else:

@@ -34,7 +34,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import compensation as motion, side_info
-from .workers import pmap, pstack
+from .interpolation import BILINEAR, Bilinear, FourTap
+from .workers import pstack
 
 
 SEARCH_BIAS = 64
@@ -43,19 +44,22 @@ SEARCH_BIAS = 64
 REFINE_BIAS = 16
 
 
-def search(source: np.ndarray, last: np.ndarray, block: int = motion.BLOCK, precision: int = 1) -> np.ndarray:
+def search(source: np.ndarray, last: np.ndarray, block: int = motion.BLOCK, precision: int = 1,
+           interp: Bilinear | FourTap = BILINEAR) -> np.ndarray:
     """Encoder: source luma (H, W) int32, the step's last frame (H, W, 3) uint8
     -> field (by, bx, 2) int32 in 1/precision pixels, one vector per block x
     block pixels: whole pixels first (motion.estimate), then refine()."""
     field = motion.estimate(motion.luma(last), source, block=block, bias=SEARCH_BIAS)
-    return field if precision == 1 else refine(source, last, field, block, precision)
+    return field if precision == 1 else refine(source, last, field, block, precision, interp)
 
 
-def refine(source: np.ndarray, last: np.ndarray, field: np.ndarray, block: int, precision: int) -> np.ndarray:
+def refine(source: np.ndarray, last: np.ndarray, field: np.ndarray, block: int, precision: int,
+           interp: Bilinear | FourTap = BILINEAR) -> np.ndarray:
     """A whole-pixel field (by, bx, 2) -> the same in 1/precision pixels: each
     halving of the step (half pixel, quarter ...) tries the 8 vectors around
-    each block's best, by block SAD against the source sampled between pixels."""
-    planes = motion.phase_planes(motion._pad_to_blocks(source, block), precision)  # (p, p, H', W')
+    each block's best, by block SAD against the source sampled between pixels
+    by the stream's sub-pixel filter (interpolation.py)."""
+    planes = interp.planes(motion._pad_to_blocks(source, block), precision)  # (p, p, H', W')
     target = motion._pad_to_blocks(motion.luma(last), block)
     limit = side_info.MAX_VECTOR * precision
 
@@ -82,11 +86,12 @@ def scaled(field: np.ndarray, num: int, den: int) -> np.ndarray:
     return (2 * v * num + den) // (2 * den)
 
 
-def predict(ref: np.ndarray, field: np.ndarray, n: int, block: int = motion.BLOCK, precision: int = 1) -> np.ndarray:
+def predict(ref: np.ndarray, field: np.ndarray, n: int, block: int = motion.BLOCK, precision: int = 1,
+            interp: Bilinear | FourTap = BILINEAR) -> np.ndarray:
     """ref (H, W, 3) uint8, the step's field (by, bx, 2) of block x block blocks
-    in 1/precision pixels, n frames -> prediction clip (n, H, W, 3) uint8."""
-    return np.stack(pmap(lambda i: motion.warp(ref, scaled(field, i + 1, n), block, precision), range(n),
-                         ref.shape[0] * ref.shape[1]))
+    in 1/precision pixels, n frames -> prediction clip (n, H, W, 3) uint8,
+    sampled between pixels by interp (the stream's filter: interpolation.py)."""
+    return np.stack(interp.warps(ref, [scaled(field, i + 1, n) for i in range(n)], block, precision))
 
 
 def still_field(height: int, width: int, block: int = motion.BLOCK) -> np.ndarray:
@@ -94,10 +99,12 @@ def still_field(height: int, width: int, block: int = motion.BLOCK) -> np.ndarra
     return np.zeros((*motion.grid_shape(height, width, block), 2), np.int32)
 
 
-def predict_batch(refs: np.ndarray, sources: np.ndarray, targets: np.ndarray, precision: int = 1) -> np.ndarray:
+def predict_batch(refs: np.ndarray, sources: np.ndarray, targets: np.ndarray, precision: int = 1,
+                  interp: Bilinear | FourTap = BILINEAR) -> np.ndarray:
     """Training: refs (B, H, W, 3) uint8 decoded, sources (B, H, W, 3) uint8
     originals of the same frames, targets (B, n, H, W, 3) uint8 -> clips
     (B, n, H, W, 3) uint8, each predicted as the coder does (16x16 blocks,
-    vectors in 1/precision pixels)."""
-    return np.stack([predict(r, search(motion.luma(s), t[-1], precision=precision), len(t), precision=precision)
+    vectors in 1/precision pixels, sampled between pixels by interp)."""
+    return np.stack([predict(r, search(motion.luma(s), t[-1], precision=precision, interp=interp), len(t),
+                             precision=precision, interp=interp)
                      for r, s, t in zip(refs, sources, targets)])

@@ -25,7 +25,8 @@ import torch
 
 from ..models.autoencoder import Autoencoder, copy_prediction
 from ..models.residual_vq import QuantizerOutput
-from ..format.versions import FORMAT_VERSION, motion_precision
+from ..format.versions import FORMAT_VERSION, motion_precision, subpel_filter
+from ..motion.interpolation import FILTERS
 from ..motion.prediction import predict_batch
 
 
@@ -39,9 +40,9 @@ def prediction_clip(ref: torch.Tensor, source: torch.Tensor, target: torch.Tenso
     """ref (B, 3, H, W) decoded frames in [-0.5, 0.5], source (B, 3, H, W) their
     originals in [0, 1], target (B, 3, t, H, W) in [0, 1] -> the prediction
     clips (B, 3, t, H, W) in [-0.5, 0.5], as the coder makes them."""
-    # as the streams this build writes predict (format v7: quarter pixels)
-    clips = predict_batch(_uint8(ref + 0.5), _uint8(source), _uint8(target),
-                          motion_precision(FORMAT_VERSION))  # (B, t, H, W, 3)
+    # as the streams this build writes predict (v7: quarter pixels; v11: the 4-tap filter)
+    clips = predict_batch(_uint8(ref + 0.5), _uint8(source), _uint8(target), motion_precision(FORMAT_VERSION),
+                          FILTERS[subpel_filter(FORMAT_VERSION)])  # (B, t, H, W, 3)
     return torch.from_numpy(clips).to(target.device).permute(0, 4, 1, 2, 3).float() / 255 - 0.5
 
 

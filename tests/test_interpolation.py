@@ -1,0 +1,117 @@
+"""motion/interpolation.py: the predicted steps' sub-pixel filters (format v11's
+4-tap filter, v7-v10's bilinear one). The fast four-tap warp must equal the
+normative rule tap by tap, at the frame's edges and far outside it, with 1 and 2
+threads; its search planes must sample as the warp does."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vqcodec.format.versions import subpel_filter
+from vqcodec.motion import compensation as motion
+from vqcodec.motion.interpolation import (BILINEAR, FILTERS, FOUR_TAP, FOUR_TAP_FILTER, _row_phases,
+                                          reference_sample)
+
+
+def _slow_warp(ref: np.ndarray, field: np.ndarray, block: int, precision: int) -> np.ndarray:
+    """The normative rule, pixel by pixel: each pixel's vector from motion._upsample."""
+    H, W, C = ref.shape
+    v = motion._upsample(field, H, W, block)
+    out = np.empty_like(ref)
+    sh = 4 // precision
+    for y in range(H):
+        for x in range(W):
+            iy, fy = divmod(int(v[y, x, 0]), precision)
+            ix, fx = divmod(int(v[y, x, 1]), precision)
+            out[y, x] = reference_sample(ref, y + iy, x + ix, fy * sh, fx * sh)
+    return out
+
+
+def test_each_phase_sums_to_64_and_phase_0_is_the_pixel():
+    assert FOUR_TAP.sum(1).tolist() == [64] * 4
+    assert FOUR_TAP[0].tolist() == [0, 64, 0, 0]
+    assert FOUR_TAP[3].tolist() == FOUR_TAP[1][::-1].tolist()  # 3/4 mirrors 1/4
+
+
+@pytest.mark.parametrize("precision", [2, 4])
+@pytest.mark.parametrize("shape, block, reach", [((24, 40), 8, 12), ((20, 28), 16, 200), ((9, 13), 8, 3)])
+def test_the_fast_warp_is_the_normative_rule(shape, block, reach, precision):
+    """Random frames and fields, vectors up to `reach` pixels (200: far outside the
+    frame, where every tap clamps to the edge), frames not a whole number of blocks."""
+    rng = np.random.default_rng(shape[0] + reach + precision)
+    ref = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    fields = [rng.integers(-reach * precision, reach * precision + 1,
+                           (-(-shape[0] // block), -(-shape[1] // block), 2)).astype(np.int32) for _ in range(2)]
+    got = FOUR_TAP_FILTER.warps(ref, fields, block, precision)
+    for f, g in zip(fields, got):
+        assert g.dtype == np.uint8 and g.shape == ref.shape
+        assert np.array_equal(g, _slow_warp(ref, f, block, precision))
+
+
+def test_the_same_pixels_on_one_and_two_threads():
+    """Large frames go to torch's threads (workers.pmap): the same integers."""
+    rng = np.random.default_rng(5)
+    ref = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    fields = [rng.integers(-40, 41, (16, 16, 2)).astype(np.int32) for _ in range(2)]
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = FOUR_TAP_FILTER.warps(ref, fields, 16, 4)
+        torch.set_num_threads(2)
+        two = FOUR_TAP_FILTER.warps(ref, fields, 16, 4)
+    finally:
+        torch.set_num_threads(threads)
+    assert all(np.array_equal(a, b) for a, b in zip(one, two))
+
+
+def test_whole_pixels_and_flat_frames():
+    """A field of one whole-pixel vector (upsampled, every pixel's vector is that
+    one) fetches pixels as the bilinear warp does; a flat frame
+    stays flat at every phase (the weights sum to one); a step edge overshoots
+    and is clipped to 0..255, not wrapped."""
+    rng = np.random.default_rng(2)
+    ref = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    whole = np.tile(np.array([-12, 20], np.int32), (2, 2, 1))  # quarter units: (-3, +5) pixels
+    assert np.array_equal(FOUR_TAP_FILTER.warps(ref, [whole], 16, 4)[0], motion.warp(ref, whole, 16, 4))
+    assert np.array_equal(FOUR_TAP_FILTER.warps(ref, [whole // 4], 16, 1)[0], motion.warp(ref, whole // 4, 16, 1))
+    flat = np.full((32, 32, 3), 77, np.uint8)
+    for k in range(-7, 8):
+        assert (FOUR_TAP_FILTER.warps(flat, [np.full((2, 2, 2), k, np.int32)], 16, 4)[0] == 77).all()
+    edge = np.zeros((16, 16, 3), np.uint8)
+    edge[:, 8:] = 255
+    out = FOUR_TAP_FILTER.warps(edge, [np.array([[[0, 1]]], np.int32)], 16, 4)[0].astype(int)
+    assert out.min() == 0 and out.max() == 255  # -4 x 255 / 64 would wrap in uint8 without the clip
+    assert (out[:, :6] == 0).all() and (out[:, 9:] == 255).all()
+
+
+def test_the_row_phases_fit_int16():
+    """The first pass keeps int16: the worst rows (255 under the positive taps, 0
+    under the negative ones, and the reverse) give the exact extremes."""
+    pad = np.zeros((1, 1, 4), np.int16)
+    for f, h in enumerate(FOUR_TAP):
+        pad[0, 0] = np.where(h > 0, 255, 0)
+        assert _row_phases(pad, 1)[0, f, 0, 0] == 255 * h[h > 0].sum()
+        pad[0, 0] = np.where(h < 0, 255, 0)
+        assert _row_phases(pad, 1)[0, f, 0, 0] == 255 * h[h < 0].sum()
+
+
+@pytest.mark.parametrize("precision", [2, 4])
+def test_search_planes_sample_as_the_warp_does(precision):
+    rng = np.random.default_rng(precision)
+    img = rng.integers(0, 256, (16, 24)).astype(np.int32)
+    planes = FOUR_TAP_FILTER.planes(img, precision)
+    assert planes.shape == (precision, precision, 16, 24)
+    assert np.array_equal(planes[0, 0], img)
+    rgb = np.repeat(img.astype(np.uint8)[..., None], 3, axis=2)
+    sh = 4 // precision
+    for a in range(precision):
+        for b in range(precision):
+            for y, x in ((0, 0), (7, 11), (15, 23)):
+                assert planes[a, b, y, x] == reference_sample(rgb, y, x, a * sh, b * sh)[0]
+
+
+def test_the_format_names_the_filter():
+    assert FILTERS[subpel_filter(10)] is BILINEAR and FILTERS[subpel_filter(11)] is FOUR_TAP_FILTER
+    with pytest.raises(ValueError, match="halves or quarters"):
+        FOUR_TAP_FILTER.warps(np.zeros((8, 8, 3), np.uint8), [np.zeros((1, 1, 2), np.int32)], 8, 8)
