@@ -19,7 +19,7 @@ review the diff: a change here is a format or model change).
   tiny_fast_lowlatency_q2.vqv: tiny_scalar with the fast prior (format v5),
   its weights drawn at random so the streams pin them.
 - models/tiny_motion.* and tiny_motion_q2.vqv: tiny_fast with motion-compensated
-  coding (format v11, quarter-pixel motion sampled by the 4-tap filter, kept tiles' tokens not coded, a finer intra step,
+  coding (format v12, quarter-pixel motion sampled by the 4-tap filter, block vectors, kept tiles' tokens not coded, a finer intra step,
   side information coded with context from the step before): intra GOPs of 4 frames, intra period 8,
   2-frame predicted steps; its reference branch's features drawn at random. Coded
   without the encoder's rate-distortion skip (its random step tokens never pay for
@@ -37,7 +37,9 @@ tiny_lowlatency_q2_v3.vqv: version 3, the last coded with the float prior;
 tiny_motion_q2_v6.vqv: version 6, whole-pixel motion; tiny_motion_q2_v7.vqv: version 7,
 kept tiles coded; tiny_motion_q2_v8.vqv: version 8, the intra step at the stream's quality;
 tiny_motion_pan_q2_v9.vqv and tiny_motion_tiles_q2_v9.vqv: version 9, side information
-without context; tiny_motion_pan_q2_v10.vqv: version 10, bilinear sampling between pixels)
+without context; tiny_motion_pan_q2_v10.vqv: version 10, bilinear sampling between pixels;
+tiny_motion_pan16_q2_v11.vqv: version 11, vectors interpolated between block centres, the
+pan in 16-pixel motion blocks with StepEncoder.block 16)
 are never regenerated: they pin that old streams keep decoding. The model is
 rewritten only with --model.
 """

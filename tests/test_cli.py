@@ -277,14 +277,14 @@ def test_text_file_as_vqv(tmp_path, tiny_model):
 
 def test_unknown_version(tmp_path, tiny_model):
     data = bytearray(GOLDEN.read_bytes())
-    data[4] = 12  # u16 version 12; the header CRC no longer matches either
-    bad = tmp_path / "v12.vqv"
+    data[4] = 13  # u16 version 13; the header CRC no longer matches either
+    bad = tmp_path / "v13.vqv"
     bad.write_bytes(bytes(data))
     # the reader checks the version first: the layout depends on it
     line = assert_one_line_error(cli("decompress", bad, tmp_path / "a.mkv", "--model", tiny_model))
-    assert "version 12" in line, line
-    assert_one_line_error(cli("info", bad), "version 12")
-    assert_folder_holds(tmp_path, "v12.vqv")
+    assert "version 13" in line, line
+    assert_one_line_error(cli("info", bad), "version 13")
+    assert_folder_holds(tmp_path, "v13.vqv")
 
 
 def test_model_mismatch(tmp_path, tiny_model):

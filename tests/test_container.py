@@ -175,12 +175,12 @@ def test_wrong_magic():
             read_all(data)
 
 
-def test_version_12():
-    data = patch_header(golden_stream(), "<H", 4, 12)
+def test_version_13():
+    data = patch_header(golden_stream(), "<H", 4, 13)
     with pytest.raises(UnsupportedVersion,
-                       match=r"^unsupported \.vqv version 12 \(this build reads versions 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 11\)$") as e:
+                       match=r"^unsupported \.vqv version 13 \(this build reads versions 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 12\)$") as e:
         read_all(data)
-    assert (e.value.found, e.value.supported) == (12, (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11))
+    assert (e.value.found, e.value.supported) == (13, (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12))
 
 
 # --- version 2: the low-latency mode ------------------------------------------------------------
@@ -198,9 +198,9 @@ def lowlatency_packets() -> list[Packet]:
             end(12)]
 
 
-def test_new_headers_are_version_11():
+def test_new_headers_are_version_12():
     h = StreamHeader(**{**make_header().__dict__, "version": 2})
-    assert StreamHeader(**{k: v for k, v in make_header().__dict__.items() if k != "version"}).version == 11
+    assert StreamHeader(**{k: v for k, v in make_header().__dict__.items() if k != "version"}).version == 12
     assert h.to_bytes()[4:6] == b"\x02\x00"
     assert h.to_bytes()[6:] == make_header().to_bytes()[6:-4] + h.to_bytes()[-4:]  # same layout
 
@@ -516,7 +516,7 @@ def test_absurd_payload_len_rejected_before_reading():
 
 
 def test_messages_are_one_line():
-    cases = [b"", b"junk", golden_stream()[:50], patch_header(golden_stream(), "<H", 4, 12),
+    cases = [b"", b"junk", golden_stream()[:50], patch_header(golden_stream(), "<H", 4, 13),
              patch_header(golden_stream(), "<H", 10, 9000), golden_stream()[:P1 + 30]]
     for data in cases:
         with pytest.raises(ContainerError) as e:

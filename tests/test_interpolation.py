@@ -10,8 +10,8 @@ import torch
 
 from vqcodec.format.versions import subpel_filter
 from vqcodec.motion import compensation as motion
-from vqcodec.motion.interpolation import (BILINEAR, FILTERS, FOUR_TAP, FOUR_TAP_FILTER, _row_phases,
-                                          reference_sample)
+from vqcodec.motion.interpolation import (BILINEAR, FILTERS, FOUR_TAP, FOUR_TAP_BLOCKS, FOUR_TAP_FILTER,
+                                          _row_phases, block_vectors, reference_sample)
 
 
 def _slow_warp(ref: np.ndarray, field: np.ndarray, block: int, precision: int) -> np.ndarray:
@@ -115,3 +115,32 @@ def test_the_format_names_the_filter():
     assert FILTERS[subpel_filter(10)] is BILINEAR and FILTERS[subpel_filter(11)] is FOUR_TAP_FILTER
     with pytest.raises(ValueError, match="halves or quarters"):
         FOUR_TAP_FILTER.warps(np.zeros((8, 8, 3), np.uint8), [np.zeros((1, 1, 2), np.int32)], 8, 8)
+
+
+def test_block_vectors_move_each_block_by_its_own_vector():
+    """Format v12: no vector is interpolated; the last block row and column cover
+    a frame that is not a whole number of blocks."""
+    field = np.arange(2 * 3 * 2, dtype=np.int32).reshape(2, 3, 2)
+    v = block_vectors(field, 20, 40, 16)
+    assert v.shape == (20, 40, 2)
+    assert (v[:16, :16] == field[0, 0]).all() and (v[16:, 32:] == field[1, 2]).all()
+    assert (v[15, 16:32] == field[0, 1]).all() and (v[16, 16:32] == field[1, 1]).all()
+
+
+@pytest.mark.parametrize("precision", [1, 4])
+def test_block_vector_warps_are_the_normative_rule(precision):
+    """FourTapBlocks: each pixel sampled by the 4-tap rule at its block's vector;
+    whole-pixel fields fetch the pixel at it."""
+    rng = np.random.default_rng(9 + precision)
+    ref = rng.integers(0, 256, (20, 28, 3), dtype=np.uint8)
+    field = rng.integers(-9 * precision, 9 * precision + 1, (3, 4, 2)).astype(np.int32)
+    got = FOUR_TAP_BLOCKS.warps(ref, [field], 8, precision)[0]
+    for y in range(20):
+        for x in range(28):
+            vy, vx = (int(c) for c in field[min(y // 8, 2), min(x // 8, 3)])
+            if precision == 1:
+                want = ref[min(max(y + vy, 0), 19), min(max(x + vx, 0), 27)]
+            else:
+                want = reference_sample(ref, y + (vy >> 2), x + (vx >> 2), vy & 3, vx & 3)
+            assert (got[y, x] == want).all(), (y, x)
+    assert FILTERS[subpel_filter(12)] is FOUR_TAP_BLOCKS and FOUR_TAP_BLOCKS.planes is FOUR_TAP_FILTER.planes

@@ -76,7 +76,7 @@ def _reconstruction(codec, frames, quality=2, version=None) -> np.ndarray:
 
 def test_golden_stream(motion_codec, tiny_frames):
     data = _compress(motion_codec, tiny_frames)
-    assert StreamHeader.read(io.BytesIO(data)).version == 11
+    assert StreamHeader.read(io.BytesIO(data)).version == 12
     assert data == (EXPECTED / "tiny_motion_q2.vqv").read_bytes()
     assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, tiny_frames))
 
@@ -94,6 +94,24 @@ def test_golden_stream_with_quarter_pixel_fields(motion_codec, monkeypatch):
     assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, frames))
 
 
+def test_version_11_streams_keep_decoding(motion_codec, monkeypatch):
+    """Format v11 (vectors interpolated between block centres, written before
+    v12): a pan in 16-pixel motion blocks (StepEncoder.block, 4 x 3 vectors)
+    decodes with the same model to what a v11 encoder reconstructs; v12 moves
+    each block by its own vector and predicts other pixels."""
+    from vqcodec.bench.scenes import pan_scene
+    from vqcodec.modes.predicted import StepEncoder
+
+    monkeypatch.setattr(StepEncoder, "FINE_LAMBDA", 0.0)
+    monkeypatch.setattr(StepEncoder, "block", 16)
+    frames = pan_scene(12, 64, 48)
+    old = (EXPECTED / "tiny_motion_pan16_q2_v11.vqv").read_bytes()
+    assert StreamHeader.read(io.BytesIO(old)).version == 11
+    want = _reconstruction(motion_codec, frames, version=11)
+    assert np.array_equal(_decompress(motion_codec, old), want)
+    assert not np.array_equal(_reconstruction(motion_codec, frames), want)
+
+
 def test_version_10_streams_keep_decoding(motion_codec, monkeypatch):
     """Format v10 (bilinear sampling between pixels, written before v11): a pan
     with quarter-pixel fields decodes with the same model to what a v10 encoder
@@ -107,7 +125,7 @@ def test_version_10_streams_keep_decoding(motion_codec, monkeypatch):
     assert StreamHeader.read(io.BytesIO(old)).version == 10
     want = _reconstruction(motion_codec, frames, version=10)
     assert np.array_equal(_decompress(motion_codec, old), want)
-    assert not np.array_equal(_reconstruction(motion_codec, frames), want)
+    assert not np.array_equal(_reconstruction(motion_codec, frames, version=11), want)
 
 
 def test_version_6_streams_keep_decoding(motion_codec, tiny_frames):
@@ -329,7 +347,7 @@ def test_info_says_what_the_encoder_chose(tmp_path):
     import json
 
     doc = json.loads(out.output)
-    assert doc["format_version"] == 11
+    assert doc["format_version"] == 12
     assert (doc["intra_frames"], doc["predicted_frames"]) == (8, 4)
     assert doc["intra_qualities"] == [2]  # v9; quality 2 is the tiny model's finest
     assert (doc["predicted_steps"], doc["skipped_steps"], doc["intra_steps"]) == (2, 0, 0)

@@ -210,7 +210,7 @@ def test_decoder_refuses_bad_input(tiny_codec, streams):
     with pytest.raises(ContainerError, match="^3 bytes after the END packet$"):
         dec.push(b"abc")
     bad = bytearray(data)
-    bad[4] = 12  # version
+    bad[4] = 13  # version
     with pytest.raises(UnsupportedVersion):
         StreamDecoder(tiny_codec).push(bytes(bad[:8]))
     garbage = StreamDecoder(tiny_codec)  # no header anywhere: skipped, then truncated

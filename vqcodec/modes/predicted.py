@@ -234,7 +234,7 @@ class StepEncoder(_Steps):
         FINE_LAMBDA x 2 ln 2 x the last step's coded MSE (the prediction's SSE is a
         stand-in for what coding the step will cost, which FINE_LAMBDA scales)."""
         whole = search(source, frames[-1], self.packet_block)  # (by, bx, 2)
-        pred = predict(ref, whole, self.t, self.packet_block)
+        pred = predict(ref, whole, self.t, self.packet_block, 1, self.interp)
         mse = _mse(pred, frames)
         if self.precision == 1 or self.quality < self.FINE_FROM:
             return whole, 1, pred, mse, None
