@@ -94,38 +94,26 @@ def test_golden_stream_with_quarter_pixel_fields(motion_codec, monkeypatch):
     assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, frames))
 
 
-def test_version_11_streams_keep_decoding(motion_codec, monkeypatch):
-    """Format v11 (vectors interpolated between block centres, written before
-    v12): a pan in 16-pixel motion blocks (StepEncoder.block, 4 x 3 vectors)
-    decodes with the same model to what a v11 encoder reconstructs; v12 moves
-    each block by its own vector and predicts other pixels."""
+@pytest.mark.parametrize("version, golden, block", [(10, "tiny_motion_pan_q2_v10.vqv", None),
+                                                    (11, "tiny_motion_pan16_q2_v11.vqv", 16)])
+def test_versions_10_and_11_keep_decoding(motion_codec, monkeypatch, version, golden, block):
+    """A pan with quarter-pixel fields decodes with the same model to what an
+    encoder of its version reconstructs, and the next version predicts other
+    pixels from the same fields. v10 sampled between pixels bilinearly (v11: the
+    4-tap filter); v11 interpolated vectors between block centres (v12: each
+    block moves by its own), so its golden uses 16-pixel blocks (StepEncoder.block,
+    4 x 3 vectors; at the tiny model's 64-pixel blocks there is one vector)."""
     from vqcodec.bench.scenes import pan_scene
     from vqcodec.modes.predicted import StepEncoder
 
     monkeypatch.setattr(StepEncoder, "FINE_LAMBDA", 0.0)
-    monkeypatch.setattr(StepEncoder, "block", 16)
+    monkeypatch.setattr(StepEncoder, "block", block)
     frames = pan_scene(12, 64, 48)
-    old = (EXPECTED / "tiny_motion_pan16_q2_v11.vqv").read_bytes()
-    assert StreamHeader.read(io.BytesIO(old)).version == 11
-    want = _reconstruction(motion_codec, frames, version=11)
+    old = (EXPECTED / golden).read_bytes()
+    assert StreamHeader.read(io.BytesIO(old)).version == version
+    want = _reconstruction(motion_codec, frames, version=version)
     assert np.array_equal(_decompress(motion_codec, old), want)
-    assert not np.array_equal(_reconstruction(motion_codec, frames), want)
-
-
-def test_version_10_streams_keep_decoding(motion_codec, monkeypatch):
-    """Format v10 (bilinear sampling between pixels, written before v11): a pan
-    with quarter-pixel fields decodes with the same model to what a v10 encoder
-    reconstructs; v11's 4-tap filter predicts other pixels from the same fields."""
-    from vqcodec.bench.scenes import pan_scene
-    from vqcodec.modes.predicted import StepEncoder
-
-    monkeypatch.setattr(StepEncoder, "FINE_LAMBDA", 0.0)
-    frames = pan_scene(12, 64, 48)
-    old = (EXPECTED / "tiny_motion_pan_q2_v10.vqv").read_bytes()
-    assert StreamHeader.read(io.BytesIO(old)).version == 10
-    want = _reconstruction(motion_codec, frames, version=10)
-    assert np.array_equal(_decompress(motion_codec, old), want)
-    assert not np.array_equal(_reconstruction(motion_codec, frames, version=11), want)
+    assert not np.array_equal(_reconstruction(motion_codec, frames, version=version + 1), want)
 
 
 def test_version_6_streams_keep_decoding(motion_codec, tiny_frames):
