@@ -15,8 +15,11 @@ the decoder must rebuild the encoder's prediction exactly:
   (docs/history.md, "A sharper sub-pixel filter"). Chosen by the prediction's
   SSE per step instead, bikes saved only 2.1 %: a sharper prediction helps the
   networks even where its own error is a little higher.
+- **FourTapBlocks** (format v12): the same filter, but every pixel of a motion
+  block moves by its block's own vector instead of one interpolated between
+  block centres (`spread`: block_vectors, not compensation._upsample).
 
-Both are integer arithmetic (numpy), so every machine rebuilds the same
+All are integer arithmetic (numpy), so every machine rebuilds the same
 prediction. The four-tap sample at whole position (Y, X) and fraction
 (fy, fx) in quarter pixels is
 
