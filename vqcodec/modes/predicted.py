@@ -69,7 +69,7 @@ class _Steps:
     def __init__(self, codec: Codec, height: int, width: int, quality: int, version: int):
         self.codec, self.quality, self.version = codec, quality, version
         self.precision = motion_precision(version)  # vectors in 1/precision pixels (v7: quarter pixels)
-        self.interp = FILTERS[subpel_filter(version)]  # how the field moves pixels (v11: 4-tap filter; v12: block vectors)
+        self.interp = FILTERS[subpel_filter(version)]  # how a field moves pixels (v11: 4-tap; v12: block vectors)
         # v8: the kept tiles' tokens are not coded, the vector models start shaped
         self.skips_kept = kept_tiles_uncoded(version)
         self.side_contexts = side_contexts(version)  # v10: side information leans on the step before
