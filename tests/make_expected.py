@@ -19,7 +19,7 @@ review the diff: a change here is a format or model change).
   tiny_fast_lowlatency_q2.vqv: tiny_scalar with the fast prior (format v5),
   its weights drawn at random so the streams pin them.
 - models/tiny_motion.* and tiny_motion_q2.vqv: tiny_fast with motion-compensated
-  coding (format v12, quarter-pixel motion sampled by the 4-tap filter, block vectors, kept tiles' tokens not coded, a finer intra step,
+  coding (format v13, quarter-pixel motion sampled by the 4-tap filter, block vectors, kept tiles' tokens not coded, a finer intra step,
   side information coded with context from the step before): intra GOPs of 4 frames, intra period 8,
   2-frame predicted steps; its reference branch's features drawn at random. Coded
   without the encoder's rate-distortion skip (its random step tokens never pay for
@@ -27,7 +27,9 @@ review the diff: a change here is a format or model change).
   (64x48) the same way, with FINE_LAMBDA 0, so that its fields are in quarter pixels.
   tiny_motion_tiles_q2.vqv: 21 frames of the tiny pattern with the tile skip on
   (StepEncoder.TILE_LAMBDA 0.1), so that some tiles keep the prediction and their
-  tokens are left out.
+  tokens are left out. tiny_motion_overlap16_q2.vqv: the same 21 frames in 16-pixel
+  motion blocks with StepEncoder.OVERLAP_GAIN 10, so that every step whose vectors
+  differ is sent with overlapped blocks.
 - models/tiny_copy.* and tiny_copy_q2.vqv: tiny_scalar with the prior's
   temporal shortcuts (copy head, radius 2, and match context), their
   weights drawn at random rather than left at zero so the stream pins them.
@@ -39,7 +41,8 @@ kept tiles coded; tiny_motion_q2_v8.vqv: version 8, the intra step at the stream
 tiny_motion_pan_q2_v9.vqv and tiny_motion_tiles_q2_v9.vqv: version 9, side information
 without context; tiny_motion_pan_q2_v10.vqv: version 10, bilinear sampling between pixels;
 tiny_motion_pan16_q2_v11.vqv: version 11, vectors interpolated between block centres, the
-pan in 16-pixel motion blocks with StepEncoder.block 16)
+pan in 16-pixel motion blocks with StepEncoder.block 16; tiny_motion_pattern16_q2_v12.vqv:
+version 12, no overlap bits, 21 frames of the tiny pattern in 16-pixel motion blocks)
 are never regenerated: they pin that old streams keep decoding. The model is
 rewritten only with --model.
 """
@@ -187,6 +190,11 @@ def main() -> None:
             StepEncoder.FINE_LAMBDA, StepEncoder.rd_tiles, StepEncoder.TILE_LAMBDA = 1.0, True, 0.1
             (HERE / "expected" / "tiny_motion_tiles_q2.vqv").write_bytes(full_stream(codec, _tiny_pattern(21)))
             StepEncoder.rd_tiles = False
+            # v13: 16-pixel blocks, where the square and the background move apart, every
+            # step whose vectors differ sent overlapped
+            StepEncoder.block, StepEncoder.OVERLAP_GAIN = 16, 10.0
+            (HERE / "expected" / "tiny_motion_overlap16_q2.vqv").write_bytes(full_stream(codec, _tiny_pattern(21)))
+            StepEncoder.block, StepEncoder.OVERLAP_GAIN = None, 0.98
         if cfg is TINY_FAST:
             (HERE / "expected" / f"{cfg.name}_lowlatency_q2.vqv").write_bytes(lowlatency_stream(codec, frames))
     cfg_path = make_tiny_model(models) if "--model" in sys.argv else models / "tiny.json"

@@ -1,7 +1,8 @@
 """motion/interpolation.py: the predicted steps' sub-pixel filters (format v11's
 4-tap filter, v7-v10's bilinear one). The fast four-tap warp must equal the
 normative rule tap by tap, at the frame's edges and far outside it, with 1 and 2
-threads; its search planes must sample as the warp does."""
+threads; its search planes must sample as the warp does. v12 moves each block by
+its own vector, v13 may overlap the blocks' predictions."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +12,8 @@ import torch
 from vqcodec.format.versions import subpel_filter
 from vqcodec.motion import compensation as motion
 from vqcodec.motion.interpolation import (BILINEAR, FILTERS, FOUR_TAP, FOUR_TAP_BLOCKS, FOUR_TAP_FILTER,
-                                          _row_phases, block_vectors, reference_sample)
+                                          FOUR_TAP_OVERLAPPED, _row_phases, block_vectors, edge_weights,
+                                          reference_sample)
 
 
 def _slow_warp(ref: np.ndarray, field: np.ndarray, block: int, precision: int) -> np.ndarray:
@@ -144,3 +146,60 @@ def test_block_vector_warps_are_the_normative_rule(precision):
                 want = reference_sample(ref, y + (vy >> 2), x + (vx >> 2), vy & 3, vx & 3)
             assert (got[y, x] == want).all(), (y, x)
     assert FILTERS[subpel_filter(12)] is FOUR_TAP_BLOCKS and FOUR_TAP_BLOCKS.planes is FOUR_TAP_FILTER.planes
+
+
+def test_overlap_weights():
+    """v13's edge ramp: a quarter block each side of an edge, 28/20/12/4 (in 1/64)
+    for 16-pixel blocks, nothing at the frame's edges (no neighbour there)."""
+    own, nbr, w = edge_weights(40, 3, 16)  # the third block cut short at 8 rows
+    assert w[:16].tolist() == [0] * 12 + [4, 12, 20, 28]
+    assert w[16:32].tolist() == [28, 20, 12, 4] + [0] * 8 + [4, 12, 20, 28]
+    assert w[32:].tolist() == [28, 20, 12, 4] + [0] * 4
+    assert nbr[15] == 1 and nbr[16] == 0 and nbr[31] == 2 and nbr[32] == 1 and (own == np.arange(40) // 16).all()
+    for block in (8, 16, 32, 64):  # whole numbers at every size, at most one half
+        w = edge_weights(4 * block, 4, block)[2]
+        assert 0 < w.max() < 32 and w[block - 1] == w[block] and (w > 0).sum() == 3 * block // 2
+
+
+def _slow_overlapped(ref: np.ndarray, field: np.ndarray, block: int, precision: int) -> np.ndarray:
+    """The normative rule: four block-vector warps (FourTapBlocks), by the own
+    vector and the neighbours' across the nearer edges, mixed with separable
+    weights and rounded once."""
+    H, W, _ = ref.shape
+    oy, ny, wy = edge_weights(H, field.shape[0], block)
+    ox, nx, wx = edge_weights(W, field.shape[1], block)
+    f = field * (4 // precision) if precision == 1 else field
+    p = 4 if precision == 1 else precision
+    acc = np.zeros(ref.shape, np.int64)
+    for rows, cols, w in ((oy, ox, (64 - wy)[:, None] * (64 - wx)[None]), (ny, ox, wy[:, None] * (64 - wx)[None]),
+                          (oy, nx, (64 - wy)[:, None] * wx[None]), (ny, nx, wy[:, None] * wx[None])):
+        # a field whose every pixel names the chosen block (blocks of one pixel)
+        warped = FOUR_TAP_BLOCKS.warps(ref, [f[rows][:, cols]], 1, p)[0]
+        acc += w[..., None] * warped
+    return ((acc + 2048) >> 12).astype(np.uint8)
+
+
+@pytest.mark.parametrize("precision", [1, 4])
+@pytest.mark.parametrize("shape, block", [((40, 56), 16), ((37, 45), 8), ((70, 100), 32)])
+def test_overlapped_warps_are_the_normative_rule(shape, block, precision):
+    """FourTapOverlapped's fast path (each neighbour sampled only where it has
+    weight and another vector) equals the four warps mixed in full."""
+    rng = np.random.default_rng(block + precision)
+    ref = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    field = rng.integers(-9 * precision, 9 * precision + 1,
+                         (*motion.grid_shape(*shape, block), 2)).astype(np.int32)
+    field[0, 0] = field[0, 1]  # some neighbours agree
+    got = FOUR_TAP_OVERLAPPED.warps(ref, [field], block, precision)[0]
+    assert np.array_equal(got, _slow_overlapped(ref, field, block, precision))
+    assert not np.array_equal(got, FOUR_TAP_BLOCKS.warps(ref, [field], block, precision)[0])
+
+
+def test_equal_vectors_overlap_to_the_blocks_prediction():
+    """Where all vectors agree the mix gives the blocks' pixels back exactly (the
+    weights sum to 4096): a step whose vectors are all equal carries no bit."""
+    rng = np.random.default_rng(3)
+    ref = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    field = np.full((3, 4, 2), -7, np.int32)
+    assert np.array_equal(FOUR_TAP_OVERLAPPED.warps(ref, [field], 16, 4)[0],
+                          FOUR_TAP_BLOCKS.warps(ref, [field], 16, 4)[0])
+    assert FILTERS["four-tap-overlapped"] is FOUR_TAP_OVERLAPPED and subpel_filter(13) == "four-tap-blocks"

@@ -76,7 +76,7 @@ def _reconstruction(codec, frames, quality=2, version=None) -> np.ndarray:
 
 def test_golden_stream(motion_codec, tiny_frames):
     data = _compress(motion_codec, tiny_frames)
-    assert StreamHeader.read(io.BytesIO(data)).version == 12
+    assert StreamHeader.read(io.BytesIO(data)).version == 13
     assert data == (EXPECTED / "tiny_motion_q2.vqv").read_bytes()
     assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, tiny_frames))
 
@@ -114,6 +114,46 @@ def test_versions_10_and_11_keep_decoding(motion_codec, monkeypatch, version, go
     want = _reconstruction(motion_codec, frames, version=version)
     assert np.array_equal(_decompress(motion_codec, old), want)
     assert not np.array_equal(_reconstruction(motion_codec, frames, version=version + 1), want)
+
+
+def test_golden_stream_with_overlapped_blocks(motion_codec, monkeypatch):
+    """Format v13: in 16-pixel blocks the tiny pattern's square and background move
+    apart, and with OVERLAP_GAIN 10 every step whose vectors differ is sent with
+    overlapped blocks. The bytes are pinned, the decoder matches the encoder's
+    closed loop, and the v12 golden of the same steps (no bits, blocks not
+    overlapped) still decodes to what a v12 encoder reconstructs."""
+    from vqcodec.modes.predicted import StepEncoder
+
+    monkeypatch.setattr(StepEncoder, "block", 16)
+    monkeypatch.setattr(StepEncoder, "OVERLAP_GAIN", 10.0)
+    frames = _tiny_pattern(21)
+    data = _compress(motion_codec, frames)
+    assert data == (EXPECTED / "tiny_motion_overlap16_q2.vqv").read_bytes()
+    want = _reconstruction(motion_codec, frames)
+    assert np.array_equal(_decompress(motion_codec, data), want)
+    old = (EXPECTED / "tiny_motion_pattern16_q2_v12.vqv").read_bytes()
+    assert StreamHeader.read(io.BytesIO(old)).version == 12
+    v12 = _reconstruction(motion_codec, frames, version=12)
+    assert np.array_equal(_decompress(motion_codec, old), v12) and not np.array_equal(v12, want)
+
+
+def test_small_overlap_gains_keep_the_blocks(motion_codec, monkeypatch):
+    """The encoder overlaps a step's blocks only when that cuts the prediction's
+    error below OVERLAP_GAIN x the blocks': at 0 it never does, and the stream
+    then differs from v12's only in the bits that say so."""
+    from vqcodec.modes.predicted import StepEncoder
+
+    monkeypatch.setattr(StepEncoder, "block", 16)
+    monkeypatch.setattr(StepEncoder, "OVERLAP_GAIN", 0.0)
+    frames = _tiny_pattern(21)
+    data = _compress(motion_codec, frames)
+    assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, frames, version=12))
+    old = _packets((EXPECTED / "tiny_motion_pattern16_q2_v12.vqv").read_bytes())
+    new = _packets(data)
+    assert [p.kind for p in new] == [p.kind for p in old] and data != b"".join(p.payload for p in old)
+    for a, b in zip(old, new):  # an adaptive bit per step: a byte or two per packet
+        assert (a.payload == b.payload) if a.kind == PacketType.INTRA else abs(len(a.payload) - len(b.payload)) <= 2
+    assert any(a.payload != b.payload for a, b in zip(old, new) if a.kind == PacketType.INTER)
 
 
 def test_version_6_streams_keep_decoding(motion_codec, tiny_frames):

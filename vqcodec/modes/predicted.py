@@ -54,9 +54,10 @@ from ..errors import CodecError, TokenMismatchError
 from ..format import step_modes
 from ..format.container import Packet, PacketType, StreamHeader
 from ..format.step_modes import INTRA, PREDICTED, SKIP
-from ..format.versions import intra_quality_coded, kept_tiles_uncoded, motion_precision, side_contexts, subpel_filter
+from ..format.versions import (intra_quality_coded, kept_tiles_uncoded, motion_precision, overlap_flagged,
+                               side_contexts, subpel_filter)
 from ..motion import compensation as motion
-from ..motion.interpolation import FILTERS
+from ..motion.interpolation import FILTERS, FOUR_TAP_OVERLAPPED
 from ..motion.prediction import predict, refine, search
 from ..motion.side_info import SideReader, SideWriter
 from .tile_skip import choose_tiles, kept_positions, paste_tiles, tile_bits, tile_grid, tile_size, zero_tiles
@@ -70,6 +71,7 @@ class _Steps:
         self.codec, self.quality, self.version = codec, quality, version
         self.precision = motion_precision(version)  # vectors in 1/precision pixels (v7: quarter pixels)
         self.interp = FILTERS[subpel_filter(version)]  # how a field moves pixels (v11: 4-tap; v12: block vectors)
+        self.overlaps = overlap_flagged(version)  # v13: a step's bit may choose FOUR_TAP_OVERLAPPED instead
         # v8: the kept tiles' tokens are not coded, the vector models start shaped
         self.skips_kept = kept_tiles_uncoded(version)
         self.side_contexts = side_contexts(version)  # v10: side information leans on the step before
@@ -91,6 +93,12 @@ class _Steps:
         """A packet's motion block size sets its tiles' (tile_skip.tile_size)."""
         self.tile = tile_size(self.version, block, self.codec.factor_s)  # pixels per tile side
         self.tiles = tile_grid(*self.padded, self.tile)  # (ty, tx) of a step's tile map
+
+    def flags_overlap(self, field: np.ndarray) -> bool:
+        """Whether a step with this field (by, bx, 2) carries the overlap bit (v13):
+        unless all its vectors are equal (then the overlapped prediction is the
+        blocks' own)."""
+        return self.overlaps and not (field == field[:1, :1]).all()
 
     def zero_context(self) -> torch.Tensor:
         """The prior context after a skipped step: its all-zero tokens."""
@@ -149,6 +157,11 @@ class StepEncoder(_Steps):
     # tokens' own; None: not priced. synthetic:static -1.14 %, held-out bikes
     # +0.03 % (benchmarks/results/predictive/map_bits/README.md)
     MAP_LAMBDA: float | None = 3.0
+    # format v13: a step's prediction overlaps the blocks' when that cuts its error
+    # below this share of the blocks' (held-out bikes: 0.98 -2.4 %, 0.965 -1.8 %,
+    # whenever lower -3.1 % but synthetic:static +2.7 %; docs/history.md)
+    OVERLAP_GAIN = 0.98
+    overlapped = 0  # steps sent with overlapped predictions (all packets; reports)
 
     def block_for(self, quality: int) -> int:
         return self.block or next((b for below, b in self.BLOCKS_BELOW if quality < below), 16)
@@ -166,7 +179,7 @@ class StepEncoder(_Steps):
         """frames (t, H', W', 3) padded, ref (H', W', 3) the last decoded frame, source
         (H', W') int32 the luma of that frame before coding, prev the prior context
         -> (the decoded step (t, H', W', 3), the next context, ideal token bits)."""
-        field, precision, pred, mse, field_bits = self._motion(frames, ref, source)
+        field, precision, pred, mse, field_bits, overlapped = self._motion(frames, ref, source)
         tokens, latents = self.codec.quantize(frames, self.quality, pred)  # (1, planes, h, w)
         mode = SKIP if np.array_equal(tokens[0], self.zero) else PREDICTED
         if mse > self.CUT_MSE and self.last_mse is not None and mse > self.CUT_RATIO * self.last_mse:
@@ -211,6 +224,9 @@ class StepEncoder(_Steps):
             # (the models have not moved since _motion priced the field, when it did)
             self.motion_bits += self.side.step_field_bits(field, precision) if field_bits is None else field_bits
             self.side.step_field(field, precision)
+            if self.flags_overlap(field):
+                self.side.overlap(overlapped)
+                self.overlapped += overlapped
             self.fine_fields += precision > 1 and field.any()
         if mode == PREDICTED:
             self.side.tile_map(mask)
@@ -226,9 +242,24 @@ class StepEncoder(_Steps):
         return decoded, prev, bits
 
     def _motion(self, frames: np.ndarray, ref: np.ndarray, source: np.ndarray
-                ) -> tuple[np.ndarray, int, np.ndarray, float, float | None]:
-        """The step's field, its precision, its prediction clip, that clip's MSE and
-        the field's bits (step_field_bits; None where the choice did not price it).
+                ) -> tuple[np.ndarray, int, np.ndarray, float, float | None, bool]:
+        """The step's field, its precision, its prediction clip, that clip's MSE,
+        the field's bits (step_field_bits; None where the choice did not price it)
+        and whether the prediction overlaps the blocks' (v13). The overlapped
+        clip is taken when its error is under OVERLAP_GAIN x the blocks': it
+        lowers the error at nearly every step, but where the gain is small a
+        sharp prediction serves the networks better."""
+        field, precision, pred, mse, bits = self._field(frames, ref, source)
+        if self.flags_overlap(field):
+            over = predict(ref, field, self.t, self.packet_block, precision, FOUR_TAP_OVERLAPPED)
+            mse_over = _mse(over, frames)
+            if mse_over < self.OVERLAP_GAIN * mse:
+                return field, precision, over, mse_over, bits, True
+        return field, precision, pred, mse, bits, False
+
+    def _field(self, frames: np.ndarray, ref: np.ndarray, source: np.ndarray
+               ) -> tuple[np.ndarray, int, np.ndarray, float, float | None]:
+        """_motion's field, precision, blocks' prediction, its MSE and the field's bits.
         Where the packet allows quarter pixels (v7), the refined field is taken when its
         better prediction is worth its extra bits: SSE + lambda x bits, lambda =
         FINE_LAMBDA x 2 ln 2 x the last step's coded MSE (the prediction's SSE is a
@@ -323,7 +354,8 @@ class StepDecoder(_Steps):
             pred = None
             if mode != INTRA:
                 field, precision = side.step_field(by, bx)
-                pred = predict(ref, field, self.t, block, precision, self.interp)
+                interp = FOUR_TAP_OVERLAPPED if self.flags_overlap(field) and side.overlap() else self.interp
+                pred = predict(ref, field, self.t, block, precision, interp)
             if mode == SKIP:  # the step is its prediction
                 tokens, prev, step = self.zero.copy(), self.zero_context(), pred
             else:

@@ -84,37 +84,12 @@ class FourTap:
     def warps(self, ref: np.ndarray, fields: list[np.ndarray], block: int, precision: int) -> list[np.ndarray]:
         """As Bilinear.warps. The rows filtered by each horizontal phase are
         computed once for all the fields (they depend on ref only)."""
-        H, W, C = ref.shape
+        H, W, _ = ref.shape
         if precision == 1:
             return pmap(lambda f: motion._gather(ref, *np.moveaxis(self.spread(f, H, W, block), -1, 0)), fields,
                         H * W)
-        sh = _phases(precision)
-        # planar (C, rows, columns), so each pixel's weight broadcasts along the last axis
-        pad = np.pad(ref, ((_PAD, _PAD), (_PAD, _PAD), (0, 0)), mode="edge").transpose(2, 0, 1).astype(np.int16)
-        rows = _row_phases(pad, W + 3)  # (C, 4, H + 6, W + 3) int16: taps start at padded column X + 2
-        hp, wp = rows.shape[2:]
-        flat = rows.reshape(C, -1)  # (C, 4 hp wp)
-
-        def one(field: np.ndarray) -> np.ndarray:
-            v = self.spread(field, H, W, block)  # (H, W, 2) in 1/precision pixels
-            iy, fy = np.divmod(v[..., 0], precision)  # whole pixels, fraction 0..precision-1
-            ix, fx = np.divmod(v[..., 1], precision)
-            # whole positions clamped to [-2, size]: beyond, all four taps clamp to the edge anyway
-            ys = np.clip(np.arange(H, dtype=np.int32)[:, None] + iy, -2, H)  # (H, W)
-            xs = np.clip(np.arange(W, dtype=np.int32)[None, :] + ix, -2, W)
-            # padded row of the first vertical tap: (Y - 1) + _PAD; column of the first
-            # horizontal tap (X - 1) + _PAD, already folded into `rows`
-            at = ((fx * sh) * (hp * wp) + (ys + _PAD - 1) * wp + (xs + _PAD - 1)).ravel()  # (H W,)
-            phase = (fy * sh).ravel()
-            acc = np.take(flat, at, axis=1).astype(np.int32)  # (C, H W)
-            acc *= np.take(FOUR_TAP[:, 0], phase)
-            for i in range(1, 4):
-                acc += np.take(flat, at + i * wp, axis=1) * np.take(FOUR_TAP[:, i], phase)
-            acc += _HALF
-            acc >>= _SHIFT
-            return np.clip(acc, 0, 255).astype(np.uint8).T.reshape(H, W, C)
-
-        return pmap(one, fields, H * W)
+        rows = _Rows(ref, precision)
+        return pmap(lambda f: rows.frame(self.spread(f, H, W, block)), fields, H * W)
 
     @staticmethod
     def planes(img: np.ndarray, precision: int) -> np.ndarray:
@@ -133,6 +108,48 @@ class FourTap:
         out += _HALF
         out >>= _SHIFT
         return np.clip(out, 0, 255, out=out)
+
+
+class _Rows:
+    """A reference filtered along its rows by every horizontal phase, once, and
+    sampled at any vectors from there (the fast path of the normative rule)."""
+
+    def __init__(self, ref: np.ndarray, precision: int):
+        self.sh, self.precision = _phases(precision), precision
+        self.H, self.W, self.C = ref.shape
+        # planar (C, rows, columns), so each pixel's weight broadcasts along the last axis
+        pad = np.pad(ref, ((_PAD, _PAD), (_PAD, _PAD), (0, 0)), mode="edge").transpose(2, 0, 1).astype(np.int16)
+        rows = _row_phases(pad, self.W + 3)  # (C, 4, H + 6, W + 3) int16: taps start at padded column X + 2
+        self.hp, self.wp = rows.shape[2:]
+        self.flat = rows.reshape(self.C, -1)  # (C, 4 hp wp)
+
+    def sample(self, v: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Vectors v (N, 2) in 1/precision pixels at whole pixels y, x (N,) -> the
+        samples (C, N) int32 in 0..255."""
+        iy, fy = np.divmod(v[:, 0], self.precision)  # whole pixels, fraction 0..precision-1
+        ix, fx = np.divmod(v[:, 1], self.precision)
+        # whole positions clamped to [-2, size]: beyond, all four taps clamp to the edge anyway
+        ys = np.clip(y + iy, -2, self.H)
+        xs = np.clip(x + ix, -2, self.W)
+        # padded row of the first vertical tap: (Y - 1) + _PAD; column of the first
+        # horizontal tap (X - 1) + _PAD, already folded into the rows
+        hp, wp = self.hp, self.wp
+        at = (fx * self.sh) * (hp * wp) + (ys + _PAD - 1) * wp + (xs + _PAD - 1)  # (N,)
+        phase = fy * self.sh
+        acc = np.take(self.flat, at, axis=1).astype(np.int32)  # (C, N)
+        acc *= np.take(FOUR_TAP[:, 0], phase)
+        for i in range(1, 4):
+            acc += np.take(self.flat, at + i * wp, axis=1) * np.take(FOUR_TAP[:, i], phase)
+        acc += _HALF
+        acc >>= _SHIFT
+        return np.clip(acc, 0, 255, out=acc)
+
+    def frame(self, v: np.ndarray) -> np.ndarray:
+        """Per-pixel vectors (H, W, 2) -> the warped frame (H, W, C) uint8."""
+        H, W = self.H, self.W
+        y = np.repeat(np.arange(H, dtype=np.int32), W)
+        x = np.tile(np.arange(W, dtype=np.int32), H)
+        return self.sample(v.reshape(-1, 2).astype(np.int32), y, x).astype(np.uint8).T.reshape(H, W, self.C)
 
 
 def _row_phases(pad: np.ndarray, width: int) -> np.ndarray:
@@ -181,6 +198,71 @@ class FourTapBlocks(FourTap):
         return block_vectors(field, height, width, block)
 
 
+class FourTapOverlapped(FourTapBlocks):
+    """Format v13, where a step's field says so: overlapped block motion
+    compensation. Near a block's edge its pixels mix the prediction by its own
+    vector with the predictions by its neighbours' across that edge, each
+    hypothesis sampled by the 4-tap filter (FourTapBlocks):
+
+        pred = (sum_k w_k P_k + 2048) >> 12,   k in own, vertical, horizontal, diagonal
+
+    The weights are separable, wy (per row) and wx (per column) in 1/64, from
+    `edge_weights`: w_own = (64 - wy)(64 - wx), w_vertical = wy (64 - wx),
+    w_horizontal = (64 - wy) wx, w_diagonal = wy wx; they sum to 4096. The
+    neighbour across an edge is the block above or below (left or right) of
+    the pixel's half of its block; at the frame's edge it is the block itself.
+    A mix hedges where the field is uncertain, at the edges of moving things
+    (docs/history.md, "Overlapped blocks")."""
+
+    name = "four-tap-overlapped"
+
+    def warps(self, ref: np.ndarray, fields: list[np.ndarray], block: int, precision: int) -> list[np.ndarray]:
+        H, W, _ = ref.shape
+        if precision == 1:  # whole pixels are the filter's phase 0 (the tap on the pixel itself)
+            fields, precision = [np.asarray(f, np.int32) * 4 for f in fields], 4
+        rows = _Rows(ref, precision)
+        return pmap(lambda f: _overlapped(rows, np.asarray(f, np.int32), block), fields, H * W)
+
+
+def edge_weights(size: int, blocks: int, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One axis of FourTapOverlapped -> (own block (size,), neighbour block (size,),
+    the neighbour's weight (size,) in 1/64). The weight ramps over the quarter
+    of a block nearest each edge: at p + 1/2 pixels from the edge (p = 0, 1 ..),
+    16 (2r - 2p - 1) / r with r = block / 4, 0 from p = r on (r = 4: 28, 20, 12, 4)."""
+    r = block // 4
+    pos = np.arange(size, dtype=np.int32)
+    own = pos // block
+    p = pos - own * block  # 0..block-1 (the last block may be cut short by the frame)
+    lower = p >= block // 2
+    nbr = np.clip(np.where(lower, own + 1, own - 1), 0, blocks - 1)
+    d = np.where(lower, block - 1 - p, p)  # whole pixels from the nearer edge
+    w = np.where((d < r) & (nbr != own), 16 * (2 * r - 2 * d - 1) // r, 0).astype(np.int32)
+    return own, nbr, w
+
+
+def _overlapped(rows: _Rows, field: np.ndarray, block: int) -> np.ndarray:
+    """rows of a reference, field (by, bx, 2) -> the overlapped prediction (H, W, C) uint8.
+    Each neighbour's hypothesis is sampled only where it has weight and a
+    vector other than the pixel's own (elsewhere it equals the own one, which
+    the sum then gives back exactly)."""
+    H, W, C = rows.H, rows.W, rows.C
+    oy, ny, wy = edge_weights(H, field.shape[0], block)
+    ox, nx, wx = edge_weights(W, field.shape[1], block)
+    own_v = field[oy][:, ox]  # (H, W, 2)
+    own = rows.frame(own_v).astype(np.int32)  # (H, W, C)
+    acc = own * 4096
+    wy, wx = wy[:, None], wx[None, :]
+    for v, w in ((field[ny][:, ox], wy * (64 - wx)), (field[oy][:, nx], (64 - wy) * wx),
+                 (field[ny][:, nx], wy * wx)):
+        at = np.nonzero((w > 0) & (v != own_v).any(-1))  # (y (N,), x (N,))
+        if at[0].size:
+            p = rows.sample(v[at], at[0].astype(np.int32), at[1].astype(np.int32)).T  # (N, C)
+            acc[at] += w[at][:, None] * (p - own[at])
+    acc += _HALF
+    acc >>= _SHIFT
+    return acc.astype(np.uint8)
+
+
 def block_vectors(field: np.ndarray, height: int, width: int, block: int) -> np.ndarray:
     """field (by, bx, 2) -> (height, width, 2) int32: each pixel takes the vector of
     the block it lies in (the last block row and column cover any remainder)."""
@@ -191,4 +273,5 @@ def block_vectors(field: np.ndarray, height: int, width: int, block: int) -> np.
 
 
 BILINEAR, FOUR_TAP_FILTER, FOUR_TAP_BLOCKS = Bilinear(), FourTap(), FourTapBlocks()
-FILTERS = {f.name: f for f in (BILINEAR, FOUR_TAP_FILTER, FOUR_TAP_BLOCKS)}  # format/versions.subpel_filter's names
+FOUR_TAP_OVERLAPPED = FourTapOverlapped()
+FILTERS = {f.name: f for f in (BILINEAR, FOUR_TAP_FILTER, FOUR_TAP_BLOCKS, FOUR_TAP_OVERLAPPED)}  # format/versions.subpel_filter's names

@@ -183,6 +183,7 @@ class SideInfo:
         self.fine_model = AdaptiveModel(2)  # step_field's second flag (precision > 1): 1 = 1/precision pixels
         self.tiles_model = AdaptiveModel(2)  # tile_map's flag: 1 = some tile keeps the prediction
         self.tile_model = AdaptiveModel(2)  # tile_map's bit per tile: 1 = the prediction kept
+        self.overlap_model = AdaptiveModel(2)  # v13: overlap's bit, 1 = the blocks' predictions overlap
         self.crc = 0  # CRC32 of every value coded, in order: the packet's check
 
     def check(self, values: np.ndarray) -> None:
@@ -281,6 +282,12 @@ class SideWriter(SideInfo):
             self.field(field, precision, self._last_at(precision))
         self.last_field = (np.asarray(field, np.int32), precision if not still else 1)
 
+    def overlap(self, overlapped: bool) -> None:
+        """v13: after a field whose vectors are not all equal, whether its prediction
+        overlaps the blocks' (the caller knows when it is coded)."""
+        self._put(self.overlap_model, np.array([int(overlapped)]))
+        self.check(np.array([int(overlapped)]))
+
     def tile_map(self, mask: np.ndarray) -> None:
         """A predicted step's skipped tiles (ty, tx) bool: a flag, then a bit per tile if any."""
         self._put(self.tiles_model, np.array([int(mask.any())]))
@@ -349,6 +356,12 @@ class SideReader(SideInfo):
         field = self.field(by, bx, precision, self._last_at(precision))
         self.last_field = (field, precision)
         return field, precision
+
+    def overlap(self) -> bool:
+        """The bit SideWriter.overlap wrote."""
+        overlapped = int(self._get(self.overlap_model, 1)[0])
+        self.check(np.array([overlapped]))
+        return bool(overlapped)
 
     def tile_map(self, ty: int, tx: int) -> np.ndarray:
         """The mask SideWriter.tile_map wrote, (ty, tx) bool."""
