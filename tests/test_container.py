@@ -178,7 +178,7 @@ def test_wrong_magic():
 def test_version_14():
     data = patch_header(golden_stream(), "<H", 4, 14)
     with pytest.raises(UnsupportedVersion,
-                       match=r"^unsupported \.vqv version 14 \(this build reads versions 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 12\)$") as e:
+                       match=r"^unsupported \.vqv version 14 \(this build reads versions 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 and 13\)$") as e:
         read_all(data)
     assert (e.value.found, e.value.supported) == (14, (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13))
 
