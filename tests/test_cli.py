@@ -24,6 +24,7 @@ from click.testing import CliRunner
 
 from conftest import EXPECTED, _tiny_pattern
 from vqcodec.format.container import StreamHeader
+from vqcodec.format.versions import FORMAT_VERSION
 from vqcodec.media.video_io import VideoReader, VideoWriter, read_video, write_video
 from vqcodec_cli.main import main
 from vqcodec.api import compress, decompress
@@ -277,14 +278,15 @@ def test_text_file_as_vqv(tmp_path, tiny_model):
 
 def test_unknown_version(tmp_path, tiny_model):
     data = bytearray(GOLDEN.read_bytes())
-    data[4] = 13  # u16 version 13; the header CRC no longer matches either
-    bad = tmp_path / "v13.vqv"
+    unknown = FORMAT_VERSION + 1  # the next version; the header CRC no longer matches either
+    data[4] = unknown
+    bad = tmp_path / "next.vqv"
     bad.write_bytes(bytes(data))
     # the reader checks the version first: the layout depends on it
     line = assert_one_line_error(cli("decompress", bad, tmp_path / "a.mkv", "--model", tiny_model))
-    assert "version 13" in line, line
-    assert_one_line_error(cli("info", bad), "version 13")
-    assert_folder_holds(tmp_path, "v13.vqv")
+    assert f"version {unknown}" in line, line
+    assert_one_line_error(cli("info", bad), f"version {unknown}")
+    assert_folder_holds(tmp_path, "next.vqv")
 
 
 def test_model_mismatch(tmp_path, tiny_model):

@@ -375,7 +375,7 @@ def test_info_says_what_the_encoder_chose(tmp_path):
     import json
 
     doc = json.loads(out.output)
-    assert doc["format_version"] == 12
+    assert doc["format_version"] == 13
     assert (doc["intra_frames"], doc["predicted_frames"]) == (8, 4)
     assert doc["intra_qualities"] == [2]  # v9; quality 2 is the tiny model's finest
     assert (doc["predicted_steps"], doc["skipped_steps"], doc["intra_steps"]) == (2, 0, 0)

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from conftest import _tiny_pattern
 from vqcodec.errors import CodecError
+from vqcodec.format.versions import FORMAT_VERSION
 from vqcodec.format.container import (
     ContainerError, PacketReader, PacketType, StreamHeader, TruncatedStream, UnsupportedVersion,
 )
@@ -210,7 +211,7 @@ def test_decoder_refuses_bad_input(tiny_codec, streams):
     with pytest.raises(ContainerError, match="^3 bytes after the END packet$"):
         dec.push(b"abc")
     bad = bytearray(data)
-    bad[4] = 13  # version
+    bad[4] = FORMAT_VERSION + 1  # a version this build cannot read
     with pytest.raises(UnsupportedVersion):
         StreamDecoder(tiny_codec).push(bytes(bad[:8]))
     garbage = StreamDecoder(tiny_codec)  # no header anywhere: skipped, then truncated

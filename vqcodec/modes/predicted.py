@@ -150,8 +150,14 @@ class StepEncoder(_Steps):
     # scale x bits; benchmarks/step_lambdas.py measures them on held-out footage).
     # Since format v8 a kept tile costs no token bits: on held-out bikes and
     # synthetic:static a scale of 3 needs 1.6-1.8 % fewer bits than 1 (5: 1.95 %,
-    # but 0.5 dB off the top quality; benchmarks/results/tiles_v8/README.md)
-    TILE_LAMBDA, SKIP_LAMBDA = 3.0, 1.0
+    # but 0.5 dB off the top quality; benchmarks/results/tiles_v8/README.md).
+    # TILE_LAMBDA None: by quality, TILE_LAMBDA_BELOW's scale below its quality,
+    # else TILE_LAMBDA_TOP. Under v13, 4.5 against 3 below quality 8 needs 1.0 % fewer
+    # bits on held-out bikes and 0.9 % on synthetic:static; from 8 up it costs
+    # 0.1-0.2 dB of the top quality for as many bits (docs/history.md)
+    TILE_LAMBDA: float | None = None
+    TILE_LAMBDA_BELOW, TILE_LAMBDA_TOP = (8, 4.5), 3.0
+    SKIP_LAMBDA = 1.0
     # format v10: the tile choice also prices each tile's own bit in the map (its
     # context model's code length, SideInfo.map_code_lengths) at this scale, the
     # tokens' own; None: not priced. synthetic:static -1.14 %, held-out bikes
@@ -162,6 +168,13 @@ class StepEncoder(_Steps):
     # whenever lower -3.1 % but synthetic:static +2.7 %; docs/history.md)
     OVERLAP_GAIN = 0.98
     overlapped = 0  # steps sent with overlapped predictions (all packets; reports)
+
+    def tile_lambda(self) -> float:
+        """The scale of the token bits in the tile choice at this stream's quality."""
+        if self.TILE_LAMBDA is not None:
+            return self.TILE_LAMBDA
+        below, scale = self.TILE_LAMBDA_BELOW
+        return scale if self.quality < below else self.TILE_LAMBDA_TOP
 
     def block_for(self, quality: int) -> int:
         return self.block or next((b for below, b in self.BLOCKS_BELOW if quality < below), 16)
@@ -199,7 +212,7 @@ class StepEncoder(_Steps):
             if mode == PREDICTED and self.rd_tiles:  # keep the prediction where it beats the tokens
                 map_bits = None if self.MAP_LAMBDA is None else self.side.map_code_lengths()
                 mask = choose_tiles(frames, pred, decoded, tile_bits(where, self.codec.factor_s, self.tile),
-                                    self.tile, self.TILE_LAMBDA, map_bits, self.MAP_LAMBDA or 0.0)
+                                    self.tile, self.tile_lambda(), map_bits, self.MAP_LAMBDA or 0.0)
                 kept = zero_tiles(frame, self.zero, mask, self.codec.factor_s, self.tile) if mask.any() else frame
                 changed, left_out = not np.array_equal(kept, frame), self._kept(mask)
                 if mask.all():  # every tile keeps the prediction: the skipped step, without the map
