@@ -244,23 +244,23 @@ def _overlapped(rows: _Rows, field: np.ndarray, block: int) -> np.ndarray:
     """rows of a reference, field (by, bx, 2) -> the overlapped prediction (H, W, C) uint8.
     Each neighbour's hypothesis is sampled only where it has weight and a
     vector other than the pixel's own (elsewhere it equals the own one, which
-    the sum then gives back exactly)."""
+    the sum then gives back exactly). Planar (C, H W) throughout."""
     H, W, C = rows.H, rows.W, rows.C
     oy, ny, wy = edge_weights(H, field.shape[0], block)
     ox, nx, wx = edge_weights(W, field.shape[1], block)
-    own_v = field[oy][:, ox]  # (H, W, 2)
-    own = rows.frame(own_v).astype(np.int32)  # (H, W, C)
-    acc = own * 4096
+    y, x = np.repeat(np.arange(H, dtype=np.int32), W), np.tile(np.arange(W, dtype=np.int32), H)  # (H W,)
+    own_v = field[oy][:, ox].reshape(-1, 2)  # (H W, 2)
+    own = rows.sample(own_v, y, x)  # (C, H W) int32
+    acc = own << _SHIFT
     wy, wx = wy[:, None], wx[None, :]
-    for v, w in ((field[ny][:, ox], wy * (64 - wx)), (field[oy][:, nx], (64 - wy) * wx),
-                 (field[ny][:, nx], wy * wx)):
-        at = np.nonzero((w > 0) & (v != own_v).any(-1))  # (y (N,), x (N,))
-        if at[0].size:
-            p = rows.sample(v[at], at[0].astype(np.int32), at[1].astype(np.int32)).T  # (N, C)
-            acc[at] += w[at][:, None] * (p - own[at])
+    for rs, cs, w in ((ny, ox, wy * (64 - wx)), (oy, nx, (64 - wy) * wx), (ny, nx, wy * wx)):
+        v = field[rs][:, cs].reshape(-1, 2)
+        at = np.flatnonzero((w.reshape(-1) > 0) & ((v[:, 0] != own_v[:, 0]) | (v[:, 1] != own_v[:, 1])))
+        if at.size:
+            acc[:, at] += w.reshape(-1)[at] * (rows.sample(v[at], y[at], x[at]) - own[:, at])
     acc += _HALF
     acc >>= _SHIFT
-    return acc.astype(np.uint8)
+    return acc.astype(np.uint8).T.reshape(H, W, C)
 
 
 def block_vectors(field: np.ndarray, height: int, width: int, block: int) -> np.ndarray:
