@@ -242,22 +242,31 @@ def edge_weights(size: int, blocks: int, block: int) -> tuple[np.ndarray, np.nda
 
 def _overlapped(rows: _Rows, field: np.ndarray, block: int) -> np.ndarray:
     """rows of a reference, field (by, bx, 2) -> the overlapped prediction (H, W, C) uint8.
-    Each neighbour's hypothesis is sampled only where it has weight and a
-    vector other than the pixel's own (elsewhere it equals the own one, which
-    the sum then gives back exactly). Planar (C, H W) throughout."""
+    Each neighbour's hypothesis is sampled only in the band of rows or columns
+    where it has weight, and there only where its vector is not the pixel's own
+    (elsewhere it equals the own one, which the sum then gives back exactly).
+    Planar (C, H W) throughout."""
     H, W, C = rows.H, rows.W, rows.C
     oy, ny, wy = edge_weights(H, field.shape[0], block)
     ox, nx, wx = edge_weights(W, field.shape[1], block)
     y, x = np.repeat(np.arange(H, dtype=np.int32), W), np.tile(np.arange(W, dtype=np.int32), H)  # (H W,)
-    own_v = field[oy][:, ox].reshape(-1, 2)  # (H W, 2)
-    own = rows.sample(own_v, y, x)  # (C, H W) int32
+    own_v = field[oy][:, ox]  # (H, W, 2)
+    own = rows.sample(own_v.reshape(-1, 2), y, x)  # (C, H W) int32
     acc = own << _SHIFT
-    wy, wx = wy[:, None], wx[None, :]
-    for rs, cs, w in ((ny, ox, wy * (64 - wx)), (oy, nx, (64 - wy) * wx), (ny, nx, wy * wx)):
-        v = field[rs][:, cs].reshape(-1, 2)
-        at = np.flatnonzero((w.reshape(-1) > 0) & ((v[:, 0] != own_v[:, 0]) | (v[:, 1] != own_v[:, 1])))
-        if at.size:
-            acc[:, at] += w.reshape(-1)[at] * (rows.sample(v[at], y[at], x[at]) - own[:, at])
+    ry, cx = np.flatnonzero(wy), np.flatnonzero(wx)  # the bands: rows and columns with a neighbour's weight
+    ay, ax = np.arange(H), np.arange(W)
+    # (rows, columns, the neighbour's block row and column for them, its weight (rows, columns))
+    for r, c, br, bc, w in ((ry, ax, ny[ry], ox, wy[ry, None] * (64 - wx)[None]),
+                            (ay, cx, oy, nx[cx], (64 - wy)[:, None] * wx[None, cx]),
+                            (ry, cx, ny[ry], nx[cx], wy[ry, None] * wx[None, cx])):
+        if not (r.size and c.size):
+            continue
+        v = field[br][:, bc]  # (R, C', 2)
+        mine = own_v[r][:, c]
+        i, j = np.nonzero((v[..., 0] != mine[..., 0]) | (v[..., 1] != mine[..., 1]))
+        if i.size:
+            at = r[i] * W + c[j]  # flat pixel indices
+            acc[:, at] += w[i, j] * (rows.sample(v[i, j], y[at], x[at]) - own[:, at])
     acc += _HALF
     acc >>= _SHIFT
     return acc.astype(np.uint8).T.reshape(H, W, C)
