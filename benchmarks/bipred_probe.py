@@ -20,7 +20,7 @@ Schemes, after the intra step (frames 0-1), steps s of 2 frames (2s, 2s+1):
     PBw   PB with each frame's blend weighted by distance (1 and 3 of 4 on the
           far reference)
 
-Every step is then coded by the shipped encoder (modes/predicted.StepEncoder:
+Every step is then coded by the shipped encoder (modes/steps.StepEncoder:
 tokens, tile choice, skip, intra on a cut) with the same quarter-pixel fields
 (always fine, no whole/fine choice, in every scheme), its context the step
 coded before it (coding order). Bytes: the intra payload, the range-coded
@@ -42,7 +42,7 @@ FINE = 4  # quarter pixels, as format v7
 
 def run(codec, frames: np.ndarray, orig: np.ndarray, quality: int, scheme: str) -> dict:
     from vqcodec.media.metrics import psnr_rgb
-    from vqcodec.modes.predicted import StepEncoder, _mse
+    from vqcodec.modes.steps import StepEncoder, _mse
     from vqcodec.motion import compensation as motion
     from vqcodec.motion.prediction import refine, scaled, search
 

@@ -31,7 +31,7 @@ import numpy as np
 
 def run(codec, frames: np.ndarray, qualities: list[int], precision: int) -> dict:
     from vqcodec.bench.measure import full_mode_points
-    from vqcodec.modes import predicted
+    from vqcodec.modes import steps as predicted  # the step coder reads the precision
 
     real = predicted.motion_precision
     predicted.motion_precision = lambda version: precision  # what the encoder and decoder read
@@ -54,7 +54,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/predictive/subpel/bikes.json"))
     args = ap.parse_args()
     if args.fine_from is not None:
-        from vqcodec.modes.predicted import StepEncoder
+        from vqcodec.modes.steps import StepEncoder
 
         StepEncoder.FINE_FROM = args.fine_from
 

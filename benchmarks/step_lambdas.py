@@ -34,7 +34,7 @@ def run(codec, frames: np.ndarray, qualities: list[int], tile: float, skip: floa
         map_scale: float | None = 1.0) -> dict:
     from vqcodec.bench.measure import full_mode_points
     from vqcodec.modes import tile_skip
-    from vqcodec.modes.predicted import StepEncoder
+    from vqcodec.modes.steps import StepEncoder
 
     saved = (StepEncoder.TILE_LAMBDA, StepEncoder.SKIP_LAMBDA, StepEncoder.MAP_LAMBDA,
              tile_skip.TILE, tile_skip.FINE_TILE, tile_skip.FINEST_TILE)

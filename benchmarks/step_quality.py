@@ -35,7 +35,7 @@ def _psnr(mse: float) -> float:
 
 def measure(codec, frames: np.ndarray, quality: int) -> list[dict]:
     from vqcodec.modes import encoder_for
-    from vqcodec.modes import predicted
+    from vqcodec.modes import steps as predicted  # the step coder
 
     rows, code = [], predicted.StepEncoder.code
 

@@ -173,7 +173,7 @@ def main() -> None:
         if cfg.quantizer.scalar:  # the goldens' reference encoder: nearest rounding
             codec.use_rounding(0)
         if cfg is TINY_MOTION:  # its random step tokens never pay: code them anyway (no RD skip)
-            from vqcodec.modes.predicted import StepEncoder
+            from vqcodec.modes.steps import StepEncoder
 
             StepEncoder.rd_skip = StepEncoder.rd_tiles = False
             from vqcodec.modes.predicted import PredictedEncoder

@@ -45,7 +45,7 @@ def _coded_steps(monkeypatch):
     encoder's rate-distortion skips every step or tile would be skipped: these
     tests code them (the golden stream too); test_steps_that_do_not_pay_are_skipped
     and test_tiles_that_do_not_pay_keep_the_prediction turn the skips back on."""
-    from vqcodec.modes.predicted import StepEncoder
+    from vqcodec.modes.steps import StepEncoder
 
     monkeypatch.setattr(StepEncoder, "rd_skip", False)
     monkeypatch.setattr(StepEncoder, "rd_tiles", False)
@@ -85,7 +85,7 @@ def test_golden_stream_with_quarter_pixel_fields(motion_codec, monkeypatch):
     """A pan coded with every moving field in quarter pixels (FINE_LAMBDA 0): the
     bytes are pinned, and the decoder matches the encoder's closed loop."""
     from vqcodec.bench.scenes import pan_scene
-    from vqcodec.modes.predicted import StepEncoder
+    from vqcodec.modes.steps import StepEncoder
 
     monkeypatch.setattr(StepEncoder, "FINE_LAMBDA", 0.0)
     frames = pan_scene(12, 64, 48)
@@ -104,7 +104,7 @@ def test_versions_10_and_11_keep_decoding(motion_codec, monkeypatch, version, go
     block moves by its own), so its golden uses 16-pixel blocks (StepEncoder.block,
     4 x 3 vectors; at the tiny model's 64-pixel blocks there is one vector)."""
     from vqcodec.bench.scenes import pan_scene
-    from vqcodec.modes.predicted import StepEncoder
+    from vqcodec.modes.steps import StepEncoder
 
     monkeypatch.setattr(StepEncoder, "FINE_LAMBDA", 0.0)
     monkeypatch.setattr(StepEncoder, "block", block)
@@ -122,7 +122,7 @@ def test_golden_stream_with_overlapped_blocks(motion_codec, monkeypatch):
     overlapped blocks. The bytes are pinned, the decoder matches the encoder's
     closed loop, and the v12 golden of the same steps (no bits, blocks not
     overlapped) still decodes to what a v12 encoder reconstructs."""
-    from vqcodec.modes.predicted import StepEncoder
+    from vqcodec.modes.steps import StepEncoder
 
     monkeypatch.setattr(StepEncoder, "block", 16)
     monkeypatch.setattr(StepEncoder, "OVERLAP_GAIN", 10.0)
@@ -141,7 +141,7 @@ def test_small_overlap_gains_keep_the_blocks(motion_codec, monkeypatch):
     """The encoder overlaps a step's blocks only when that cuts the prediction's
     error below OVERLAP_GAIN x the blocks': at 0 it never does, and the stream
     then differs from v12's only in the bits that say so."""
-    from vqcodec.modes.predicted import StepEncoder
+    from vqcodec.modes.steps import StepEncoder
 
     monkeypatch.setattr(StepEncoder, "block", 16)
     monkeypatch.setattr(StepEncoder, "OVERLAP_GAIN", 0.0)
@@ -170,7 +170,7 @@ def test_golden_stream_with_kept_tiles(motion_codec, monkeypatch):
     tokens are left out of the range coder. The bytes are pinned, the decoder
     matches the encoder's closed loop, and the same steps written as v7 (kept
     tiles' tokens coded as zeros) decode to the same frames in more bytes."""
-    from vqcodec.modes.predicted import StepEncoder
+    from vqcodec.modes.steps import StepEncoder
 
     monkeypatch.setattr(StepEncoder, "rd_tiles", True)
     monkeypatch.setattr(StepEncoder, "TILE_LAMBDA", 0.1)  # some tiles kept, not all (make_expected.py)
@@ -213,7 +213,7 @@ def test_version_9_streams_keep_decoding(motion_codec, monkeypatch, name):
     model to what a v9 encoder reconstructs, and v10 codes the same steps in other
     bytes (make_expected.py's settings for the two goldens)."""
     from vqcodec.bench.scenes import pan_scene
-    from vqcodec.modes.predicted import StepEncoder
+    from vqcodec.modes.steps import StepEncoder
 
     if name == "pan":
         monkeypatch.setattr(StepEncoder, "FINE_LAMBDA", 0.0)
@@ -388,7 +388,7 @@ def test_an_intra_step_decodes_as_the_encoder_coded_it(motion_codec, monkeypatch
     """A scene cut (frame 6 onward another picture): the encoder weighs coding the
     step alone; forced to (the tiny random model's costs decide nothing), the step
     is INTRA, sends no fields, and decodes to the encoder's reconstruction."""
-    from vqcodec.modes.predicted import StepEncoder
+    from vqcodec.modes.steps import StepEncoder
 
     frames = _tiny_pattern(12)
     frames[6:] = 255 - frames[6:, ::-1]
@@ -417,7 +417,7 @@ def test_the_tiles_follow_the_motion_block(motion_codec, monkeypatch, block):
     16-pixel blocks. The decoder reads the tile size from the packet's block
     and matches the encoder's closed loop."""
     from vqcodec.modes import tile_skip
-    from vqcodec.modes.predicted import StepEncoder
+    from vqcodec.modes.steps import StepEncoder
 
     assert [tile_skip.tile_size(v, b) for v in (6, 7, 8, 9, 10) for b in (16, 32, 64)] == \
         [32] * 6 + [16, 16, 32] * 2 + [8, 16, 32]
@@ -442,7 +442,7 @@ def test_every_motion_block_size_round_trips(motion_codec, tiny_frames, monkeypa
     """The encoder's motion block size is in each INTER packet's head; the
     decoder predicts with it and matches the encoder's closed loop exactly."""
     from vqcodec.format import step_modes
-    from vqcodec.modes.predicted import StepEncoder
+    from vqcodec.modes.steps import StepEncoder
 
     monkeypatch.setattr(StepEncoder, "block", block)
     data = _compress(motion_codec, tiny_frames)
@@ -453,7 +453,7 @@ def test_every_motion_block_size_round_trips(motion_codec, tiny_frames, monkeypa
 
 
 def test_the_block_size_follows_the_quality(motion_codec):
-    from vqcodec.modes.predicted import StepEncoder
+    from vqcodec.modes.steps import StepEncoder
 
     enc = StepEncoder(motion_codec, 48, 64, 2, 6)
     assert [enc.block_for(q) for q in range(1, 11)] == [64] * 3 + [32] * 2 + [16] * 5
@@ -551,7 +551,7 @@ def test_steps_that_do_not_pay_are_skipped(motion_codec, monkeypatch):
     cost more than the error they remove is sent as SKIP: the tiny random model's
     tokens never pay, so every step is skipped, the stream shrinks, and the
     decoder rebuilds exactly what the encoder kept."""
-    from vqcodec.modes.predicted import StepEncoder
+    from vqcodec.modes.steps import StepEncoder
 
     frames = _tiny_pattern(21)
     coded = _compress(motion_codec, frames)
@@ -575,7 +575,7 @@ def test_tiles_that_do_not_pay_keep_the_prediction(motion_codec, monkeypatch):
     same pixels and context, no map)."""
     from vqcodec.format.step_modes import SKIP
     from vqcodec.modes import tile_skip
-    from vqcodec.modes.predicted import StepEncoder
+    from vqcodec.modes.steps import StepEncoder
 
     monkeypatch.setattr(StepEncoder, "rd_tiles", True)
     frames = _tiny_pattern(21)
@@ -710,7 +710,7 @@ def test_whole_and_quarter_pixel_fields_decode_as_the_encoder_chose(motion_codec
     rate-distortion choice says (FINE_LAMBDA 0: quarter pixels wherever the
     prediction gains; 1e12: never); every mix decodes to the encoder's frames."""
     from vqcodec.bench.scenes import pan_scene
-    from vqcodec.modes.predicted import StepEncoder
+    from vqcodec.modes.steps import StepEncoder
 
     monkeypatch.setattr(StepEncoder, "FINE_LAMBDA", fine_lambda)
     frames = pan_scene(12, 64, 48)
