@@ -18,6 +18,10 @@ the decoder must rebuild the encoder's prediction exactly:
 - **FourTapBlocks** (format v12): the same filter, but every pixel of a motion
   block moves by its block's own vector instead of one interpolated between
   block centres (`spread`: block_vectors, not compensation._upsample).
+- **FourTapOverlapped** (format v13, for the steps whose bit says so): near a
+  block's edge each pixel mixes FourTapBlocks' predictions by its own vector
+  and by its neighbours' across that edge (overlapped block motion
+  compensation; the weights are in the class's doc).
 
 All are integer arithmetic (numpy), so every machine rebuilds the same
 prediction. The four-tap sample at whole position (Y, X) and fraction
