@@ -203,3 +203,18 @@ def test_equal_vectors_overlap_to_the_blocks_prediction():
     assert np.array_equal(FOUR_TAP_OVERLAPPED.warps(ref, [field], 16, 4)[0],
                           FOUR_TAP_BLOCKS.warps(ref, [field], 16, 4)[0])
     assert FILTERS["four-tap-overlapped"] is FOUR_TAP_OVERLAPPED and subpel_filter(13) == "four-tap-blocks"
+
+
+@pytest.mark.parametrize("precision", [1, 4])
+def test_the_encoders_overlap_reuses_the_blocks_prediction(precision):
+    """prediction.overlap (the encoder, which has the blocks' clip) gives the
+    decoder's clip (predict with the overlapped filter) exactly."""
+    from vqcodec.motion.prediction import overlap, predict
+
+    rng = np.random.default_rng(20 + precision)
+    ref = rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    field = rng.integers(-6 * precision, 6 * precision + 1, (3, 4, 2)).astype(np.int32)
+    blocks = predict(ref, field, 2, 16, precision, FOUR_TAP_BLOCKS)
+    want = predict(ref, field, 2, 16, precision, FOUR_TAP_OVERLAPPED)
+    assert np.array_equal(overlap(ref, field, 2, 16, precision, blocks), want)
+    assert not np.array_equal(want, blocks)

@@ -25,7 +25,7 @@ from ..format.versions import (kept_tiles_uncoded, motion_precision, overlap_fla
                                subpel_filter)
 from ..motion import compensation as motion
 from ..motion.interpolation import FILTERS, FOUR_TAP_OVERLAPPED
-from ..motion.prediction import predict, refine, search
+from ..motion.prediction import overlap, predict, refine, search
 from ..motion.side_info import SideReader, SideWriter
 from .tile_skip import choose_tiles, kept_positions, paste_tiles, tile_bits, tile_grid, tile_size, zero_tiles
 
@@ -230,7 +230,7 @@ class StepEncoder(_Steps):
         sharp prediction serves the networks better."""
         field, precision, pred, mse, bits = self._field(frames, ref, source)
         if self.flags_overlap(field):
-            over = predict(ref, field, self.t, self.packet_block, precision, FOUR_TAP_OVERLAPPED)
+            over = overlap(ref, field, self.t, self.packet_block, precision, pred)  # (pred: its own hypotheses)
             mse_over = _mse(over, frames)
             if mse_over < self.OVERLAP_GAIN * mse:
                 return field, precision, over, mse_over, bits, True

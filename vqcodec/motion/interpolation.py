@@ -220,12 +220,17 @@ class FourTapOverlapped(FourTapBlocks):
 
     name = "four-tap-overlapped"
 
-    def warps(self, ref: np.ndarray, fields: list[np.ndarray], block: int, precision: int) -> list[np.ndarray]:
+    def warps(self, ref: np.ndarray, fields: list[np.ndarray], block: int, precision: int,
+              blocks: list[np.ndarray] | None = None) -> list[np.ndarray]:
+        """As FourTap.warps. blocks: FourTapBlocks' warps of the same fields, if
+        the caller has them (the encoder does): they are the own hypotheses."""
         H, W, _ = ref.shape
         if precision == 1:  # whole pixels are the filter's phase 0 (the tap on the pixel itself)
             fields, precision = [np.asarray(f, np.int32) * 4 for f in fields], 4
         rows = _Rows(ref, precision)
-        return pmap(lambda f: _overlapped(rows, np.asarray(f, np.int32), block), fields, H * W)
+        owns = [None] * len(fields) if blocks is None else list(blocks)
+        return pmap(lambda i: _overlapped(rows, np.asarray(fields[i], np.int32), block, owns[i]),
+                    range(len(fields)), H * W)
 
 
 def edge_weights(size: int, blocks: int, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -244,8 +249,9 @@ def edge_weights(size: int, blocks: int, block: int) -> tuple[np.ndarray, np.nda
     return own, nbr, w
 
 
-def _overlapped(rows: _Rows, field: np.ndarray, block: int) -> np.ndarray:
+def _overlapped(rows: _Rows, field: np.ndarray, block: int, own: np.ndarray | None = None) -> np.ndarray:
     """rows of a reference, field (by, bx, 2) -> the overlapped prediction (H, W, C) uint8.
+    own: the blocks' prediction by the same field (H, W, C), if known.
     Each neighbour's hypothesis is sampled only in the band of rows or columns
     where it has weight, and there only where its vector is not the pixel's own
     (elsewhere it equals the own one, which the sum then gives back exactly).
@@ -255,7 +261,8 @@ def _overlapped(rows: _Rows, field: np.ndarray, block: int) -> np.ndarray:
     ox, nx, wx = edge_weights(W, field.shape[1], block)
     y, x = np.repeat(np.arange(H, dtype=np.int32), W), np.tile(np.arange(W, dtype=np.int32), H)  # (H W,)
     own_v = field[oy][:, ox]  # (H, W, 2)
-    own = rows.sample(own_v.reshape(-1, 2), y, x)  # (C, H W) int32
+    own = (rows.sample(own_v.reshape(-1, 2), y, x) if own is None  # (C, H W) int32
+           else own.reshape(-1, C).T.astype(np.int32))
     acc = own << _SHIFT
     ry, cx = np.flatnonzero(wy), np.flatnonzero(wx)  # the bands: rows and columns with a neighbour's weight
     ay, ax = np.arange(H), np.arange(W)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import compensation as motion, side_info
-from .interpolation import BILINEAR, Bilinear, FourTap
+from .interpolation import BILINEAR, FOUR_TAP_OVERLAPPED, Bilinear, FourTap
 from .workers import pstack
 
 
@@ -92,6 +92,15 @@ def predict(ref: np.ndarray, field: np.ndarray, n: int, block: int = motion.BLOC
     in 1/precision pixels, n frames -> prediction clip (n, H, W, 3) uint8,
     sampled between pixels by interp (the stream's filter: interpolation.py)."""
     return np.stack(interp.warps(ref, [scaled(field, i + 1, n) for i in range(n)], block, precision))
+
+
+def overlap(ref: np.ndarray, field: np.ndarray, n: int, block: int, precision: int,
+            blocks: np.ndarray) -> np.ndarray:
+    """predict()'s clip by the overlapped filter (format v13), given blocks, the
+    same clip (n, H, W, 3) by FourTapBlocks, whose pixels are its own hypotheses
+    (the encoder has it: it then samples only where neighbours differ)."""
+    return np.stack(FOUR_TAP_OVERLAPPED.warps(ref, [scaled(field, i + 1, n) for i in range(n)], block, precision,
+                                              list(blocks)))
 
 
 def still_field(height: int, width: int, block: int = motion.BLOCK) -> np.ndarray:
