@@ -117,12 +117,12 @@ class StepEncoder(_Steps):
     # Since format v8 a kept tile costs no token bits: on held-out bikes and
     # synthetic:static a scale of 3 needs 1.6-1.8 % fewer bits than 1 (5: 1.95 %,
     # but 0.5 dB off the top quality; benchmarks/results/tiles_v8/README.md).
-    # TILE_LAMBDA None: by quality, TILE_LAMBDA_BELOW's scale below its quality,
+    # TILE_LAMBDA None: by quality, the scale of the first TILE_LAMBDA_BELOW pair whose quality is above the stream's,
     # else TILE_LAMBDA_TOP. Under v13, 4.5 against 3 below quality 8 needs 1.0 % fewer
     # bits on held-out bikes and 0.9 % on synthetic:static; from 8 up it costs
     # 0.1-0.2 dB of the top quality for as many bits (docs/history.md)
     TILE_LAMBDA: float | None = None
-    TILE_LAMBDA_BELOW, TILE_LAMBDA_TOP = (8, 4.5), 3.0
+    TILE_LAMBDA_BELOW, TILE_LAMBDA_TOP = ((8, 4.5),), 3.0  # (as BLOCKS_BELOW)
     SKIP_LAMBDA = 1.0
     # format v10: the tile choice also prices each tile's own bit in the map (its
     # context model's code length, SideInfo.map_code_lengths) at this scale, the
@@ -139,8 +139,7 @@ class StepEncoder(_Steps):
         """The scale of the token bits in the tile choice at this stream's quality."""
         if self.TILE_LAMBDA is not None:
             return self.TILE_LAMBDA
-        below, scale = self.TILE_LAMBDA_BELOW
-        return scale if self.quality < below else self.TILE_LAMBDA_TOP
+        return next((s for below, s in self.TILE_LAMBDA_BELOW if self.quality < below), self.TILE_LAMBDA_TOP)
 
     def block_for(self, quality: int) -> int:
         return self.block or next((b for below, b in self.BLOCKS_BELOW if quality < below), 16)

@@ -126,6 +126,9 @@ class _Rows:
         rows = _row_phases(pad, self.W + 3)  # (C, 4, H + 6, W + 3) int16: taps start at padded column X + 2
         self.hp, self.wp = rows.shape[2:]
         self.flat = rows.reshape(self.C, -1)  # (C, 4 hp wp)
+        # each pixel's row and column, in raster order: (H W,) each
+        self.y = np.repeat(np.arange(self.H, dtype=np.int32), self.W)
+        self.x = np.tile(np.arange(self.W, dtype=np.int32), self.H)
 
     def sample(self, v: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Vectors v (N, 2) in 1/precision pixels at whole pixels y, x (N,) -> the
@@ -150,10 +153,8 @@ class _Rows:
 
     def frame(self, v: np.ndarray) -> np.ndarray:
         """Per-pixel vectors (H, W, 2) -> the warped frame (H, W, C) uint8."""
-        H, W = self.H, self.W
-        y = np.repeat(np.arange(H, dtype=np.int32), W)
-        x = np.tile(np.arange(W, dtype=np.int32), H)
-        return self.sample(v.reshape(-1, 2).astype(np.int32), y, x).astype(np.uint8).T.reshape(H, W, self.C)
+        samples = self.sample(np.asarray(v, np.int32).reshape(-1, 2), self.y, self.x)  # (C, H W)
+        return samples.astype(np.uint8).T.reshape(self.H, self.W, self.C)
 
 
 def _row_phases(pad: np.ndarray, width: int) -> np.ndarray:
@@ -259,8 +260,8 @@ def _overlapped(rows: _Rows, field: np.ndarray, block: int, own: np.ndarray | No
     H, W, C = rows.H, rows.W, rows.C
     oy, ny, wy = edge_weights(H, field.shape[0], block)
     ox, nx, wx = edge_weights(W, field.shape[1], block)
-    y, x = np.repeat(np.arange(H, dtype=np.int32), W), np.tile(np.arange(W, dtype=np.int32), H)  # (H W,)
-    own_v = field[oy][:, ox]  # (H, W, 2)
+    y, x = rows.y, rows.x  # (H W,)
+    own_v = block_vectors(field, H, W, block)  # (H, W, 2)
     own = (rows.sample(own_v.reshape(-1, 2), y, x) if own is None  # (C, H W) int32
            else own.reshape(-1, C).T.astype(np.int32))
     acc = own << _SHIFT
