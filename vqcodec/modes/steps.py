@@ -118,9 +118,10 @@ class StepEncoder(_Steps):
     # synthetic:static a scale of 3 needs 1.6-1.8 % fewer bits than 1 (5: 1.95 %,
     # but 0.5 dB off the top quality; benchmarks/results/tiles_v8/README.md).
     # TILE_LAMBDA None: by quality, the scale of the first TILE_LAMBDA_BELOW pair
-    # whose quality is above the stream's, else TILE_LAMBDA_TOP. Under v13, 4.5 against 3 below quality 8 needs 1.0 % fewer
-    # bits on held-out bikes and 0.9 % on synthetic:static; from 8 up it costs
-    # 0.1-0.2 dB of the top quality for as many bits (docs/history.md)
+    # whose quality is above the stream's, else TILE_LAMBDA_TOP. Under v13, 4.5
+    # against 3 below quality 8 needs 1.0 % fewer bits on held-out bikes and
+    # 0.9 % on synthetic:static; from 8 up it costs 0.1-0.2 dB of the top
+    # quality for as many bits (docs/history.md)
     TILE_LAMBDA: float | None = None
     TILE_LAMBDA_BELOW, TILE_LAMBDA_TOP = ((8, 4.5),), 3.0  # (as BLOCKS_BELOW)
     SKIP_LAMBDA = 1.0

@@ -295,4 +295,5 @@ def block_vectors(field: np.ndarray, height: int, width: int, block: int) -> np.
 
 BILINEAR, FOUR_TAP_FILTER, FOUR_TAP_BLOCKS = Bilinear(), FourTap(), FourTapBlocks()
 FOUR_TAP_OVERLAPPED = FourTapOverlapped()
-FILTERS = {f.name: f for f in (BILINEAR, FOUR_TAP_FILTER, FOUR_TAP_BLOCKS, FOUR_TAP_OVERLAPPED)}  # format/versions.subpel_filter's names
+# by name: format/versions.subpel_filter's, and v13's overlapped blocks
+FILTERS = {f.name: f for f in (BILINEAR, FOUR_TAP_FILTER, FOUR_TAP_BLOCKS, FOUR_TAP_OVERLAPPED)}
