@@ -2,7 +2,7 @@
 period should be coded (format v9: an INTRA packet carries its own quality).
 
     python benchmarks/intra_boost.py [--clip bikes.mp4:0.5-1] [--size 176x144] [--frames 125]
-                                     [--qualities 1,3,5,7,9] [--boost 0,1,2,3]
+                                     [--qualities 1,3,5,7,9] [--boost 0,1,2,3] [--still-share off,0.7]
                                      [--out benchmarks/results/intra_boost/bikes.json]
 
 For every boost the clip is compressed and decompressed by the full mode at
@@ -11,7 +11,9 @@ each quality, the intra step at min(finest, quality + boost)
 packet), and reported: bytes and PSNR-RGB per quality, and the BD-rate
 against the first boost. Every predicted step of an intra period starts from
 its intra step, so a still scene keeps what the intra step got right; moving
-footage soon replaces it. Tune on held-out footage only (an evaluation clip
+footage soon replaces it. --still-share (default: the shipped setting only)
+runs each boost with each PredictedEncoder.STILL_SHARE, "off" for none: the
+extra STILL_BOOST for an intra step that looks like a still camera. Tune on held-out footage only (an evaluation clip
 is refused). Writes the JSON at --out and a Markdown table beside it.
 """
 from __future__ import annotations
@@ -21,17 +23,21 @@ import sys
 from pathlib import Path
 
 
-def run(codec, frames, qualities: list[int], boost: int) -> dict:
+def run(codec, frames, qualities: list[int], boost: int, share: float | None) -> dict:
     from vqcodec.bench.measure import full_mode_points
     from vqcodec.modes.predicted import PredictedEncoder
 
-    saved = PredictedEncoder.INTRA_BOOST
-    PredictedEncoder.INTRA_BOOST = boost
+    saved = PredictedEncoder.INTRA_BOOST, PredictedEncoder.STILL_SHARE
+    PredictedEncoder.INTRA_BOOST, PredictedEncoder.STILL_SHARE = boost, share
     try:
         rows, _ = full_mode_points(codec, frames, qualities)
     finally:
-        PredictedEncoder.INTRA_BOOST = saved
-    return {"boost": boost, "points": rows}
+        PredictedEncoder.INTRA_BOOST, PredictedEncoder.STILL_SHARE = saved
+    return {"boost": boost, "still_share": share, "points": rows}
+
+
+def _share(text: str) -> float | None:
+    return None if text == "off" else float(text)
 
 
 def main() -> None:
@@ -42,11 +48,21 @@ def main() -> None:
     ap.set_defaults(frames=125)
     ap.add_argument("--qualities", default="1,3,5,7,9")
     ap.add_argument("--boost", default="0,1,2,3", help="comma-separated intra quality offsets (>= 0)")
+    ap.add_argument("--still-share", default=None,
+                    help='comma-separated PredictedEncoder.STILL_SHARE values, "off" for none '
+                         "(default: the shipped one)")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/intra_boost/bikes.json"))
     a = ap.parse_args()
     boosts = [int(b) for b in a.boost.split(",")]
     if min(boosts) < 0:
         raise SystemExit("error: --boost values must be >= 0")
+    from vqcodec.modes.predicted import PredictedEncoder
+
+    try:
+        shares = ([PredictedEncoder.STILL_SHARE] if a.still_share is None
+                  else [_share(v) for v in a.still_share.split(",")])
+    except ValueError:
+        raise SystemExit(f'error: --still-share takes numbers or "off", got {a.still_share!r}') from None
 
     from vqcodec.bench.bdrate import points_bd_rate
     from vqcodec.bench.report_format import write_probe_report
@@ -55,12 +71,16 @@ def main() -> None:
     qualities = [int(q) for q in a.qualities.split(",")]
     results = []
     for boost in boosts:
-        r = run(codec, clip.frames, qualities, boost)
-        r["bd_rate_vs_first"] = points_bd_rate((results[0] if results else r)["points"], r["points"])
-        results.append(r)
-        print(f"intra +{boost}: BD-rate {r['bd_rate_vs_first']:+.2f} %", file=sys.stderr, flush=True)
-    write_probe_report(a.out, codec, clip, a.size, "The intra step's quality offset", ["intra boost"],
-                       lambda r: [f"+{r['boost']}"], results)
+        for share in shares:
+            r = run(codec, clip.frames, qualities, boost, share)
+            r["bd_rate_vs_first"] = points_bd_rate((results[0] if results else r)["points"], r["points"])
+            results.append(r)
+            print(f"intra +{boost}, still share {share}: BD-rate {r['bd_rate_vs_first']:+.2f} %",
+                  file=sys.stderr, flush=True)
+    write_probe_report(a.out, codec, clip, a.size, "The intra step's quality offset",
+                       ["intra boost", "still share"],
+                       lambda r: [f"+{r['boost']}", "off" if r["still_share"] is None else str(r["still_share"])],
+                       results)
 
 
 if __name__ == "__main__":

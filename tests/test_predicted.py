@@ -241,12 +241,30 @@ def test_the_intra_step_is_coded_finer(motion_codec, monkeypatch, boost, quality
     from vqcodec.modes.predicted import PredictedEncoder
 
     monkeypatch.setattr(PredictedEncoder, "INTRA_BOOST", boost)
+    monkeypatch.setattr(PredictedEncoder, "STILL_SHARE", None)  # (the still camera's extra: the next test)
     frames = _tiny_pattern(12)
     data = _compress(motion_codec, frames, quality)
     assert StreamHeader.read(io.BytesIO(data)).quality == quality
     packets = _packets(data)
     assert [p.payload[0] for p in packets if p.kind == PacketType.INTRA] == [want, want]  # frames 0 and 8
     assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, frames, quality))
+
+
+@pytest.mark.parametrize("motion_px, share, want", [(0, 0.7, 2), (1, 0.7, 1), (0, None, 1)])
+def test_a_still_cameras_intra_step_is_coded_finer_again(motion_codec, monkeypatch, motion_px, share, want):
+    """STILL_SHARE: an intra step whose textured blocks stay still gets STILL_BOOST
+    more qualities (here 1 -> 2, INTRA_BOOST 0); one whose texture moves a pixel
+    a frame keeps its quality, and so does every step with the rule off. The
+    decoder reads the quality and matches the encoder's closed loop."""
+    from vqcodec.modes.predicted import PredictedEncoder
+
+    monkeypatch.setattr(PredictedEncoder, "INTRA_BOOST", 0)
+    monkeypatch.setattr(PredictedEncoder, "STILL_SHARE", share)
+    texture = np.random.default_rng(5).integers(0, 256, (48, 80, 3), dtype=np.uint8)
+    frames = np.stack([texture[:, motion_px * i: motion_px * i + 64] for i in range(12)])  # (12, 48, 64, 3)
+    data = _compress(motion_codec, frames, 1)
+    assert [p.payload[0] for p in _packets(data) if p.kind == PacketType.INTRA] == [want, want]  # frames 0 and 8
+    assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, frames, 1))
 
 
 @pytest.mark.parametrize("byte", [0, 3, 255])

@@ -77,6 +77,16 @@ class PredictedEncoder:
     # at +2, +1.8 % at +3 (benchmarks/intra_boost.py; docs/history.md). +1 is the
     # step that costs moving footage nothing; +2 cost carphone 1.0 % (docs/history.md)
     INTRA_BOOST = 1
+    # and STILL_BOOST qualities finer again when the intra step looks like a still
+    # camera: at least STILL_SHARE of its textured 16x16 luma blocks (variance over
+    # TEXTURE_VAR) change between its frames by less than STILL_NOISE x the error
+    # of its coding at the boosted quality (what stays still keeps the intra
+    # step's pixels for the whole period: the predicted steps keep the
+    # prediction there). Without a look at later frames, the intra step's own
+    # two frames are the evidence. synthetic:static -6.1 %, held-out bikes and a
+    # moving bigbuckbunny view unchanged (their intra steps move); docs/history.md
+    STILL_SHARE: float | None = 0.7
+    STILL_NOISE, TEXTURE_VAR, STILL_BOOST = 0.25, 50.0, 1
 
     def __init__(self, codec: Codec, header: StreamHeader):
         self.codec, self.header = codec, header
@@ -140,6 +150,9 @@ class PredictedEncoder:
         if self._intra:  # a GOP coded alone: random access starts here
             gop, q = codec.padded(np.stack(self._frames)), self.intra_quality
             tokens, latents = codec.quantize(gop, q)
+            if self._looks_still(gop, tokens, q):
+                q = min(max(codec.qualities), q + self.STILL_BOOST)
+                tokens, latents = codec.quantize(gop, q)
             self._prev = codec.empty_context(tokens.shape[2], tokens.shape[3])
             payload, bits, self._prev = codec.encode_payload(tokens, self._prev, self.version, q, latents)
             if intra_quality_coded(self.version):
@@ -165,6 +178,17 @@ class PredictedEncoder:
         self._frames, self._decoded = [], []
         self._done += n
         return packet
+
+    def _looks_still(self, gop: np.ndarray, tokens: np.ndarray, q: int) -> bool:
+        """Whether the intra step gop (t, H', W', 3), its tokens (nearest symbols)
+        at quality q, is a still camera's (see STILL_SHARE): then it is coded finer."""
+        if self.STILL_SHARE is None or not intra_quality_coded(self.version) or q >= max(self.codec.qualities):
+            return False
+        error = float(np.mean((self.codec.decode_tokens(tokens, q).astype(np.float64) - gop) ** 2))
+        first, last = (_blocks(motion.luma(f).astype(np.float64), 16) for f in (gop[0], gop[-1]))  # (n, 256)
+        textured = first.var(axis=1) > self.TEXTURE_VAR
+        still = ((last - first) ** 2).mean(axis=1) < self.STILL_NOISE * error
+        return bool((still & textured).sum() >= self.STILL_SHARE * max(int(textured.sum()), 1))
 
     def reconstruction(self) -> np.ndarray:
         """Decoded frames (T, H', W', 3) uint8 of the last packet, padded: what
@@ -215,3 +239,9 @@ class PredictedDecoder:
             frames = np.concatenate(steps)
         self._ref = frames[n - 1]
         return frames[:n, : h.height, : h.width]
+
+
+def _blocks(y: np.ndarray, b: int) -> np.ndarray:
+    """(H, W) -> (n, b*b): the whole b x b blocks of y, row by row (a ragged edge left out)."""
+    H, W = (y.shape[0] // b) * b, (y.shape[1] // b) * b
+    return y[:H, :W].reshape(H // b, b, W // b, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
