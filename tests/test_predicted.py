@@ -474,7 +474,7 @@ def test_the_block_size_follows_the_quality(motion_codec):
     from vqcodec.modes.steps import StepEncoder
 
     enc = StepEncoder(motion_codec, 48, 64, 2, 6)
-    assert [enc.block_for(q) for q in range(1, 11)] == [64] * 3 + [32] * 2 + [16] * 5
+    assert [enc.block_for(q) for q in range(1, 11)] == [64] * 2 + [32] * 3 + [16] * 5
     enc.block = 16  # a fixed size (benchmarks) overrides the rule
     assert enc.block_for(1) == 16
 

@@ -92,12 +92,15 @@ class StepEncoder(_Steps):
     candidate (the slope of D ~ 2^(-2R/N) at its rate)."""
 
     CUT_RATIO, CUT_MSE = 4.0, 60.0
-    # the motion block size by quality: 64x64 below quality 4, 32x32 below 6,
+    # the motion block size by quality: 64x64 below quality 3, 32x32 below 6,
     # 16x16 above. Finer fields buy better predictions that only pay at higher
-    # rates (carphone, 120 frames: at q1 64x64 blocks need 40 % fewer bytes than
-    # 16x16 at the same PSNR; at q8 16x16 needs 3 % fewer than 32x32;
-    # benchmarks/results/predictive/motion2/blocks_carphone.md)
-    BLOCKS_BELOW = ((4, 64), (6, 32))
+    # rates (format v6, carphone, 120 frames: at q1 64x64 blocks need 40 % fewer
+    # bytes than 16x16 at the same PSNR; at q8 16x16 needs 3 % fewer than 32x32;
+    # benchmarks/results/predictive/motion2/blocks_carphone.md). Under v13, 32x32
+    # from quality 3 instead of 4: held-out bikes -0.68 %, synthetic:static -3.89 %
+    # (q1-q7); from 2 static gains 1.6 % more and bikes loses 0.8 %
+    # (benchmarks/block_table.py, benchmarks/results/block_table/)
+    BLOCKS_BELOW = ((3, 64), (6, 32))
     motion_bits = 0.0  # what the fields cost (all packets; the adaptive models' estimate)
     last_mse: float | None = None  # the last predicted step's prediction error (None after intra)
     block: int | None = None  # a fixed motion block size (benchmarks), else block_for(quality)
