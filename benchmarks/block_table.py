@@ -1,8 +1,11 @@
-"""Which motion block size each quality should use: variants of the encoder's
-table (StepEncoder.BLOCKS_BELOW), each coded at every quality, BD-rate against the first.
+"""Which motion block size each quality should use, and how hard the search should
+hold to zero or the dominant motion: variants of the encoder's table
+(StepEncoder.BLOCKS_BELOW) and of its penalty (motion/prediction.SEARCH_BIAS),
+each coded at every quality, BD-rate against the first.
 
     python benchmarks/block_table.py [--clip bikes.mp4:0.5-1] [--size 176x144] [--frames 64]
                                      [--qualities 1,2,3,4,5,6,7] [--tables 4:64,6:32/3:64,6:32]
+                                     [--search-biases 64,32]
                                      [--out benchmarks/results/block_table/bikes.json]
 
 A table is "BELOW:BLOCK,..." pairs in order: the block size of the first pair
@@ -11,7 +14,9 @@ are separated by "/". The block size is the encoder's choice (each INTER
 packet's head names it), so every variant writes valid streams. For every
 table the clip is compressed and decompressed by the full mode at each
 quality and reported: bytes and PSNR-RGB per quality, and the BD-rate against
-the first table. A packet's tile size follows its block size
+the first table; with --search-biases, every table with every penalty (SAD
+per pixel step; the first variant is the first table with the first
+penalty). A packet's tile size follows its block size
 (modes/tile_skip.tile_size), so a finer block also means finer tiles. Tune on
 held-out footage only (an evaluation clip is refused). Writes the JSON at
 --out and a Markdown table beside it.
@@ -31,17 +36,18 @@ def parse_table(text: str) -> tuple[tuple[int, int], ...]:
     return pairs
 
 
-def run(codec, frames, qualities: list[int], table: tuple[tuple[int, int], ...]) -> dict:
+def run(codec, frames, qualities: list[int], table: tuple[tuple[int, int], ...], bias: int) -> dict:
     from vqcodec.bench.measure import full_mode_points
     from vqcodec.modes.steps import StepEncoder
+    from vqcodec.motion import prediction
 
-    saved = StepEncoder.BLOCKS_BELOW
-    StepEncoder.BLOCKS_BELOW = table
+    saved = StepEncoder.BLOCKS_BELOW, prediction.SEARCH_BIAS
+    StepEncoder.BLOCKS_BELOW, prediction.SEARCH_BIAS = table, bias
     try:
         rows, _ = full_mode_points(codec, frames, qualities)
     finally:
-        StepEncoder.BLOCKS_BELOW = saved
-    return {"table": [list(p) for p in table], "points": rows}
+        StepEncoder.BLOCKS_BELOW, prediction.SEARCH_BIAS = saved
+    return {"table": [list(p) for p in table], "search_bias": bias, "points": rows}
 
 
 def main() -> None:
@@ -53,6 +59,8 @@ def main() -> None:
     ap.add_argument("--qualities", default="1,2,3,4,5,6,7")
     ap.add_argument("--tables", default="4:64,6:32/3:64,6:32",
                     help='"/"-separated tables of BELOW:BLOCK pairs (blocks 16, 32 or 64)')
+    ap.add_argument("--search-biases", default=None,
+                    help="comma-separated search penalties (default: the shipped one)")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/block_table/bikes.json"))
     a = ap.parse_args()
     try:
@@ -60,6 +68,12 @@ def main() -> None:
     except ValueError:
         raise SystemExit(f"error: --tables wants BELOW:BLOCK pairs like 4:64,6:32 (blocks 16, 32, 64), "
                          f"got {a.tables!r}") from None
+    from vqcodec.motion import prediction
+
+    try:
+        biases = [prediction.SEARCH_BIAS] if a.search_biases is None else [int(b) for b in a.search_biases.split(",")]
+    except ValueError:
+        raise SystemExit(f"error: --search-biases wants integers, got {a.search_biases!r}") from None
 
     from vqcodec.bench.bdrate import points_bd_rate
     from vqcodec.bench.report_format import write_probe_report
@@ -68,12 +82,15 @@ def main() -> None:
     qualities = [int(q) for q in a.qualities.split(",")]
     results = []
     for table in tables:
-        r = run(codec, clip.frames, qualities, table)
-        r["bd_rate_vs_first"] = points_bd_rate((results[0] if results else r)["points"], r["points"])
-        results.append(r)
-        print(f"blocks {table}: BD-rate {r['bd_rate_vs_first']:+.2f} %", file=sys.stderr, flush=True)
-    write_probe_report(a.out, codec, clip, a.size, "Motion block size by quality", ["table (below q: block)"],
-                       lambda r: [", ".join(f"{b}:{k}" for b, k in r["table"])], results)
+        for bias in biases:
+            r = run(codec, clip.frames, qualities, table, bias)
+            r["bd_rate_vs_first"] = points_bd_rate((results[0] if results else r)["points"], r["points"])
+            results.append(r)
+            print(f"blocks {table}, search bias {bias}: BD-rate {r['bd_rate_vs_first']:+.2f} %",
+                  file=sys.stderr, flush=True)
+    write_probe_report(a.out, codec, clip, a.size, "Motion block size by quality and search penalty",
+                       ["table (below q: block)", "search bias"],
+                       lambda r: [", ".join(f"{b}:{k}" for b, k in r["table"]), str(r["search_bias"])], results)
 
 
 if __name__ == "__main__":

@@ -124,8 +124,11 @@ def test_golden_stream_with_overlapped_blocks(motion_codec, monkeypatch):
     overlapped) still decodes to what a v12 encoder reconstructs."""
     from vqcodec.modes.steps import StepEncoder
 
+    from vqcodec.motion import prediction
+
     monkeypatch.setattr(StepEncoder, "block", 16)
     monkeypatch.setattr(StepEncoder, "OVERLAP_GAIN", 10.0)
+    monkeypatch.setattr(prediction, "SEARCH_BIAS", 64)  # the search of the v12 golden below
     frames = _tiny_pattern(21)
     data = _compress(motion_codec, frames)
     assert data == (EXPECTED / "tiny_motion_overlap16_q2.vqv").read_bytes()
@@ -143,8 +146,11 @@ def test_small_overlap_gains_keep_the_blocks(motion_codec, monkeypatch):
     then differs from v12's only in the bits that say so."""
     from vqcodec.modes.steps import StepEncoder
 
+    from vqcodec.motion import prediction
+
     monkeypatch.setattr(StepEncoder, "block", 16)
     monkeypatch.setattr(StepEncoder, "OVERLAP_GAIN", 0.0)
+    monkeypatch.setattr(prediction, "SEARCH_BIAS", 64)  # the search of the v12 golden
     frames = _tiny_pattern(21)
     data = _compress(motion_codec, frames)
     assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, frames, version=12))

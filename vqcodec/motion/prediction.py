@@ -26,8 +26,12 @@ of 16x16 blocks costs more than the prediction it buys (carphone, 120 frames:
 1.8 kB of fields at 16x16 against 0.6 kB at 32x32, for 0.75 dB less prediction
 PSNR; benchmarks/results/predictive/motion_fields_*.md). The search's penalty
 for leaving zero or the dominant motion (SEARCH_BIAS, SAD per pixel step) is
-higher than the low-latency mode's: it cuts the fields' bits by a fifth
-(carphone) to a quarter (bikes) for at most 0.1 dB of prediction.
+higher than the low-latency mode's: at 64 (format v6) it cut the fields' bits
+by a fifth (carphone) to a quarter (bikes) for at most 0.1 dB of prediction.
+Under v13, whose fields are coded with context and whose blocks move by their
+own vectors, 32 needs 0.3 % fewer bits on held-out bikes and 0.9 % on
+synthetic:static than 64, and 16 or 24 as many as 32
+(benchmarks/block_table.py --search-biases; docs/history.md).
 """
 from __future__ import annotations
 
@@ -38,7 +42,7 @@ from .interpolation import BILINEAR, FOUR_TAP_OVERLAPPED, Bilinear, FourTap
 from .workers import pstack
 
 
-SEARCH_BIAS = 64
+SEARCH_BIAS = 32
 # refine()'s SAD penalty per 1/precision pixel away from the whole-pixel vector:
 # a block leaves it only for a clear gain (a fractional vector costs bits)
 REFINE_BIAS = 16
