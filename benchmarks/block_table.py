@@ -24,7 +24,6 @@ held-out footage only (an evaluation clip is refused). Writes the JSON at
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 
@@ -34,20 +33,6 @@ def parse_table(text: str) -> tuple[tuple[int, int], ...]:
     if any(len(p) != 2 or p[1] not in (16, 32, 64) for p in pairs):
         raise ValueError(text)
     return pairs
-
-
-def run(codec, frames, qualities: list[int], table: tuple[tuple[int, int], ...], bias: int) -> dict:
-    from vqcodec.bench.measure import full_mode_points
-    from vqcodec.modes.steps import StepEncoder
-    from vqcodec.motion import prediction
-
-    saved = StepEncoder.BLOCKS_BELOW, prediction.SEARCH_BIAS
-    StepEncoder.BLOCKS_BELOW, prediction.SEARCH_BIAS = table, bias
-    try:
-        rows, _ = full_mode_points(codec, frames, qualities)
-    finally:
-        StepEncoder.BLOCKS_BELOW, prediction.SEARCH_BIAS = saved
-    return {"table": [list(p) for p in table], "search_bias": bias, "points": rows}
 
 
 def main() -> None:
@@ -75,19 +60,15 @@ def main() -> None:
     except ValueError:
         raise SystemExit(f"error: --search-biases wants integers, got {a.search_biases!r}") from None
 
-    from vqcodec.bench.bdrate import points_bd_rate
+    from vqcodec.bench.measure import settings_curves
     from vqcodec.bench.report_format import write_probe_report
+    from vqcodec.modes.steps import StepEncoder
 
     clip, codec = tuning_clip_and_motion_codec(a)  # never the evaluation clip
-    qualities = [int(q) for q in a.qualities.split(",")]
-    results = []
-    for table in tables:
-        for bias in biases:
-            r = run(codec, clip.frames, qualities, table, bias)
-            r["bd_rate_vs_first"] = points_bd_rate((results[0] if results else r)["points"], r["points"])
-            results.append(r)
-            print(f"blocks {table}, search bias {bias}: BD-rate {r['bd_rate_vs_first']:+.2f} %",
-                  file=sys.stderr, flush=True)
+    arms = [({"table": [list(p) for p in table], "search_bias": bias},
+             {(StepEncoder, "BLOCKS_BELOW"): table, (prediction, "SEARCH_BIAS"): bias})
+            for table in tables for bias in biases]
+    results = settings_curves(codec, clip.frames, [int(q) for q in a.qualities.split(",")], arms)
     write_probe_report(a.out, codec, clip, a.size, "Motion block size by quality and search penalty",
                        ["table (below q: block)", "search bias"],
                        lambda r: [", ".join(f"{b}:{k}" for b, k in r["table"]), str(r["search_bias"])], results)

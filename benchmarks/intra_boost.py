@@ -19,21 +19,7 @@ is refused). Writes the JSON at --out and a Markdown table beside it.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
-
-
-def run(codec, frames, qualities: list[int], boost: int, share: float | None) -> dict:
-    from vqcodec.bench.measure import full_mode_points
-    from vqcodec.modes.predicted import PredictedEncoder
-
-    saved = PredictedEncoder.INTRA_BOOST, PredictedEncoder.STILL_SHARE
-    PredictedEncoder.INTRA_BOOST, PredictedEncoder.STILL_SHARE = boost, share
-    try:
-        rows, _ = full_mode_points(codec, frames, qualities)
-    finally:
-        PredictedEncoder.INTRA_BOOST, PredictedEncoder.STILL_SHARE = saved
-    return {"boost": boost, "still_share": share, "points": rows}
 
 
 def _share(text: str) -> float | None:
@@ -64,19 +50,14 @@ def main() -> None:
     except ValueError:
         raise SystemExit(f'error: --still-share takes numbers or "off", got {a.still_share!r}') from None
 
-    from vqcodec.bench.bdrate import points_bd_rate
+    from vqcodec.bench.measure import settings_curves
     from vqcodec.bench.report_format import write_probe_report
 
     clip, codec = tuning_clip_and_motion_codec(a)  # never the evaluation clip
-    qualities = [int(q) for q in a.qualities.split(",")]
-    results = []
-    for boost in boosts:
-        for share in shares:
-            r = run(codec, clip.frames, qualities, boost, share)
-            r["bd_rate_vs_first"] = points_bd_rate((results[0] if results else r)["points"], r["points"])
-            results.append(r)
-            print(f"intra +{boost}, still share {share}: BD-rate {r['bd_rate_vs_first']:+.2f} %",
-                  file=sys.stderr, flush=True)
+    arms = [({"boost": boost, "still_share": share},
+             {(PredictedEncoder, "INTRA_BOOST"): boost, (PredictedEncoder, "STILL_SHARE"): share})
+            for boost in boosts for share in shares]
+    results = settings_curves(codec, clip.frames, [int(q) for q in a.qualities.split(",")], arms)
     write_probe_report(a.out, codec, clip, a.size, "The intra step's quality offset",
                        ["intra boost", "still share"],
                        lambda r: [f"+{r['boost']}", "off" if r["still_share"] is None else str(r["still_share"])],

@@ -6,7 +6,8 @@ from fractions import Fraction
 import numpy as np
 
 from vqcodec.bench.anchors import encode_anchor, parse_anchor
-from vqcodec.bench.measure import MODES, PeakRss, anchor_point, full_mode_points, measure_quality, measure_vqcodec
+from vqcodec.bench.measure import (MODES, PeakRss, anchor_point, encoder_settings, full_mode_points,
+                                   measure_quality, measure_vqcodec, settings_curves)
 from vqcodec.media.metrics import bits_per_pixel, psnr_rgb
 from vqcodec.api import compress, decompress
 
@@ -47,6 +48,50 @@ def test_full_mode_points_are_the_streams_bytes_and_psnr(tiny_codec, tiny_frames
         buf.seek(0)
         assert r["bytes"] == len(buf.getvalue())
         assert r["psnr_rgb"] == psnr_rgb(tiny_frames, np.stack(list(decompress(buf, model=tiny_codec))))
+
+
+def test_encoder_settings_are_put_back_even_after_an_error():
+    import pytest
+
+    class Owner:
+        A, B = 1, "x"
+
+    with encoder_settings({(Owner, "A"): 5, (Owner, "B"): None}):
+        assert (Owner.A, Owner.B) == (5, None)
+    assert (Owner.A, Owner.B) == (1, "x")
+    with pytest.raises(RuntimeError):
+        with encoder_settings({(Owner, "A"): 7}):
+            raise RuntimeError
+    assert Owner.A == 1
+
+
+def test_settings_curves_code_each_arm_and_compare_with_the_first(tiny_codec, tiny_frames):
+    """The tuning probes' loop: one curve per arm, each coded under its own
+    settings, which are put back after; BD-rates against the first arm."""
+    frames = tiny_frames[:8]
+    seen = []
+
+    class Spy:
+        value = "shipped"
+
+    arms = [({"arm": "a"}, {(Spy, "value"): "a"}), ({"arm": "b"}, {(Spy, "value"): "b"})]
+    real = full_mode_points
+
+    def spy(codec, f, qualities):
+        seen.append(Spy.value)
+        return real(codec, f, qualities)
+
+    import vqcodec.bench.measure as measure
+
+    measure.full_mode_points, saved = spy, measure.full_mode_points
+    try:
+        results = settings_curves(tiny_codec, frames, [1, 2], arms)
+    finally:
+        measure.full_mode_points = saved
+    assert seen == ["a", "b"] and Spy.value == "shipped"
+    assert [r["arm"] for r in results] == ["a", "b"]
+    assert results[0]["bd_rate_vs_first"] == 0.0
+    assert results[1]["points"] == results[0]["points"]  # the settings touched nothing the coder reads
 
 
 def test_anchor_point_counts_packets_without_the_settings_sei(tiny_frames):

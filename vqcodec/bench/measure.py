@@ -24,6 +24,7 @@ import re
 import resource
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -164,6 +165,38 @@ def full_mode_points(codec: Codec, frames: np.ndarray, qualities: list[int],
         rows.append({"quality": q, "bytes": len(data), "psnr_rgb": psnr_rgb(frames, decoded)})
         seconds += encode_s
     return rows, seconds
+
+
+@contextmanager
+def encoder_settings(settings: dict[tuple[object, str], object]):
+    """{(owner, name): value}: set the encoder's constants (a class's or a
+    module's attributes) for the block, and put them back after."""
+    saved = {key: getattr(*key) for key in settings}
+    try:
+        for (owner, name), value in settings.items():
+            setattr(owner, name, value)
+        yield
+    finally:
+        for (owner, name), value in saved.items():
+            setattr(owner, name, value)
+
+
+def settings_curves(codec: Codec, frames: np.ndarray, qualities: list[int],
+                    arms: list[tuple[dict, dict[tuple[object, str], object]]]) -> list[dict]:
+    """The tuning probes' loop: arms [(fields, settings)] -> one result per arm, its
+    fields plus full_mode_points' "points" under encoder_settings(settings) and
+    "bd_rate_vs_first" against the first arm's; each reported on stderr."""
+    from vqcodec.bench.bdrate import points_bd_rate
+
+    results: list[dict] = []
+    for fields, settings in arms:
+        with encoder_settings(settings):
+            points, _ = full_mode_points(codec, frames, qualities)
+        r = {**fields, "points": points}
+        r["bd_rate_vs_first"] = points_bd_rate((results[0] if results else r)["points"], points)
+        results.append(r)
+        print(f"{fields}: BD-rate {r['bd_rate_vs_first']:+.2f} %", file=sys.stderr, flush=True)
+    return results
 
 
 @dataclass(frozen=True)

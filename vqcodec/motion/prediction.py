@@ -28,10 +28,9 @@ PSNR; benchmarks/results/predictive/motion_fields_*.md). The search's penalty
 for leaving zero or the dominant motion (SEARCH_BIAS, SAD per pixel step) is
 higher than the low-latency mode's: at 64 (format v6) it cut the fields' bits
 by a fifth (carphone) to a quarter (bikes) for at most 0.1 dB of prediction.
-Under v13, whose fields are coded with context and whose blocks move by their
-own vectors, 32 needs 0.3 % fewer bits on held-out bikes and 0.9 % on
-synthetic:static than 64, and 16 or 24 as many as 32
-(benchmarks/block_table.py --search-biases; docs/history.md).
+Under v13, 32 measured -0.3 % on 64 frames of held-out bikes and -0.9 % on
+synthetic:static (benchmarks/block_table.py --search-biases), but +0.3 % on
+the whole held-out clip's bench: 64 stays (docs/history.md).
 """
 from __future__ import annotations
 
@@ -42,7 +41,7 @@ from .interpolation import BILINEAR, FOUR_TAP_OVERLAPPED, Bilinear, FourTap
 from .workers import pstack
 
 
-SEARCH_BIAS = 32
+SEARCH_BIAS = 64
 # refine()'s SAD penalty per 1/precision pixel away from the whole-pixel vector:
 # a block leaves it only for a clear gain (a fractional vector costs bits)
 REFINE_BIAS = 16
