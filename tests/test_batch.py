@@ -223,7 +223,11 @@ def test_batch_decompress(first_run, tiny_model, tiny_codec, tmp_path):
     for name in GOOD:
         stream = first_run.out / f"{name}.vqv"
         decoded = out / (str(Path(name).with_suffix("")) + ".mkv")
-        assert np.array_equal(read_video(str(decoded))[0], np.stack(list(decompress(str(stream), model=tiny_codec))))
+        got = read_video(str(decoded))[0].astype(np.int16)
+        want = np.stack(list(decompress(str(stream), model=tiny_codec))).astype(np.int16)
+        # the same frames; a worker process's torch threads (Dask starts it with one BLAS
+        # thread) may round a pixel of the float decoder a level off, as another machine may
+        assert got.shape == want.shape and np.abs(got - want).max() <= 1 and np.mean(got != want) < 1e-3
     again = cli("batch", "decompress", first_run.out, "--out", out, "--model", tiny_model, "--workers", 1)
     assert again.exit_code == 0 and "0 done, 4 already complete" in again.output
 
