@@ -83,8 +83,11 @@ class PredictedEncoder:
     # of its coding at the boosted quality (what stays still keeps the intra
     # step's pixels for the whole period: the predicted steps keep the
     # prediction there). Without a look at later frames, the intra step's own
-    # two frames are the evidence. synthetic:static -6.1 %, held-out bikes and a
-    # moving bigbuckbunny view unchanged (their intra steps move); docs/history.md
+    # two frames are the evidence. synthetic:static -6.1 % at q2-q8 (-2.5 % at
+    # q1-q9, whose q9 intra step is already the finest; with 2 / 4 levels of
+    # sensor noise added -3.9 / -5.0 % at q1-q7), held-out bikes and a moving
+    # bigbuckbunny view unchanged (their intra steps move; benchmarks/intra_boost.py
+    # --still-share, docs/history.md)
     STILL_SHARE: float | None = 0.7
     STILL_NOISE, TEXTURE_VAR, STILL_BOOST = 0.25, 50.0, 1
 
