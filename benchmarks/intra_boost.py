@@ -16,8 +16,8 @@ footage soon replaces it. --still-share (default: the shipped setting only)
 runs each boost with each PredictedEncoder.STILL_SHARE, "off" for none: the
 extra STILL_BOOST for an intra step that looks like a still camera; --noise
 adds seeded Gaussian noise of that standard deviation (in levels) to every
-frame, fresh per frame, as a camera's sensor does (synthetic:static has none). Tune on held-out footage only (an evaluation clip
-is refused). Writes the JSON at --out and a Markdown table beside it.
+frame, fresh per frame, as a camera's sensor does (synthetic:static has
+none). Tune on held-out footage only (an evaluation clip is refused). Writes the JSON at --out and a Markdown table beside it.
 """
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ from ..format import step_modes
 from ..format.container import Packet, PacketType, StreamHeader
 from ..format.versions import intra_quality_coded
 from ..motion import compensation as motion
-from .steps import StepDecoder, StepEncoder
+from .steps import StepDecoder, StepEncoder, _mse
 
 
 class PredictedEncoder:
@@ -187,10 +187,13 @@ class PredictedEncoder:
         at quality q, is a still camera's (see STILL_SHARE): then it is coded finer."""
         if self.STILL_SHARE is None or not intra_quality_coded(self.version) or q >= max(self.codec.qualities):
             return False
-        error = float(np.mean((self.codec.decode_tokens(tokens, q).astype(np.float64) - gop) ** 2))
-        first, last = (_blocks(motion.luma(f).astype(np.float64), 16) for f in (gop[0], gop[-1]))  # (n, 256)
-        textured = first.var(axis=1) > self.TEXTURE_VAR
-        still = ((last - first) ** 2).mean(axis=1) < self.STILL_NOISE * error
+        error = _mse(self.codec.decode_tokens(tokens, q), gop)
+        b, n = 16, 256  # 16x16 luma blocks, whole ones only (a ragged edge left out)
+        H, W = (gop.shape[1] // b) * b, (gop.shape[2] // b) * b
+        first, last = (motion.luma(f[:H, :W]).astype(np.int64) for f in (gop[0], gop[-1]))
+        s1, s2 = motion._block_sums(first, b), motion._block_sums(first * first, b)  # (H/b, W/b)
+        textured = s2 * n - s1 * s1 > self.TEXTURE_VAR * n * n  # the block's variance, in integers
+        still = motion._block_sums((last - first) ** 2, b) < self.STILL_NOISE * error * n
         return bool((still & textured).sum() >= self.STILL_SHARE * max(int(textured.sum()), 1))
 
     def reconstruction(self) -> np.ndarray:
@@ -242,9 +245,3 @@ class PredictedDecoder:
             frames = np.concatenate(steps)
         self._ref = frames[n - 1]
         return frames[:n, : h.height, : h.width]
-
-
-def _blocks(y: np.ndarray, b: int) -> np.ndarray:
-    """(H, W) -> (n, b*b): the whole b x b blocks of y, row by row (a ragged edge left out)."""
-    H, W = (y.shape[0] // b) * b, (y.shape[1] // b) * b
-    return y[:H, :W].reshape(H // b, b, W // b, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
