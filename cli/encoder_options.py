@@ -16,16 +16,20 @@ _OPTIONS = [
     click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True),
     click.option("--mode", type=click.Choice(MODE_NAMES), default=DEFAULT_MODE, show_default=True,
                  help="full: every frame coded as VQ tokens (the shipped model: each 2 frames predicted by "
-                      "motion compensation and corrected by tokens). lowlatency: VQ-coded keyframes, "
-                      "frames between them rebuilt by motion-compensated interpolation."),
-    click.option("--keyint", type=click.IntRange(1, 255), default=8, show_default=True,
-                 help="lowlatency: keyframe interval (the maximum one with --keyframes adaptive)."),
+                      "motion compensation and corrected by tokens), in packets of 16 frames. lowlatency: "
+                      "the same coding in packets of at most --latency + 1 frames (the shipped model; "
+                      "latency 0: one frame per step); models without motion: VQ-coded keyframes, the "
+                      "frames between them rebuilt by motion compensation."),
+    click.option("--keyint", type=click.IntRange(1, 255), default=None,
+                 help="lowlatency: keyframe interval, where a late joiner can start (the maximum one with "
+                      "--keyframes adaptive). Default: 64 with the shipped model, 8 with models without motion."),
     click.option("--keyframes", type=click.Choice(list(POLICIES)), default="fixed", show_default=True,
-                 help="lowlatency: keyframes every --keyint frames, or where the content changes "
+                 help="lowlatency: keyframes every --keyint frames, or also where the content changes "
                       "(LUV frame difference, as Fast-Vid2Vid)."),
     click.option("--latency", type=click.IntRange(0, 255), default=0, show_default=True,
-                 help="lowlatency: frames the encoder may hold back. 0 = predict forward from the last "
-                      "keyframe only; >= keyint-1 = interpolate every frame between two keyframes."),
+                 help="lowlatency: frames the encoder may hold back. The shipped model: 0 = each frame coded "
+                      "as it arrives; 1 or more = two frames per step. Models without motion: 0 = predict "
+                      "forward from the last keyframe only; >= keyint-1 = interpolate between keyframes."),
     click.option("--arithmetic", type=click.Choice(ARITHMETICS), default=DEFAULT_ARITHMETIC, show_default=True,
                  help="The prior's arithmetic. integer: tables computed exactly, decoded identically on "
                       "any CPU or GPU (format v5 with the fast prior of the default model, v4 with a "

@@ -227,13 +227,15 @@ def info(file, as_json):
     """Describe a .vqv stream: model, size, frames, quality, packets, bitrate."""
     with Errors():
         from vqcodec.format.container import StreamHeader, iter_packets
-        from vqcodec.format.versions import arithmetic_of, prior_kind_of
+        from vqcodec.format.versions import arithmetic_of, lowlatency_predicted, prior_kind_of
 
         with _open_input(file) as f:
             header = StreamHeader.read(f)
             packets = list(iter_packets(f, header))
             size = f.tell()
         frames = sum(p.frame_count for p in packets)
+        # predicted steps: the full mode of v6+, the low-latency mode of v14+ (a motion model's)
+        steps = header.version >= 6 and (header.mode.name == "FULL" or lowlatency_predicted(header.version))
         doc = {
             "file": file,
             "format_version": header.version,
@@ -249,9 +251,8 @@ def info(file, as_json):
             "gop": header.gop,
             "intra_period": header.intra_period,
             "quality": header.quality,
-            **(_lowlatency_info(packets) if header.mode.name == "LOWLATENCY" else {}),
-            **(_predicted_info(packets, header.version) if header.mode.name == "FULL" and header.version >= 6
-               else {}),
+            **(_lowlatency_info(packets) if header.mode.name == "LOWLATENCY" and not steps else {}),
+            **(_predicted_info(packets, header.version) if steps else {}),
             "packets": len(packets),
             "bytes": size,
             "bits_per_pixel": 8 * size / max(1, frames * header.width * header.height),
@@ -283,9 +284,10 @@ def _lowlatency_info(packets) -> dict:
 
 
 def _predicted_info(packets, version: int) -> dict:
-    """What a format v6 full-mode encoder chose: intra GOPs (v9: and the qualities
-    they are coded at), and per predicted step (from each INTER packet's head)
-    predicted, skipped or intra; the bytes of each packet kind."""
+    """What a format v6 full-mode (or v14 low-latency) encoder chose: intra GOPs
+    (v9: and the qualities they are coded at), and per predicted step (from each
+    INTER packet's head) predicted, skipped or intra; the bytes of each packet
+    kind; the frames a packet's first frame waited for (the latency in use)."""
     from vqcodec.format import step_modes
     from vqcodec.format.container import PacketType
     from vqcodec.format.versions import intra_quality_coded
@@ -301,6 +303,7 @@ def _predicted_info(packets, version: int) -> dict:
         "intra_bytes": sum(len(p.payload) for p in intra),
         "predicted_bytes": sum(len(p.payload) for p in inter),
         "motion_block_sizes": sorted({h[1] for h in heads}),
+        "held_back_frames": max((p.frame_count - 1 for p in intra + inter), default=0),
         **({"intra_qualities": sorted({p.payload[0] for p in intra if p.payload})}
            if intra_quality_coded(version) else {}),
     }

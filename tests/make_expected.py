@@ -19,7 +19,7 @@ review the diff: a change here is a format or model change).
   tiny_fast_lowlatency_q2.vqv: tiny_scalar with the fast prior (format v5),
   its weights drawn at random so the streams pin them.
 - models/tiny_motion.* and tiny_motion_q2.vqv: tiny_fast with motion-compensated
-  coding (format v13, quarter-pixel motion sampled by the 4-tap filter, block vectors, kept tiles' tokens not coded, a finer intra step,
+  coding (format v14, quarter-pixel motion sampled by the 4-tap filter, block vectors, kept tiles' tokens not coded, a finer intra step,
   side information coded with context from the step before): intra GOPs of 4 frames, intra period 8,
   2-frame predicted steps; its reference branch's features drawn at random. Coded
   without the encoder's rate-distortion skip (its random step tokens never pay for
@@ -29,7 +29,11 @@ review the diff: a change here is a format or model change).
   (StepEncoder.TILE_LAMBDA 0.1), so that some tiles keep the prediction and their
   tokens are left out. tiny_motion_overlap16_q2.vqv: the same 21 frames in 16-pixel
   motion blocks with StepEncoder.OVERLAP_GAIN 10, so that every step whose vectors
-  differ is sent with overlapped blocks.
+  differ is sent with overlapped blocks. tiny_motion_lowlatency_q2.vqv and
+  tiny_motion_lowlatency_l3_q2.vqv: the tiny pattern in the low-latency mode of
+  format v14 (predicted steps) at latency 0 (one-frame steps and packets,
+  keyframes every 4 frames) and latency 3 (packets of 4 frames, 2-frame steps,
+  keyframes every 8), coded as tiny_motion_q2.vqv is but with intra steps of 2 frames.
 - models/tiny_copy.* and tiny_copy_q2.vqv: tiny_scalar with the prior's
   temporal shortcuts (copy head, radius 2, and match context), their
   weights drawn at random rather than left at zero so the stream pins them.
@@ -42,7 +46,10 @@ tiny_motion_pan_q2_v9.vqv and tiny_motion_tiles_q2_v9.vqv: version 9, side infor
 without context; tiny_motion_pan_q2_v10.vqv: version 10, bilinear sampling between pixels;
 tiny_motion_pan16_q2_v11.vqv: version 11, vectors interpolated between block centres, the
 pan in 16-pixel motion blocks with StepEncoder.block 16; tiny_motion_pattern16_q2_v12.vqv:
-version 12, no overlap bits, 21 frames of the tiny pattern in 16-pixel motion blocks)
+version 12, no overlap bits, 21 frames of the tiny pattern in 16-pixel motion blocks;
+tiny_motion_q2_v13.vqv: version 13, the last before v14's low-latency steps;
+tiny_motion_lowlatency_q2_v13.vqv: version 13's low-latency mode of a motion model,
+keyframes and motion-compensated frames between, made as tiny_lowlatency_q2.vqv is)
 are never regenerated: they pin that old streams keep decoding. The model is
 rewritten only with --model.
 """
@@ -151,6 +158,16 @@ def lowlatency_stream(codec, frames) -> bytes:
     return buf.getvalue()
 
 
+MOTION_LOWLATENCY_KEYINT = {0: 4, 3: 8}  # latency -> keyframe interval of the v14 goldens
+
+
+def motion_lowlatency_stream(codec, frames, latency: int) -> bytes:
+    buf = io.BytesIO()
+    compress(frames, buf, frames.shape[2], frames.shape[1], Fraction(25), 2, "lowlatency", codec,
+             keyint=MOTION_LOWLATENCY_KEYINT[latency], latency=latency)
+    return buf.getvalue()
+
+
 SCALAR_RDO_LAMBDA = 1.0  # large: the untrained tiny prior's tables are nearly flat
 
 
@@ -195,6 +212,10 @@ def main() -> None:
             StepEncoder.block, StepEncoder.OVERLAP_GAIN = 16, 10.0
             (HERE / "expected" / "tiny_motion_overlap16_q2.vqv").write_bytes(full_stream(codec, _tiny_pattern(21)))
             StepEncoder.block, StepEncoder.OVERLAP_GAIN = None, 0.98
+            PredictedEncoder.INTRA_FRAMES = None  # v14: the low-latency mode's steps, intra steps of 2 frames
+            for latency, name in ((0, ""), (3, "_l3")):
+                (HERE / "expected" / f"tiny_motion_lowlatency{name}_q2.vqv").write_bytes(
+                    motion_lowlatency_stream(codec, frames, latency))
         if cfg is TINY_FAST:
             (HERE / "expected" / f"{cfg.name}_lowlatency_q2.vqv").write_bytes(lowlatency_stream(codec, frames))
     cfg_path = make_tiny_model(models) if "--model" in sys.argv else models / "tiny.json"

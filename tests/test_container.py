@@ -200,7 +200,7 @@ def lowlatency_packets() -> list[Packet]:
 
 def test_new_headers_are_version_12():
     h = StreamHeader(**{**make_header().__dict__, "version": 2})
-    assert StreamHeader(**{k: v for k, v in make_header().__dict__.items() if k != "version"}).version == 13
+    assert StreamHeader(**{k: v for k, v in make_header().__dict__.items() if k != "version"}).version == 14
     assert h.to_bytes()[4:6] == b"\x02\x00"
     assert h.to_bytes()[6:] == make_header().to_bytes()[6:-4] + h.to_bytes()[-4:]  # same layout
 

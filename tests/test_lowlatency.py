@@ -160,3 +160,187 @@ def test_thread_count_does_not_change_streams_or_frames(tmp_path):
     _run(1, "decode", s2, tmp_path / "d1.npy")
     _run(2, "decode", s1, tmp_path / "d2.npy")
     assert np.array_equal(np.load(tmp_path / "d1.npy"), np.load(tmp_path / "d2.npy"))
+
+
+# ---- format v14: a motion model's low-latency mode codes the full mode's predicted steps
+
+@pytest.fixture(scope="module")
+def motion_codec():
+    from vqcodec import load_codec
+
+    codec = load_codec(str(EXPECTED / "models" / "tiny_motion.json"))
+    codec.use_rounding(0)
+    return codec
+
+
+@pytest.fixture
+def coded_steps(monkeypatch):
+    """The tiny random model's step tokens never pay for themselves: code them (as
+    the goldens do) instead of skipping every step."""
+    from vqcodec.modes.steps import StepEncoder
+
+    monkeypatch.setattr(StepEncoder, "rd_skip", False)
+    monkeypatch.setattr(StepEncoder, "rd_tiles", False)
+
+
+def _motion_encoder(codec, frames, latency, keyint=4, keyframes="fixed"):
+    t, h, w, _ = frames.shape
+    return LowLatencyMode.encoder(codec, w, h, Fraction(25), t, 2, keyint=keyint, keyframes=keyframes,
+                                  latency=latency)
+
+
+def _motion_reconstruction(codec, frames, latency, keyint=4):
+    """What the encoder decoded for itself (closed loop), cropped: the decoder must match it."""
+    t, h, w, _ = frames.shape
+    enc, out = _motion_encoder(codec, frames, latency, keyint), []
+    for i, frame in enumerate(frames):
+        for p in enc.push(frame) + (enc.flush() if i + 1 == t else []):
+            out.append(enc.reconstruction()[: p.frame_count, :h, :w])
+    return np.concatenate(out)
+
+
+@pytest.mark.parametrize("latency, name", [(0, ""), (3, "_l3")])
+def test_motion_golden_streams(motion_codec, coded_steps, tiny_frames, latency, name):
+    from make_expected import MOTION_LOWLATENCY_KEYINT, motion_lowlatency_stream
+
+    golden = (EXPECTED / f"tiny_motion_lowlatency{name}_q2.vqv").read_bytes()
+    assert motion_lowlatency_stream(motion_codec, tiny_frames, latency) == golden
+    header, packets = _packets(golden)
+    assert (header.mode, header.version, header.gop) == (Mode.LOWLATENCY, 14, 1 if latency == 0 else 4)
+    want = _motion_reconstruction(motion_codec, tiny_frames, latency, MOTION_LOWLATENCY_KEYINT[latency])
+    assert np.array_equal(_decompress(motion_codec, golden), want)
+    I, N = PacketType.INTRA, PacketType.INTER
+    layout = [(p.kind, p.first_frame, p.frame_count) for p in packets if p.kind in (I, N)]
+    if latency == 0:  # a packet per frame, keyframes every 4
+        assert layout == [(I if i % 4 == 0 else N, i, 1) for i in range(12)]
+    else:  # a 2-frame intra step, then packets of at most 4 frames inside intra periods of 8
+        assert layout == [(I, 0, 2), (N, 2, 4), (N, 6, 2), (I, 8, 2), (N, 10, 2)]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("latency", [0, 1, 4])
+def test_motion_round_trip_is_exact(motion_codec, coded_steps, latency, threads):
+    """File API and a byte at a time, 1 and 2 threads: the decoder gives exactly
+    what the encoder decoded for itself, and the stream is the same twice."""
+    import torch
+
+    from conftest import _tiny_pattern
+    from vqcodec.stream import StreamDecoder
+
+    frames, before = _tiny_pattern(13), torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        buf = io.BytesIO()
+        compress(frames, buf, 64, 48, Fraction(25), 2, "lowlatency", motion_codec, keyint=6, latency=latency)
+        data = buf.getvalue()
+        again = io.BytesIO()
+        compress(frames, again, 64, 48, Fraction(25), 2, "lowlatency", motion_codec, keyint=6, latency=latency)
+        assert again.getvalue() == data
+        want = _motion_reconstruction(motion_codec, frames, latency, keyint=6)
+        assert np.array_equal(_decompress(motion_codec, data), want)
+        dec = StreamDecoder(motion_codec)
+        got = [f for _, f in dec.read_from(io.BytesIO(data), 1)]
+        assert dec.ended and np.array_equal(np.stack(got), want)
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("latency,keyframes", [(0, "fixed"), (1, "fixed"), (2, "adaptive"), (3, "fixed"),
+                                               (5, "adaptive"), (40, "fixed")])
+def test_motion_packets_are_out_within_the_latency(motion_codec, tiny_frames, latency, keyframes):
+    enc = _motion_encoder(motion_codec, tiny_frames, latency, keyint=6, keyframes=keyframes)
+    out_until = -1
+    for t, frame in enumerate(tiny_frames):
+        for p in enc.push(frame):
+            assert p.first_frame == out_until + 1
+            out_until = p.first_frame + p.frame_count - 1
+        assert out_until >= t - latency, f"frame {t - latency} still held when frame {t} arrives"
+    for p in enc.flush():
+        out_until = p.first_frame + p.frame_count - 1
+    assert out_until == len(tiny_frames) - 1
+
+
+def test_a_still_camera_costs_a_few_bytes_a_frame(motion_codec):
+    """The encoder's own skip decisions (no coded_steps): after the intra frame each
+    frame of a still clip is a skipped step: its packet's payload is the step's
+    head (3 bytes) and the range coder's last word (4), its framing 25 more."""
+    from conftest import _tiny_pattern
+
+    frames = np.repeat(_tiny_pattern(1), 10, axis=0)
+    buf = io.BytesIO()
+    compress(frames, buf, 64, 48, Fraction(25), 2, "lowlatency", motion_codec, latency=0)
+    header, packets = _packets(buf.getvalue())
+    inter = [p for p in packets if p.kind == PacketType.INTER]
+    assert len(inter) == 9 and all(len(p.payload) <= 8 for p in inter), [len(p.payload) for p in inter]
+    assert np.array_equal(_decompress(motion_codec, buf.getvalue())[1:], _motion_reconstruction(
+        motion_codec, frames, 0, keyint=64)[1:])
+
+
+def test_adaptive_keyframes_put_an_intra_packet_at_a_scene_cut(motion_codec, coded_steps):
+    from conftest import _tiny_pattern
+
+    frames = np.concatenate([_tiny_pattern(6), 255 - _tiny_pattern(6)[:, ::-1]])  # a cut at frame 6
+    for keyframes, intra in (("adaptive", [0, 6]), ("fixed", [0])):
+        buf = io.BytesIO()
+        compress(frames, buf, 64, 48, Fraction(25), 2, "lowlatency", motion_codec, keyframes=keyframes)
+        header, packets = _packets(buf.getvalue())
+        assert [p.first_frame for p in packets if p.kind == PacketType.INTRA] == intra
+        assert header.intra_period == 64  # the default keyframe interval of the predicted path
+
+
+def test_a_late_joiner_and_damage_resume_at_the_next_keyframe(motion_codec, coded_steps):
+    from conftest import _tiny_pattern
+    from vqcodec.recovery import RecoveringDecoder
+    from vqcodec.stream import StreamDecoder
+
+    frames = _tiny_pattern(20)
+    buf = io.BytesIO()
+    compress(frames, buf, 64, 48, Fraction(25), 2, "lowlatency", motion_codec, keyint=8, latency=0)
+    data = buf.getvalue()
+    reference = _decompress(motion_codec, data)
+    dec = StreamDecoder(motion_codec)
+    cut = len(data) // 3
+    out = [f for i in range(cut, len(data), 7) for f in dec.push(data[i:i + 7])]
+    dec.flush()
+    assert dec.first_frame in (8, 16) and np.array_equal(np.stack(out), reference[dec.first_frame:])
+    header, packets = _packets(data)
+    hit = next(p for p in packets if p.kind == PacketType.INTER and p.first_frame == 2)
+    at = data.index(hit.payload) + len(hit.payload) // 2
+    bad = bytearray(data)
+    bad[at] ^= 0x5A
+    rec = RecoveringDecoder(motion_codec, io.BytesIO(bytes(bad)))
+    got = list(rec)
+    (damage,) = rec.damages
+    assert (damage.first_lost, damage.resumed) == (2, 8)
+    assert [i for i, _ in got] == [0, 1] + list(range(8, 20))
+    assert all(np.array_equal(f, reference[i]) for i, f in got)
+
+
+def test_a_version_13_motion_stream_keeps_its_keyframe_path(motion_codec, tiny_frames, monkeypatch):
+    """Before v14 a motion model's low-latency streams held keyframes and frames
+    rebuilt between them: such a stream still decodes, and a v13 encoder still writes it."""
+    old = (EXPECTED / "tiny_motion_lowlatency_q2_v13.vqv").read_bytes()
+    header, packets = _packets(old)
+    assert header.version == 13 and PacketType.PREDICTED in {p.kind for p in packets}
+    out = _decompress(motion_codec, old)
+    assert out.shape == tiny_frames.shape
+    monkeypatch.setattr(motion_codec, "version_for", lambda *_: 13)
+    assert lowlatency_stream(motion_codec, tiny_frames) == old
+
+
+def test_a_predicted_packet_is_refused_in_a_version_14_stream(motion_codec):
+    from vqcodec.format.container import ContainerError, Packet, PacketReader
+
+    golden = (EXPECTED / "tiny_motion_lowlatency_q2.vqv").read_bytes()
+    header, packets = _packets(golden)
+    forged = header.to_bytes() + packets[0].to_bytes() + Packet(PacketType.PREDICTED, 1, 1, b"\0", 0).to_bytes()
+    f = io.BytesIO(forged)
+    with pytest.raises(ContainerError, match="PREDICTED packet in a version 14 low-latency stream"):
+        list(PacketReader(f, StreamHeader.read(f)))
+
+
+def test_keyint_defaults_by_path(motion_codec, tiny_codec):
+    motion = LowLatencyMode.encoder(motion_codec, 64, 48, Fraction(25), None, 2)
+    keyframes = LowLatencyMode.encoder(tiny_codec, 64, 48, Fraction(25), None, 2)
+    assert (motion.header.gop, motion.header.intra_period) == (1, 64)
+    assert keyframes.header.gop == 8 and keyframes.header.version < 14

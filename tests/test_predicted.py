@@ -76,9 +76,20 @@ def _reconstruction(codec, frames, quality=2, version=None) -> np.ndarray:
 
 def test_golden_stream(motion_codec, tiny_frames):
     data = _compress(motion_codec, tiny_frames)
-    assert StreamHeader.read(io.BytesIO(data)).version == 13
+    assert StreamHeader.read(io.BytesIO(data)).version == 14
     assert data == (EXPECTED / "tiny_motion_q2.vqv").read_bytes()
     assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, tiny_frames))
+
+
+def test_version_13_streams_keep_decoding(motion_codec, tiny_frames):
+    """v14 changed the low-latency mode only: a v13 full-mode stream holds the same
+    packets as v14's and decodes to the same frames."""
+    old = (EXPECTED / "tiny_motion_q2_v13.vqv").read_bytes()
+    new = (EXPECTED / "tiny_motion_q2.vqv").read_bytes()
+    assert StreamHeader.read(io.BytesIO(old)).version == 13
+    assert [(p.kind, p.payload) for p in _packets(old) if p.kind != PacketType.HEADER] == \
+        [(p.kind, p.payload) for p in _packets(new) if p.kind != PacketType.HEADER]
+    assert np.array_equal(_decompress(motion_codec, old), _reconstruction(motion_codec, tiny_frames, version=13))
 
 
 def test_golden_stream_with_quarter_pixel_fields(motion_codec, monkeypatch):
@@ -399,7 +410,7 @@ def test_info_says_what_the_encoder_chose(tmp_path):
     import json
 
     doc = json.loads(out.output)
-    assert doc["format_version"] == 13
+    assert doc["format_version"] == 14
     assert (doc["intra_frames"], doc["predicted_frames"]) == (8, 4)
     assert doc["intra_qualities"] == [2]  # v9; quality 2 is the tiny model's finest
     assert (doc["predicted_steps"], doc["skipped_steps"], doc["intra_steps"]) == (2, 0, 0)

@@ -95,9 +95,12 @@ class StreamEncoder:
     """Frames in, packets (bytes) out, in constant memory.
 
     mode "full" (the default, modes.DEFAULT_MODE: GOPs of the model's size, the better
-    rate, one GOP of delay) or "lowlatency" (keyframes every `keyint` frames or where
-    the content changes with keyframes="adaptive", at most `latency` frames held back:
-    what a camera pipeline that bounds its delay names). `model` is an installed
+    rate, one GOP of delay) or "lowlatency" (at most `latency` frames held back: what a
+    camera pipeline that bounds its delay names; keyframes every `keyint` frames or
+    where the content changes with keyframes="adaptive"; keyint None: 64 with a
+    motion model such as the shipped default, whose low-latency frames are coded as
+    predicted steps (format v14), 8 with other models, whose frames between
+    keyframes are rebuilt by motion compensation). `model` is an installed
     model name, a path, or a loaded Codec. `quality` defaults to the model's middle one.
     `frame_count`, if known, goes into the header; left None, the header says unknown.
     `arithmetic` "integer" (default): the prior's tables are computed exactly and
@@ -109,7 +112,7 @@ class StreamEncoder:
 
     def __init__(self, width: int, height: int, fps: float | Fraction, quality: int | None = None,
                  mode: str = modes.DEFAULT_MODE, model: str | Codec = "default", *, device: str = "cpu",
-                 keyint: int = 8, keyframes: str | KeyframePolicy = "fixed", latency: int = 0,
+                 keyint: int | None = None, keyframes: str | KeyframePolicy = "fixed", latency: int = 0,
                  settings: LowLatencySettings | None = None, frame_count: int | None = None,
                  arithmetic: str = DEFAULT_ARITHMETIC):
         modes.mode_class(mode)  # an unknown mode fails before the model loads

@@ -66,7 +66,7 @@ class CompressSettings:
     model: str = "default"  # a name, or an absolute path (the client resolves relative ones)
     quality: int | None = None
     mode: str = "full"
-    keyint: int = 8
+    keyint: int | None = None  # None: the mode's default (StreamEncoder)
     keyframes: str = "fixed"
     latency: int = 0
     arithmetic: str = "integer"

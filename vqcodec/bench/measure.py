@@ -201,10 +201,11 @@ def settings_curves(codec: Codec, frames: np.ndarray, qualities: list[int],
 
 @dataclass(frozen=True)
 class LowLatencyMode:
-    """The low-latency mode: VQ keyframes + motion-compensated frames between them."""
+    """The low-latency mode: a motion model's predicted steps in packets its latency
+    allows (format v14), or VQ keyframes + motion-compensated frames between them."""
 
     name: str
-    keyint: int = 8  # the interval, or the maximum one for AdaptiveKeyframes
+    keyint: int | None = None  # the interval, or the maximum one for AdaptiveKeyframes; None: the mode's
     latency: int = 0
     policy: str = "FixedKeyframes"  # a KeyframePolicy class of vqcodec.modes.keyframes
     arithmetic: str = "integer"  # the prior's: integer (format v4) or float (v3)
@@ -216,7 +217,9 @@ class LowLatencyMode:
         from vqcodec.modes.lowlatency import LowLatencySettings
 
         t, h, w, _ = frames.shape
-        policy = getattr(keyframes, self.policy)(self.keyint)  # a fresh one: policies keep state
+        # a fresh policy each time: policies keep state
+        policy = (getattr(keyframes, self.policy)(self.keyint) if self.keyint is not None
+                  else next(n for n, cls in keyframes.POLICIES.items() if cls.__name__ == self.policy))
         settings = LowLatencySettings(latency=self.latency)
         if self.lambda_scale is not None:
             settings = LowLatencySettings(latency=self.latency, lambda_scale=self.lambda_scale)
@@ -225,10 +228,12 @@ class LowLatencyMode:
                                                         arithmetic=self.arithmetic))
 
 
-# Modes `vqcodec bench --modes` accepts: the full mode, and the low-latency mode with
-# keyframes every 8 frames predicted forward (latency 0, the camera setting), interpolated
-# (latency 7), or content-adaptive (at most every 32 frames, latency 0); "lowlatency-float"
-# is "lowlatency" with the float prior (format v3: faster, same-machine decoding only).
+# Modes `vqcodec bench --modes` accepts: the full mode, and the low-latency mode at latency
+# 0 (the camera setting), at latency 7, or with content-adaptive keyframes (at most every
+# 32 frames, latency 0); keyframes by default every 64 frames with a motion model (its
+# frames are coded as predicted steps, format v14), every 8 with others (their frames
+# between keyframes are rebuilt by motion compensation). "lowlatency-float" is
+# "lowlatency" with the float prior (format v3, transformer-prior models only).
 MODES = {m.name: m for m in (
     FullMode(),
     LowLatencyMode("lowlatency"),

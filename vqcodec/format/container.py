@@ -37,7 +37,8 @@ from ..errors import (
     TruncatedStream,
     UnsupportedVersion,
 )
-from .versions import FORMAT_VERSION, READABLE_VERSIONS, has_header_copies, has_lowlatency, has_motion
+from .versions import (FORMAT_VERSION, READABLE_VERSIONS, has_header_copies, has_lowlatency, has_motion,
+                       lowlatency_predicted)
 
 MAGIC = b"VQVC"
 SYNC = b"PK"
@@ -394,6 +395,8 @@ class PacketReader:
             # Segments of 1..gop frames.
             if not 1 <= count <= h.gop:
                 raise bad(f"segment of {count} frames at frame {first} (gop is {h.gop})")
+            if kind is PacketType.PREDICTED and lowlatency_predicted(h.version):  # v14: steps only
+                raise bad(f"PREDICTED packet in a version {h.version} low-latency stream")
         else:
             # Contiguous GOPs of 1..gop frames that start on multiples of gop: only the last is
             # short (v6: any packet may be short; none crosses an intra period).

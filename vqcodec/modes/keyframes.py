@@ -75,7 +75,9 @@ class AdaptiveKeyframes(KeyframePolicy):
     interval: int = 16  # the maximum interval
     cut_factor: float = 3.0  # a difference this many times the recent level is a cut
     cut_min: float = 4.0  # ... and at least this large (LUV units)
-    drift: float = 12.0  # mean LUV distance from the last keyframe that forces a new one
+    # mean LUV distance from the last keyframe that forces a new one; None: never (the
+    # predicted path of format v14 codes every frame, so nothing has to bridge a drift)
+    drift: float | None = 12.0
     name = "adaptive"
     _last_key: int = field(default=-1, repr=False)
     _key_luv: np.ndarray | None = field(default=None, repr=False)
@@ -107,7 +109,7 @@ class AdaptiveKeyframes(KeyframePolicy):
         self._diffs = self._diffs[-_WINDOW:] + [d]
         if d >= self.cut_min and d > self.cut_factor * level:
             return True
-        return luv_difference(luv, self._key_luv) > self.drift
+        return self.drift is not None and luv_difference(luv, self._key_luv) > self.drift
 
     def describe(self) -> str:
         return f"adaptive, at most every {self.interval} frames"

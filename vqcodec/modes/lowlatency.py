@@ -43,9 +43,10 @@ import torch
 
 from ..errors import CodecError, TokenMismatchError
 from ..format.container import Mode, Packet, PacketType, StreamHeader
+from ..format.versions import lowlatency_predicted
 from ..motion import compensation as motion
 from ..motion.side_info import SideReader, SideWriter
-from .keyframes import KeyframePolicy, keyframe_policy
+from .keyframes import AdaptiveKeyframes, FixedKeyframes, KeyframePolicy, keyframe_policy
 
 COPY, FORWARD, BILATERAL, BIDIRECTIONAL = range(4)
 _KEYLEN = struct.Struct("<I")
@@ -90,26 +91,67 @@ class LowLatencyMode:
     name = "lowlatency"
     wire = Mode.LOWLATENCY
 
+    # the predicted path's (format v14) default keyframe interval: an INTRA packet (where
+    # a late joiner starts) every 64 frames, about 2 s at 30 fps. Its frames between
+    # are coded, not rebuilt, so they need no keyframe to bridge them.
+    PREDICTED_KEYINT = 64
+    KEYINT = 8  # the keyframe path's (v2-v13, and models without motion)
+
     @staticmethod
     def encoder(codec, width: int, height: int, fps: Fraction, frame_count: int | None, quality: int,
-                version: int | None = None, *, keyint: int = 8, keyframes: str | KeyframePolicy = "fixed",
-                latency: int = 0, settings: LowLatencySettings | None = None) -> LowLatencyEncoder:
+                version: int | None = None, *, keyint: int | None = None, keyframes: str | KeyframePolicy = "fixed",
+                latency: int = 0, settings: LowLatencySettings | None = None):
         """keyframes: "fixed" (every `keyint` frames), "adaptive" (where the content changes,
-        at most `keyint` apart) or a KeyframePolicy; latency: frames the encoder may hold back
-        (settings.latency, if settings are given)."""
-        policy = keyframe_policy(keyframes, keyint)
+        at most `keyint` apart) or a KeyframePolicy; keyint None: the path's default;
+        latency: frames the encoder may hold back (settings.latency, if settings are given).
+        A motion model writing format v14 codes with predicted steps (_predicted_encoder)."""
         if settings is None:
             settings = LowLatencySettings(latency=latency)
         elif latency != settings.latency and latency != 0:
             raise ValueError(f"latency {latency} and settings.latency {settings.latency} disagree")
+        version = codec.version_for() if version is None else version
+        if codec.uses_motion and lowlatency_predicted(version):
+            return _predicted_encoder(codec, width, height, fps, frame_count, quality, version,
+                                      keyint or LowLatencyMode.PREDICTED_KEYINT, keyframes, settings.latency)
+        policy = keyframe_policy(keyframes, keyint or LowLatencyMode.KEYINT)
         interval = policy.max_interval
         header = codec.stream_header(Mode.LOWLATENCY, width, height, fps, frame_count, quality, interval,
                                      -(-settings.intra_period // interval) * interval, version)
         return LowLatencyEncoder(codec, header, policy, settings)
 
     @staticmethod
-    def decoder(codec, header: StreamHeader) -> LowLatencyDecoder:
+    def decoder(codec, header: StreamHeader):
+        if codec.uses_motion and lowlatency_predicted(header.version):
+            from .predicted import PredictedDecoder
+            return PredictedDecoder(codec, header)
         return LowLatencyDecoder(codec, header)
+
+
+def _predicted_encoder(codec, width: int, height: int, fps: Fraction, frame_count: int | None, quality: int,
+                       version: int, keyint: int, keyframes: str | KeyframePolicy, latency: int):
+    """The low-latency mode of format v14: the full mode's predicted steps in packets
+    the latency allows. Latency 0: packets of one frame, each a one-frame step
+    (held: the header's gop 1). Latency L >= factor_t - 1: packets of
+    factor_t x floor((L + 1) / factor_t) frames (at most the model's GOP), steps of
+    factor_t frames; a packet's first frame waits for its last, so at most L frames.
+    An INTRA packet starts where the keyframe policy says (asked at each packet's
+    first frame; "fixed": every keyint frames, rounded down to whole packets;
+    "adaptive": also at a scene cut, without the keyframe path's drift rule); every other packet chooses per step
+    predicted, skipped or intra (a scene cut), as the full mode does."""
+    from .predicted import PredictedEncoder
+
+    t = codec.factor_t
+    packet = 1 if latency < t - 1 else min(codec.config.gop, t * ((latency + 1) // t))
+    period = max(packet, keyint // packet * packet)  # (at most keyint apart)
+    if isinstance(keyframes, str):  # by name: fixed ones on whole packets, adaptive ones at cuts only
+        policy = (FixedKeyframes(period) if keyframes == "fixed"
+                  else AdaptiveKeyframes(keyint, drift=None) if keyframes == "adaptive"
+                  else keyframe_policy(keyframes, keyint))
+    else:
+        policy = keyframes
+    period = -(-policy.max_interval // packet) * packet
+    header = codec.stream_header(Mode.LOWLATENCY, width, height, fps, frame_count, quality, packet, period, version)
+    return PredictedEncoder(codec, header, policy)
 
 
 class _KeyframeCoder:

@@ -91,13 +91,20 @@ class PredictedEncoder:
     STILL_SHARE: float | None = 0.7
     STILL_NOISE, TEXTURE_VAR, STILL_BOOST = 0.25, 50.0, 1
 
-    def __init__(self, codec: Codec, header: StreamHeader):
-        self.codec, self.header = codec, header
+    def __init__(self, codec: Codec, header: StreamHeader, policy=None):
+        """policy: the low-latency mode's KeyframePolicy (format v14), asked at each
+        packet's first frame whether an INTRA packet starts there; None (the full
+        mode): one starts every header.intra_period frames."""
+        self.codec, self.header, self.policy = codec, header, policy
         self.quality, self.version = header.quality, header.version
+        # v14 low latency at latency 0: one-frame steps and packets (steps.py, held)
+        self.held = header.gop < codec.factor_t
+        self.step_frames = 1 if self.held else codec.factor_t
+        self._packet_intra = True  # whether the packet being filled is INTRA
         # the intra steps' quality (v9: written at the head of each INTRA packet)
         self.intra_quality = (min(max(codec.qualities), self.quality + self.INTRA_BOOST)
                               if intra_quality_coded(self.version) else self.quality)
-        self.steps = StepEncoder(codec, header.height, header.width, header.quality, header.version)
+        self.steps = StepEncoder(codec, header.height, header.width, header.quality, header.version, self.held)
         self._frames: list[np.ndarray] = []  # frames of the packet being filled
         self._pending: list[np.ndarray] = []  # frames of the step being filled (INTER)
         self._decoded: list[np.ndarray] = []  # decoded steps of the packet being filled
@@ -113,26 +120,32 @@ class PredictedEncoder:
         self.intra_bytes = self.inter_bytes = 0
         self.step_modes = [0, 0, 0]  # steps predicted, skipped, intra (step_modes.py; reports)
 
-    @property
-    def _intra(self) -> bool:
-        return self._done % self.header.intra_period == 0
+    def _starts_intra(self, frame: np.ndarray) -> bool:
+        """Whether the packet that starts with `frame` is INTRA (random access)."""
+        if self.policy is None:
+            return self._done % self.header.intra_period == 0
+        key = self.policy.is_keyframe(self._done, frame)  # (asked every packet: policies keep state)
+        return key or self._prev is None
 
     def push(self, frame: np.ndarray) -> list[Packet]:
-        self._frames.append(frame)
-        if not self._intra:
-            if len(self._frames) == 1:
+        if not self._frames:  # a packet starts
+            self._packet_intra = self._starts_intra(frame)
+            if not self._packet_intra:
                 self.steps.begin()
+        self._frames.append(frame)
+        if not self._packet_intra:
             self._pending.append(frame)
-            if len(self._pending) == self.codec.factor_t:
+            if len(self._pending) == self.step_frames:
                 self._code_step()
         return [self._packet()] if len(self._frames) == self._packet_frames() else []
 
     def _packet_frames(self) -> int:
         """Frames of the packet being filled: INTRA_FRAMES (None: one step) at an
-        intra period's start, else up to a GOP, ending at the next intra period."""
-        if self._intra:
-            return self.INTRA_FRAMES or self.codec.factor_t
-        return min(self.codec.config.gop, self.header.intra_period - self._done % self.header.intra_period)
+        intra period's start, else up to a GOP (the header's: the low-latency mode's
+        packets are shorter), ending at the next intra period."""
+        if self._packet_intra:
+            return min(self.INTRA_FRAMES or self.step_frames, self.header.gop)
+        return min(self.header.gop, self.header.intra_period - self._done % self.header.intra_period)
 
     def flush(self) -> list[Packet]:
         if self._pending:
@@ -145,12 +158,12 @@ class PredictedEncoder:
         step, self._prev, bits = self.steps.code(frames, self._ref, self._source, self._prev)
         self.ideal_bits += bits
         self.step_bits += bits
-        self._decoded.append(step)
+        self._decoded.append(step[-1:] if self.held else step)  # (a held step: its frame, repeated)
         self._ref, self._source = step[-1], motion.luma(frames[-1])
 
     def _packet(self) -> Packet:
         codec, n, first = self.codec, len(self._frames), self._done
-        if self._intra:  # a GOP coded alone: random access starts here
+        if self._packet_intra:  # a GOP coded alone: random access starts here
             gop, q = codec.padded(np.stack(self._frames)), self.intra_quality
             tokens, latents = codec.quantize(gop, q)
             if self._looks_still(gop, tokens, q):
@@ -165,6 +178,8 @@ class PredictedEncoder:
             self.intra_bytes += len(payload)
             self.tokens += tokens.size
             self._last = codec.decode_tokens(tokens, q)
+            if self.held:  # the frame repeated: its last copy
+                self._last = self._last[-1:]
             packet = Packet(PacketType.INTRA, first, n, payload, tokens_crc(tokens))
             self._ref, self._source = self._last[n - 1], motion.luma(gop[n - 1])
             self.steps.last_mse = None
@@ -185,7 +200,8 @@ class PredictedEncoder:
     def _looks_still(self, gop: np.ndarray, tokens: np.ndarray, q: int) -> bool:
         """Whether the intra step gop (t, H', W', 3), its tokens (nearest symbols)
         at quality q, is a still camera's (see STILL_SHARE): then it is coded finer."""
-        if self.STILL_SHARE is None or not intra_quality_coded(self.version) or q >= max(self.codec.qualities):
+        if (self.STILL_SHARE is None or self.held or not intra_quality_coded(self.version)
+                or q >= max(self.codec.qualities)):  # (a held step's two frames are one)
             return False
         error = _mse(self.codec.decode_tokens(tokens, q), gop)
         b, n = 16, 256  # 16x16 luma blocks, whole ones only (a ragged edge left out)
@@ -205,11 +221,12 @@ class PredictedEncoder:
 
 
 class PredictedDecoder:
-    """Packets of a format v6 full-mode stream in, frames out."""
+    """Packets of a format v6 full-mode stream (or a v14 low-latency one) in, frames out."""
 
     def __init__(self, codec: Codec, header: StreamHeader):
         self.codec, self.header = codec, header
-        self.steps = StepDecoder(codec, header.height, header.width, header.quality, header.version)
+        self.held = header.gop < codec.factor_t  # one-frame steps (v14 low latency at latency 0)
+        self.steps = StepDecoder(codec, header.height, header.width, header.quality, header.version, self.held)
         self._prev: torch.Tensor | None = None
         self._ref: np.ndarray | None = None
 
@@ -231,17 +248,19 @@ class PredictedDecoder:
                 raise TokenMismatchError(f"decoded tokens of frames {packet.first_frame}-{last} do not match "
                                          f"their CRC: the prior's probabilities differ from the encoder's")
             frames = codec.decode_tokens(tokens, q)
+            if self.held:  # the frame repeated: its last copy
+                frames = frames[-1:]
         elif self._prev is None:
             raise CodecError(f"stream starts with an inter packet at frame {packet.first_frame}")
         else:
             try:
-                steps, self._prev, crc = self.steps.decode(packet.payload, -(-n // codec.factor_t), self._ref,
-                                                           self._prev)
+                count = n if self.held else -(-n // codec.factor_t)
+                steps, self._prev, crc = self.steps.decode(packet.payload, count, self._ref, self._prev)
             except ValueError as e:
                 raise e if isinstance(e, CodecError) else CodecError(str(e)) from None
             if crc != packet.tokens_crc:
                 raise TokenMismatchError(f"decoded steps (modes, motion and tokens) of frames "
                                          f"{packet.first_frame}-{last} do not match their CRC")
-            frames = np.concatenate(steps)
+            frames = np.concatenate([s[-1:] for s in steps] if self.held else steps)
         self._ref = frames[n - 1]
         return frames[:n, : h.height, : h.width]

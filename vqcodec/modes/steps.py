@@ -33,8 +33,12 @@ class _Steps:
     """What the encoder and the decoder of one stream share: the geometry and the
     zero latent frame."""
 
-    def __init__(self, codec: Codec, height: int, width: int, quality: int, version: int):
+    def __init__(self, codec: Codec, height: int, width: int, quality: int, version: int, held: bool = False):
         self.codec, self.quality, self.version = codec, quality, version
+        # one-frame steps (format v14, the low-latency mode at latency 0): the frame is
+        # repeated to fill factor_t frames, and every frame of its prediction clip takes
+        # the whole field (a t-frame step's frame i takes (i + 1) / t of it)
+        self.held = held
         self.precision = motion_precision(version)  # vectors in 1/precision pixels (v7: quarter pixels)
         self.interp = FILTERS[subpel_filter(version)]  # how a field moves pixels (v11: 4-tap; v12: block vectors)
         self.overlaps = overlap_flagged(version)  # v13: a step's bit may choose FOUR_TAP_OVERLAPPED instead
@@ -71,6 +75,12 @@ class _Steps:
         ctx = self.codec.empty_context(self.h, self.w)
         ctx[: self.zero.shape[0]] = torch.from_numpy(self.zero).to(ctx.device)
         return ctx
+
+    def prediction(self, ref: np.ndarray, field: np.ndarray, block: int, precision: int, interp) -> np.ndarray:
+        """The step's prediction clip (t, H', W', 3): ref warped by the field."""
+        if self.held:
+            return np.repeat(predict(ref, field, 1, block, precision, interp), self.t, 0)
+        return predict(ref, field, self.t, block, precision, interp)
 
     def reconstruct(self, tokens: np.ndarray, pred: np.ndarray | None, cond: tuple | None = None) -> np.ndarray:
         """tokens (planes, h, w), pred (t, H', W', 3) or None (intra) -> decoded step
@@ -233,7 +243,8 @@ class StepEncoder(_Steps):
         sharp prediction serves the networks better."""
         field, precision, pred, mse, bits = self._field(frames, ref, source)
         if self.flags_overlap(field):
-            over = overlap(ref, field, self.t, self.packet_block, precision, pred)  # (pred: its own hypotheses)
+            n = 1 if self.held else self.t  # (pred: its own hypotheses)
+            over = np.repeat(overlap(ref, field, n, self.packet_block, precision, pred[:n]), self.t // n, 0)
             mse_over = _mse(over, frames)
             if mse_over < self.OVERLAP_GAIN * mse:
                 return field, precision, over, mse_over, bits, True
@@ -247,14 +258,14 @@ class StepEncoder(_Steps):
         FINE_LAMBDA x 2 ln 2 x the last step's coded MSE (the prediction's SSE is a
         stand-in for what coding the step will cost, which FINE_LAMBDA scales)."""
         whole = search(source, frames[-1], self.packet_block)  # (by, bx, 2)
-        pred = predict(ref, whole, self.t, self.packet_block, 1, self.interp)
+        pred = self.prediction(ref, whole, self.packet_block, 1, self.interp)
         mse = _mse(pred, frames)
         if self.precision == 1 or self.quality < self.FINE_FROM:
             return whole, 1, pred, mse, None
         fine = refine(source, frames[-1], whole, self.packet_block, self.precision, self.interp)
         if np.array_equal(fine, whole * self.precision):  # no block moved off its whole pixel
             return whole, 1, pred, mse, None
-        pred_fine = predict(ref, fine, self.t, self.packet_block, self.precision, self.interp)
+        pred_fine = self.prediction(ref, fine, self.packet_block, self.precision, self.interp)
         mse_fine = _mse(pred_fine, frames)
         lam = self.FINE_LAMBDA * 2 * np.log(2) * (mse if self.coded_mse is None else self.coded_mse)
         bits_whole, bits_fine = self.side.step_field_bits(whole), self.side.step_field_bits(fine, self.precision)
@@ -337,7 +348,7 @@ class StepDecoder(_Steps):
             if mode != INTRA:
                 field, precision = side.step_field(by, bx)
                 interp = FOUR_TAP_OVERLAPPED if self.flags_overlap(field) and side.overlap() else self.interp
-                pred = predict(ref, field, self.t, block, precision, interp)
+                pred = self.prediction(ref, field, block, precision, interp)
             if mode == SKIP:  # the step is its prediction
                 tokens, prev, step = self.zero.copy(), self.zero_context(), pred
             else:
