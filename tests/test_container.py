@@ -175,12 +175,12 @@ def test_wrong_magic():
             read_all(data)
 
 
-def test_version_14():
-    data = patch_header(golden_stream(), "<H", 4, 14)
+def test_version_15():
+    data = patch_header(golden_stream(), "<H", 4, 15)
     with pytest.raises(UnsupportedVersion,
-                       match=r"^unsupported \.vqv version 14 \(this build reads versions 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 and 13\)$") as e:
+                       match=r"^unsupported \.vqv version 15 \(this build reads versions 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 and 14\)$") as e:
         read_all(data)
-    assert (e.value.found, e.value.supported) == (14, (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13))
+    assert (e.value.found, e.value.supported) == (15, tuple(range(1, 15)))
 
 
 # --- version 2: the low-latency mode ------------------------------------------------------------
@@ -198,7 +198,7 @@ def lowlatency_packets() -> list[Packet]:
             end(12)]
 
 
-def test_new_headers_are_version_12():
+def test_new_headers_are_version_14():
     h = StreamHeader(**{**make_header().__dict__, "version": 2})
     assert StreamHeader(**{k: v for k, v in make_header().__dict__.items() if k != "version"}).version == 14
     assert h.to_bytes()[4:6] == b"\x02\x00"
@@ -516,7 +516,7 @@ def test_absurd_payload_len_rejected_before_reading():
 
 
 def test_messages_are_one_line():
-    cases = [b"", b"junk", golden_stream()[:50], patch_header(golden_stream(), "<H", 4, 14),
+    cases = [b"", b"junk", golden_stream()[:50], patch_header(golden_stream(), "<H", 4, 15),
              patch_header(golden_stream(), "<H", 10, 9000), golden_stream()[:P1 + 30]]
     for data in cases:
         with pytest.raises(ContainerError) as e:

@@ -210,6 +210,8 @@ class LowLatencyMode:
     policy: str = "FixedKeyframes"  # a KeyframePolicy class of vqcodec.modes.keyframes
     arithmetic: str = "integer"  # the prior's: integer (format v4) or float (v3)
     lambda_scale: float | None = None  # of the mode decision; None: LowLatencySettings' default
+    # write this format version instead of the model's (a motion model's keyframe path: 13)
+    version: int | None = None
 
     def code(self, codec: Codec, frames: np.ndarray, fps: Fraction, quality: int):
         from vqcodec.api import compress
@@ -223,9 +225,16 @@ class LowLatencyMode:
         settings = LowLatencySettings(latency=self.latency)
         if self.lambda_scale is not None:
             settings = LowLatencySettings(latency=self.latency, lambda_scale=self.lambda_scale)
-        return _round_trip(codec, lambda buf: compress(frames, buf, w, h, fps, quality, "lowlatency", codec,
-                                                        keyframes=policy, settings=settings,
-                                                        arithmetic=self.arithmetic))
+        def write(buf):
+            if self.version is not None:  # the instance's method, removed again below
+                codec.version_for = lambda *_: self.version
+            try:
+                return compress(frames, buf, w, h, fps, quality, "lowlatency", codec, keyframes=policy,
+                                settings=settings, arithmetic=self.arithmetic)
+            finally:
+                codec.__dict__.pop("version_for", None)
+
+        return _round_trip(codec, write)
 
 
 # Modes `vqcodec bench --modes` accepts: the full mode, and the low-latency mode at latency
@@ -233,13 +242,16 @@ class LowLatencyMode:
 # 32 frames, latency 0); keyframes by default every 64 frames with a motion model (its
 # frames are coded as predicted steps, format v14), every 8 with others (their frames
 # between keyframes are rebuilt by motion compensation). "lowlatency-float" is
-# "lowlatency" with the float prior (format v3, transformer-prior models only).
+# "lowlatency" with the float prior (format v3, transformer-prior models only);
+# "lowlatency-keyframes" is a motion model's keyframe path as format v13 wrote it
+# (keyframes every 8, latency 0), to measure v14 against.
 MODES = {m.name: m for m in (
     FullMode(),
     LowLatencyMode("lowlatency"),
     LowLatencyMode("lowlatency-float", arithmetic="float"),
     LowLatencyMode("lowlatency-l7", latency=7),
     LowLatencyMode("lowlatency-adaptive", keyint=32, policy="AdaptiveKeyframes"),
+    LowLatencyMode("lowlatency-keyframes", keyint=8, version=13),
 )}
 
 

@@ -5,8 +5,11 @@ that, or the name a user gives, to the mode's class, which makes the packet
 encoder (frames in, container packets out) and the packet decoder (packets
 in, frames out) that stream.py drives:
 
-    full        every frame coded as tokens, a GOP per packet (modes/full.py)
-    lowlatency  coded keyframes, motion-compensated frames between (modes/lowlatency.py)
+    full        every frame coded as tokens, a GOP per packet (modes/full.py; a
+                motion model's predicted steps: modes/predicted.py)
+    lowlatency  at most `latency` frames held back (modes/lowlatency.py): a motion
+                model's predicted steps in short packets (format v14), or coded
+                keyframes with motion-compensated frames between
 
 DEFAULT_MODE is the one mode both the library (StreamEncoder, api.compress)
 and the CLI use when none is named: "full", the better rate for a file, which

@@ -46,15 +46,18 @@ packet, as in every mode with a reference.
 """
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import torch
 
 from ..codec import Codec, tokens_crc
 from ..errors import CodecError, TokenMismatchError
 from ..format import step_modes
-from ..format.container import Packet, PacketType, StreamHeader
+from ..format.container import Mode, Packet, PacketType, StreamHeader
 from ..format.versions import intra_quality_coded
 from ..motion import compensation as motion
+from .keyframes import AdaptiveKeyframes, FixedKeyframes, KeyframePolicy, keyframe_policy
 from .steps import StepDecoder, StepEncoder, _mse
 
 
@@ -218,6 +221,32 @@ class PredictedEncoder:
         if self._last is None:
             raise ValueError("no packet coded yet")
         return self._last
+
+
+def lowlatency_encoder(codec, width: int, height: int, fps: Fraction, frame_count: int | None, quality: int,
+                       version: int, keyint: int, keyframes: str | KeyframePolicy, latency: int
+                       ) -> PredictedEncoder:
+    """The low-latency mode of format v14: the full mode's predicted steps in packets
+    the latency allows. Latency 0: packets of one frame, each a one-frame step
+    (held: the header's gop 1). Latency L >= factor_t - 1: packets of
+    factor_t x floor((L + 1) / factor_t) frames (at most the model's GOP), steps of
+    factor_t frames; a packet's first frame waits for its last, so at most L frames.
+    An INTRA packet starts where the keyframe policy says (asked at each packet's
+    first frame; "fixed": every keyint frames, rounded down to whole packets;
+    "adaptive": also at a scene cut, without the keyframe path's drift rule); every other packet chooses per step
+    predicted, skipped or intra (a scene cut), as the full mode does."""
+    t = codec.factor_t
+    packet = 1 if latency < t - 1 else min(codec.config.gop, t * ((latency + 1) // t))
+    period = max(packet, keyint // packet * packet)  # (at most keyint apart)
+    if isinstance(keyframes, str):  # by name: fixed ones on whole packets, adaptive ones at cuts only
+        policy = (FixedKeyframes(period) if keyframes == "fixed"
+                  else AdaptiveKeyframes(keyint, drift=None) if keyframes == "adaptive"
+                  else keyframe_policy(keyframes, keyint))
+    else:
+        policy = keyframes
+    period = -(-policy.max_interval // packet) * packet
+    header = codec.stream_header(Mode.LOWLATENCY, width, height, fps, frame_count, quality, packet, period, version)
+    return PredictedEncoder(codec, header, policy)
 
 
 class PredictedDecoder:
