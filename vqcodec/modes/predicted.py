@@ -181,8 +181,8 @@ class PredictedEncoder:
             self.intra_bytes += len(payload)
             self.tokens += tokens.size
             self._last = codec.decode_tokens(tokens, q)
-            if self.held:  # the frame repeated: its last copy
-                self._last = self._last[-1:]
+            if self.held:  # the frame repeated: shown as steps.shown says
+                self._last = self.steps.shown(self._last)[-1:]
             packet = Packet(PacketType.INTRA, first, n, payload, tokens_crc(tokens))
             self._ref, self._source = self._last[n - 1], motion.luma(gop[n - 1])
             self.steps.last_mse = None
@@ -277,8 +277,8 @@ class PredictedDecoder:
                 raise TokenMismatchError(f"decoded tokens of frames {packet.first_frame}-{last} do not match "
                                          f"their CRC: the prior's probabilities differ from the encoder's")
             frames = codec.decode_tokens(tokens, q)
-            if self.held:  # the frame repeated: its last copy
-                frames = frames[-1:]
+            if self.held:  # the frame repeated: shown as steps.shown says
+                frames = self.steps.shown(frames)[-1:]
         elif self._prev is None:
             raise CodecError(f"stream starts with an inter packet at frame {packet.first_frame}")
         else:
