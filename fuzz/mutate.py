@@ -8,9 +8,10 @@ change a field, a payload or the packet list, and write it back with the
 CRCs recomputed (most of the time: a stale CRC is a case too). Only the
 tokens CRC, which needs a decoder to compute, is left to fuzz_decoder.py.
 
-The wire layout is written out here from the format's description in
-vqcodec/container.py's docstring, not imported from it, so a slip in the
-container's own constants is not copied into the fuzzer.
+The wire layout is written out here from the format's description in the
+docstrings of vqcodec/format/container.py and packet_heads.py (format v14's
+short packet heads), not imported from them, so a slip in the container's own
+constants is not copied into the fuzzer.
 
 Every mutator takes a random.Random, so a case is reproducible from its seed.
 """
@@ -29,6 +30,10 @@ PACKET = struct.Struct("<2sBIHIII")  # followed by u32 crc32 of these 21 bytes, 
 PACKET_FIELDS = ("sync", "kind", "first_frame", "frame_count", "payload_len", "payload_crc",
                  "tokens_crc")
 CRC = struct.Struct("<I")
+# format v14: every packet but HEADER (type 5) has a short head, then a u16 check of it
+SHORT = struct.Struct("<2sBHH3sI")  # sync, kind, first_frame mod 2^16, frame_count, u24 payload_len, tokens_crc
+CHECK = struct.Struct("<H")
+SHORT_FROM, HEADER_KIND = 14, 5
 
 # Boundary values per field width: the ones off-by-one and overflow bugs live at.
 _INTERESTING = {
@@ -48,6 +53,7 @@ def crc32(data: bytes) -> int:
 class RawPacket:
     fields: dict
     payload: bytes
+    short: bool = False  # a v14 short head (fields that do not fit are cut to their width)
 
     def to_bytes(self, fix_crcs: bool = True, fix_len: bool = True) -> bytes:
         f = dict(self.fields)
@@ -55,6 +61,11 @@ class RawPacket:
             f["payload_len"] = len(self.payload)
         if fix_crcs:
             f["payload_crc"] = crc32(self.payload)
+        if self.short:
+            head = SHORT.pack(f["sync"], f["kind"], f["first_frame"] & 0xFFFF, f["frame_count"],
+                              (f["payload_len"] & 0xFFFFFF).to_bytes(3, "little"), f["tokens_crc"])
+            check = crc32(head) & 0xFFFF if fix_crcs else f.get("head_crc", 0) & 0xFFFF
+            return head + CHECK.pack(check) + self.payload
         head = PACKET.pack(*(f[k] for k in PACKET_FIELDS))
         crc = crc32(head) if fix_crcs else f.get("head_crc", 0)
         return head + CRC.pack(crc) + self.payload
@@ -92,7 +103,19 @@ def parse(data: bytes) -> RawStream | None:
     header["crc"] = CRC.unpack_from(data, pos)[0] if pos + 4 <= len(data) else 0
     pos += 4
     packets = []
-    while pos + PACKET.size + 4 <= len(data):
+    while pos + SHORT.size + CHECK.size <= len(data):
+        if header["version"] >= SHORT_FROM and data[pos + 2] != HEADER_KIND:
+            sync, kind, first, count, length, tokens = SHORT.unpack_from(data, pos)
+            fields = {"sync": sync, "kind": kind, "first_frame": first, "frame_count": count,
+                      "payload_len": int.from_bytes(length, "little"), "payload_crc": 0, "tokens_crc": tokens,
+                      "head_crc": CHECK.unpack_from(data, pos + SHORT.size)[0]}
+            start = pos + SHORT.size + CHECK.size
+            payload = data[start: start + fields["payload_len"]]
+            packets.append(RawPacket(fields, payload, short=True))
+            pos = start + len(payload)
+            continue
+        if pos + PACKET.size + 4 > len(data):
+            break
         fields = dict(zip(PACKET_FIELDS, PACKET.unpack_from(data, pos)))
         fields["head_crc"] = CRC.unpack_from(data, pos + PACKET.size)[0]
         start = pos + PACKET.size + 4
@@ -229,7 +252,7 @@ def _packet_list(rng: random.Random, s: RawStream) -> None:
     if op == 0:
         del ps[i]
     elif op == 1:
-        ps.insert(i, RawPacket(dict(ps[i].fields), ps[i].payload))
+        ps.insert(i, RawPacket(dict(ps[i].fields), ps[i].payload, ps[i].short))
     elif op == 2:
         j = rng.randrange(len(ps))
         ps[i], ps[j] = ps[j], ps[i]

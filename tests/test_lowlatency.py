@@ -333,7 +333,8 @@ def test_a_predicted_packet_is_refused_in_a_version_14_stream(motion_codec):
 
     golden = (EXPECTED / "tiny_motion_lowlatency_q2.vqv").read_bytes()
     header, packets = _packets(golden)
-    forged = header.to_bytes() + packets[0].to_bytes() + Packet(PacketType.PREDICTED, 1, 1, b"\0", 0).to_bytes()
+    v = header.version
+    forged = header.to_bytes() + packets[0].to_bytes(v) + Packet(PacketType.PREDICTED, 1, 1, b"\0", 0).to_bytes(v)
     f = io.BytesIO(forged)
     with pytest.raises(ContainerError, match="PREDICTED packet in a version 14 low-latency stream"):
         list(PacketReader(f, StreamHeader.read(f)))

@@ -46,9 +46,10 @@ class ModelId:
     sha256: bytes  # of the weights file
 
 
-def tokens_crc(tokens: np.ndarray) -> int:
-    """CRC32 of a token array (T', L, h, w) as little-endian uint16."""
-    return zlib.crc32(np.ascontiguousarray(tokens, dtype="<u2").tobytes())
+def tokens_crc(tokens: np.ndarray, head: bytes = b"") -> int:
+    """CRC32 of `head` (format v14: an INTRA packet's quality byte) followed by a
+    token array (T', L, h, w) as little-endian uint16."""
+    return zlib.crc32(np.ascontiguousarray(tokens, dtype="<u2").tobytes(), zlib.crc32(head))
 
 
 # Callback of the coding loop: (rows: the group's tables, FrequencyRows (v1-v4)

@@ -51,13 +51,13 @@ from .format.container import (
     DEFAULT_LIMITS,
     MAGIC,
     MAX_HEADER_SIZE,
-    PACKET_HEAD_SIZE,
     Limits,
     Packet,
     PacketReader,
     PacketType,
     StreamHeader,
 )
+from .format.packet_heads import KIND_AT as PACKET_KIND_AT
 from .format.versions import DEFAULT_ARITHMETIC, check_arithmetic
 from .modes.keyframes import KeyframePolicy
 from .modes.lowlatency import LowLatencySettings
@@ -173,7 +173,7 @@ class StreamEncoder:
         for p in packets:
             if p.kind is PacketType.INTRA and p.first_frame > 0:  # a place to join the stream
                 out.append(Packet.header_copy(self.header, p.first_frame).to_bytes())
-            out.append(p.to_bytes())
+            out.append(p.to_bytes(self.header.version))
             self.frames_out += p.frame_count
             self.payload_bits += 8 * len(p.payload)
         self.bytes_out += sum(map(len, out))
@@ -294,11 +294,14 @@ class StreamDecoder:
             self._late = not self._buf.startswith(MAGIC)
         if self.header is None:
             return self._find_header()
-        if len(self._buf) < PACKET_HEAD_SIZE:
+        if len(self._buf) <= PACKET_KIND_AT:  # the type byte says how long the head is (format v14)
+            return False
+        head = self._reader.head_size(bytes(self._buf[:PACKET_KIND_AT + 1]))
+        if len(self._buf) < head:
             return False
         # The head is checked (order, length within the limits) before its payload is awaited.
         self.packet_offset = self._reader.offset
-        size = PACKET_HEAD_SIZE + self._reader.check_head(bytes(self._buf[:PACKET_HEAD_SIZE]))
+        size = head + self._reader.check_head(bytes(self._buf[:head]))
         if len(self._buf) < size:
             return False
         packet = self._reader.read_packet(io.BytesIO(bytes(self._buf[:size])))

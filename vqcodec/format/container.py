@@ -12,8 +12,9 @@ Little-endian. Header: 0 magic "VQVC", 4 u16 version, 6 u16 header_len, 8 u8 mod
 10 u16 width, 12 u16 height, 14 u32 fps_num, 18 u32 fps_den, 22 u32 frame_count,
 26 u16 gop, 28 u16 intra_period, 30 u8 quality, 31 32s weights sha256,
 63 u8 name_len, 64 model name (utf-8), then u32 crc32 of all of the above.
-Packet: 0 "PK", 2 u8 type, 3 u32 first_frame, 7 u16 frame_count, 9 u32 payload_len,
-13 u32 payload crc32, 17 u32 tokens crc32, 21 u32 crc32 of bytes 0..20, 25 payload.
+Packet: a head (format/packet_heads.py: 25 bytes, or 16 in format v14 but for
+HEADER packets) with its type, first frame, frame count, payload length and CRCs,
+then the payload.
 """
 from __future__ import annotations
 
@@ -37,19 +38,18 @@ from ..errors import (
     TruncatedStream,
     UnsupportedVersion,
 )
+from . import packet_heads
 from .versions import (FORMAT_VERSION, READABLE_VERSIONS, has_header_copies, has_lowlatency, has_motion,
-                       lowlatency_predicted)
+                       lowlatency_predicted, short_packet_heads)
 
 MAGIC = b"VQVC"
-SYNC = b"PK"
+SYNC = packet_heads.SYNC
 UNKNOWN_FRAMES = 0xFFFFFFFF  # frame_count on the wire when it is unknown (live streams)
 _U8, _U16, _U32 = 0xFF, 0xFFFF, 0xFFFFFFFF
 _MAX_NAME = 64
 
 _PREFIX = struct.Struct("<4sHH")  # magic, version, header_len: says how much more to read
 _HEADER = struct.Struct("<4sHHBBHHIIIHHB32sB")  # the fixed 64 bytes before the model name
-_PACKET = struct.Struct("<2sBIHIII")  # the 21 bytes of a packet header its own crc32 covers
-_PACKET_SIZE = _PACKET.size + 4  # ... followed by that crc32, then the payload
 _CRC = struct.Struct("<I")
 _END_RULE = "END packet must have no frames, no payload and tokens_crc 0"  # said twice below
 _HEADER_RULE = "HEADER packet must have no frames and tokens_crc 0"
@@ -260,10 +260,11 @@ class Packet:
         else:
             _check("frame_count", self.frame_count, 1, _U16, CorruptPacket)
 
-    def to_bytes(self) -> bytes:
-        head = _PACKET.pack(SYNC, self.kind, self.first_frame, self.frame_count, len(self.payload),
-                            crc32(self.payload), self.tokens_crc)
-        return head + _CRC.pack(crc32(head)) + self.payload
+    def to_bytes(self, version: int | None = None) -> bytes:
+        """The packet on the wire in a stream of `version` (None: the long head of v1-v13)."""
+        short = version is not None and short_packet_heads(version)
+        return packet_heads.pack(self.kind, self.first_frame, self.frame_count, self.payload, self.tokens_crc,
+                                 short)
 
     @classmethod
     def header_copy(cls, header: StreamHeader, first_frame: int) -> Packet:
@@ -276,22 +277,18 @@ def same_stream(a: StreamHeader, b: StreamHeader) -> bool:
     return replace(a, frame_count=None) == replace(b, frame_count=None)
 
 
-def parse_packet_head(raw: bytes, offset: int, frame: int) -> tuple[PacketType, int, int, int, int, int]:
-    """Check the first 25 bytes of a packet at byte `offset` (sync, head CRC, type) ->
-    (type, first_frame, frame_count, payload_len, payload_crc, tokens_crc).
-    `frame` is the frame expected there, for the error message."""
-    if len(raw) < _PACKET_SIZE:
-        raise TruncatedStream(offset + len(raw), frame)
-    sync, kind, first, count, payload_len, payload_crc, tokens_crc = _PACKET.unpack_from(raw)
-    if sync != SYNC:
-        raise CorruptPacket(f"bad sync 0x{sync.hex()} (expected PK)", offset, frame)
-    if crc32(raw[:_PACKET.size]) != _CRC.unpack_from(raw, _PACKET.size)[0]:
-        raise CorruptPacket("packet header CRC mismatch", offset, frame)
+def parse_packet_head(raw: bytes, offset: int, frame: int, short: bool = False
+                      ) -> tuple[PacketType, int, int, int, int | None, int]:
+    """Check the head of a packet at byte `offset` (sync, head CRC, type) -> (type,
+    first_frame, frame_count, payload_len, payload_crc (None: a short head has
+    none), tokens_crc). `frame` is the frame expected there; short: the stream's
+    packets but HEADER ones have short heads (format v14)."""
+    kind, *fields = packet_heads.parse(raw, offset, frame, short)
     kind = _enum(PacketType, kind, "packet type", functools.partial(CorruptPacket, offset=offset, frame=frame))
-    return kind, first, count, payload_len, payload_crc, tokens_crc
+    return (kind, *fields)
 
 
-PACKET_HEAD_SIZE = _PACKET_SIZE  # bytes parse_packet_head needs
+PACKET_HEAD_SIZE = packet_heads.LONG_SIZE  # bytes of a long head (every HEADER packet's)
 
 
 class PacketReader:
@@ -310,6 +307,7 @@ class PacketReader:
         self.ended = False
         self._started = False  # an INTRA packet was read: the packets from here on decode
         self._need_intra = False  # a HEADER packet was read: an INTRA packet must follow
+        self.short = short_packet_heads(header.version)  # v14: short heads but on HEADER packets
 
     def join(self, offset: int, frame: int) -> None:
         """Start mid-stream at the packet at byte `offset` for `frame` (a late join: the
@@ -325,36 +323,44 @@ class PacketReader:
         if self.ended:
             return None
         start, frame, h = self.offset, self.next_frame, self.header
-        raw = _read(f, _PACKET_SIZE)
+        raw = _read(f, packet_heads.KIND_AT + 1)  # as far as the type, which says the head's size
         if not raw and (h.frame_count is None or frame == h.frame_count) and not self._need_intra:
             self.ended = True
             return None
+        raw += _read(f, self.head_size(raw) - len(raw))
         kind, first, count, payload_len, payload_crc, tokens_crc = self._checked_head(raw)
         bad = functools.partial(CorruptPacket, offset=start, frame=frame)
         payload = _read(f, payload_len)
         if len(payload) < payload_len:
-            raise TruncatedStream(start + _PACKET_SIZE + len(payload), first)
-        if crc32(payload) != payload_crc:
+            raise TruncatedStream(start + len(raw) + len(payload), first)
+        if payload_crc is not None and crc32(payload) != payload_crc:
             raise PacketCrcError(start, first)
         if kind is PacketType.HEADER:
             self._check_copy(payload, bad)
-        self.offset = start + _PACKET_SIZE + payload_len
+        self.offset = start + len(raw) + payload_len
         self.next_frame = first + count
         self.ended = kind is PacketType.END
         self._need_intra = kind is PacketType.HEADER
         self._started |= kind is PacketType.INTRA
         return Packet(kind, first, count, payload, tokens_crc)
 
+    def head_size(self, start: bytes) -> int:
+        """The size of the head of the next packet, from its first bytes (at least up to
+        its type byte, packet_heads.KIND_AT; fewer: the long head's size, to wait for)."""
+        if len(start) <= packet_heads.KIND_AT:
+            return PACKET_HEAD_SIZE
+        return packet_heads.head_size(self.short, start[packet_heads.KIND_AT])
+
     def check_head(self, raw: bytes) -> int:
-        """Check the 25-byte head of the next packet against the stream so far (its order,
-        and its length against the limits, before anything is allocated) -> payload length.
-        Nothing is consumed."""
+        """Check the head of the next packet (head_size bytes) against the stream so far
+        (its order, and its length against the limits, before anything is allocated)
+        -> payload length. Nothing is consumed."""
         return self._checked_head(raw)[3]
 
     def _checked_head(self, raw: bytes) -> tuple[PacketType, int, int, int, int, int]:
         """parse_packet_head, then the order and length checks -> its fields."""
         start, frame = self.offset, self.next_frame
-        fields = parse_packet_head(raw, start, frame)
+        fields = parse_packet_head(raw, start, frame, self.short)
         kind, first, count, payload_len, _, tokens_crc = fields
         bad = functools.partial(CorruptPacket, offset=start, frame=frame)
         self._check_order(kind, first, count, bool(payload_len or tokens_crc), bad)

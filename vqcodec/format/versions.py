@@ -48,7 +48,8 @@
         or intra steps), of at most the header's gop frames each. A header gop
         under the model's factor_t means one-frame steps (latency 0): each frame
         is repeated to fill a step, and its prediction holds the whole field.
-        The same models as v6.
+        Packets but HEADER ones have 16-byte heads without a payload CRC
+        (short_packet_heads; format/packet_heads.py). The same models as v6.
 
 This build writes v14 with a motion-compensated model, v5 with a fast-prior model, v4 (or v3 with the float prior,
 on request) with a transformer-prior model, and reads v1-v14.
@@ -175,6 +176,14 @@ def lowlatency_predicted(version: int) -> bool:
     frames between them (v2-v13: modes/lowlatency.py's keyframe path). On
     held-out bikes the keyframe path stays under 21 dB at any rate; the
     predicted steps reach the full mode's qualities (docs/history.md)."""
+    return version >= 14
+
+
+def short_packet_heads(version: int) -> bool:
+    """Whether the packets of a stream of `version` but its HEADER packets have the
+    16-byte head without a payload CRC (v14; format/packet_heads.py), not the
+    25-byte one. A full-mode INTRA packet's tokens CRC then also covers its
+    quality byte, and an INTER packet's its step modes head."""
     return version >= 14
 
 

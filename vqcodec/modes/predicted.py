@@ -55,7 +55,7 @@ from ..codec import Codec, tokens_crc
 from ..errors import CodecError, TokenMismatchError
 from ..format import step_modes
 from ..format.container import Mode, Packet, PacketType, StreamHeader
-from ..format.versions import intra_quality_coded
+from ..format.versions import intra_quality_coded, short_packet_heads
 from ..motion import compensation as motion
 from .keyframes import AdaptiveKeyframes, FixedKeyframes, KeyframePolicy, keyframe_policy
 from .steps import StepDecoder, StepEncoder, _mse
@@ -174,8 +174,8 @@ class PredictedEncoder:
                 tokens, latents = codec.quantize(gop, q)
             self._prev = codec.empty_context(tokens.shape[2], tokens.shape[3])
             payload, bits, self._prev = codec.encode_payload(tokens, self._prev, self.version, q, latents)
-            if intra_quality_coded(self.version):
-                payload = step_modes.write_intra(q) + payload
+            head = step_modes.write_intra(q) if intra_quality_coded(self.version) else b""
+            payload = head + payload
             self.ideal_bits += bits
             self.intra_bits += bits
             self.intra_bytes += len(payload)
@@ -183,7 +183,9 @@ class PredictedEncoder:
             self._last = codec.decode_tokens(tokens, q)
             if self.held:  # the frame repeated: shown as steps.shown says
                 self._last = self.steps.shown(self._last)[-1:]
-            packet = Packet(PacketType.INTRA, first, n, payload, tokens_crc(tokens))
+            # v14: the CRC covers the quality byte too (short packet heads have no payload CRC)
+            packet = Packet(PacketType.INTRA, first, n, payload,
+                            tokens_crc(tokens, head if short_packet_heads(self.version) else b""))
             self._ref, self._source = self._last[n - 1], motion.luma(gop[n - 1])
             self.steps.last_mse = None
         else:
@@ -265,7 +267,7 @@ class PredictedDecoder:
         last = packet.first_frame + n - 1
         if packet.kind == PacketType.INTRA:
             prev = codec.empty_context(self.steps.h, self.steps.w)
-            payload, q = packet.payload, h.quality
+            payload, q, head = packet.payload, h.quality, 0
             if intra_quality_coded(h.version):  # v9: the packet's own quality first
                 try:
                     q, head = step_modes.read_intra(payload, max(codec.qualities))
@@ -273,7 +275,8 @@ class PredictedDecoder:
                     raise CodecError(f"frame {packet.first_frame}: {e}") from None
                 payload = payload[head:]
             tokens, self._prev = codec.decode_payload(payload, -(-n // codec.factor_t), q, prev, h.version)
-            if tokens_crc(tokens) != packet.tokens_crc:
+            covered = packet.payload[:head] if short_packet_heads(h.version) else b""
+            if tokens_crc(tokens, covered) != packet.tokens_crc:
                 raise TokenMismatchError(f"decoded tokens of frames {packet.first_frame}-{last} do not match "
                                          f"their CRC: the prior's probabilities differ from the encoder's")
             frames = codec.decode_tokens(tokens, q)

@@ -13,6 +13,8 @@ it keeps the prediction (modes/tile_skip.py), by SSE + lambda x bits.
 """
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import torch
 
@@ -21,8 +23,8 @@ from ..coding.range_coder import RangeDecoder, RangeEncoder
 from ..errors import CodecError
 from ..format import step_modes
 from ..format.step_modes import INTRA, PREDICTED, SKIP
-from ..format.versions import (kept_tiles_uncoded, motion_precision, overlap_flagged, side_contexts,
-                               subpel_filter)
+from ..format.versions import (kept_tiles_uncoded, motion_precision, overlap_flagged, short_packet_heads,
+                               side_contexts, subpel_filter)
 from ..motion import compensation as motion
 from ..motion.interpolation import FILTERS, FOUR_TAP_OVERLAPPED
 from ..motion.prediction import overlap, predict, refine, search
@@ -45,6 +47,7 @@ class _Steps:
         # v8: the kept tiles' tokens are not coded, the vector models start shaped
         self.skips_kept = kept_tiles_uncoded(version)
         self.side_contexts = side_contexts(version)  # v10: side information leans on the step before
+        self.short_heads = short_packet_heads(version)  # v14: the packet's CRC covers the modes head
         s, self.t = codec.factor_s, codec.factor_t
         self.h, self.w = -(-height // s), -(-width // s)  # latent grid
         self.padded = (self.h * s, self.w * s)  # the frames' padded (H', W')
@@ -63,6 +66,11 @@ class _Steps:
         """A packet's motion block size sets its tiles' (tile_skip.tile_size)."""
         self.tile = tile_size(self.version, block, self.codec.factor_s)  # pixels per tile side
         self.tiles = tile_grid(*self.padded, self.tile)  # (ty, tx) of a step's tile map
+
+    def crc(self, head: bytes, side_crc: int) -> int:
+        """An INTER packet's CRC: of what its steps decode to (modes, fields, maps,
+        tokens), and from v14 (no payload CRC) of its step modes head too."""
+        return zlib.crc32(head, side_crc & 0xFFFFFFFF) if self.short_heads else side_crc & 0xFFFFFFFF
 
     def flags_overlap(self, field: np.ndarray) -> bool:
         """Whether a step with this field (by, bx, 2) carries the overlap bit (v13):
@@ -305,7 +313,7 @@ class StepEncoder(_Steps):
     def finish(self) -> tuple[bytes, int]:
         """-> (the packet's payload, its CRC)."""
         head = step_modes.write(self.step_modes, self.packet_block)
-        return head + self.enc.finish(), self.side.crc & 0xFFFFFFFF
+        return head + self.enc.finish(), self.crc(head, self.side.crc)
 
 
 class _Recorder:
@@ -369,4 +377,4 @@ class StepDecoder(_Steps):
             step = self.shown(step)
             out.append(step)
             ref = step[-1]
-        return out, prev, side.crc & 0xFFFFFFFF
+        return out, prev, self.crc(payload[:head], side.crc)
