@@ -263,7 +263,7 @@ def test_motion_packets_are_out_within_the_latency(motion_codec, tiny_frames, la
 def test_a_still_camera_costs_a_few_bytes_a_frame(motion_codec):
     """The encoder's own skip decisions (no coded_steps): after the intra frame each
     frame of a still clip is a skipped step: its packet's payload is the step's
-    head (3 bytes) and the range coder's last word (4), its framing 25 more."""
+    head (3 bytes) and the range coder's last word (4), its packet head 16 more."""
     from conftest import _tiny_pattern
 
     frames = np.repeat(_tiny_pattern(1), 10, axis=0)
