@@ -345,3 +345,52 @@ def test_keyint_defaults_by_path(motion_codec, tiny_codec):
     keyframes = LowLatencyMode.encoder(tiny_codec, 64, 48, Fraction(25), None, 2)
     assert (motion.header.gop, motion.header.intra_period) == (1, 64)
     assert keyframes.header.gop == 8 and keyframes.header.version < 14
+
+
+@pytest.mark.parametrize("latency", [0, 3])
+def test_the_motion_coder_holds_the_same_state_after_six_and_eight_keyframe_periods(motion_codec, coded_steps,
+                                                                                   latency):
+    """No per-frame or per-packet records: after 48 and 64 frames (keyframes every
+    8; the adaptive policy's window of differences is full by then) the encoder and the decoder hold as much, so memory stays flat however long
+    the camera runs. The adaptive policy is used: it keeps the most state."""
+    from conftest import _tiny_pattern
+    from test_stream import _footprint
+    from vqcodec.stream import StreamDecoder, StreamEncoder
+
+    frames = _tiny_pattern(64)
+    enc = StreamEncoder(64, 48, 25, 2, mode="lowlatency", model=motion_codec, keyint=8, keyframes="adaptive",
+                        latency=latency)
+    sizes, data = {}, b""
+    for i, f in enumerate(frames):
+        data += b"".join(enc.push(f))
+        if i + 1 in (48, 64):
+            sizes[i + 1] = _footprint(enc, motion_codec)
+    data += b"".join(enc.flush())
+    assert sizes[64] == sizes[48], sizes
+    dec, sizes, n = StreamDecoder(motion_codec), {}, 0
+    for i in range(len(data)):  # a byte at a time
+        for _ in dec.push(data[i:i + 1]):
+            n += 1
+            if n in (48, 64):
+                sizes[n] = _footprint(dec, motion_codec)
+    assert set(sizes) == {48, 64} and sizes[64] == sizes[48], sizes
+
+
+def test_info_says_what_the_low_latency_encoder_chose():
+    import json
+
+    from click.testing import CliRunner
+
+    from vqcodec_cli.main import main
+
+    docs = {}
+    for name in ("", "_l3"):
+        out = CliRunner().invoke(main, ["info", str(EXPECTED / f"tiny_motion_lowlatency{name}_q2.vqv"), "--json"])
+        assert out.exit_code == 0, out.output
+        docs[name] = json.loads(out.output)
+    zero, three = docs[""], docs["_l3"]
+    assert (zero["mode"], zero["format_version"], zero["gop"]) == ("lowlatency", 14, 1)
+    assert (zero["intra_frames"], zero["predicted_frames"], zero["held_back_frames"]) == (3, 9, 0)
+    assert zero["predicted_steps"] + zero["skipped_steps"] + zero["intra_steps"] == 9  # one step a frame
+    assert (three["intra_frames"], three["predicted_frames"], three["held_back_frames"]) == (4, 8, 3)
+    assert three["predicted_steps"] + three["skipped_steps"] + three["intra_steps"] == 4  # 2 frames a step
