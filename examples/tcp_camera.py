@@ -1,7 +1,7 @@
 """A camera over TCP: frames -> StreamEncoder -> socket on 127.0.0.1 -> StreamDecoder -> frames.
 
     python examples/tcp_camera.py [--frames 100] [--size 176x144] [--fps 10] [--quality 1]
-                                  [--keyint 8] [--latency 0] [--mode lowlatency] [--json FILE]
+                                  [--keyint N] [--latency 0] [--mode lowlatency] [--json FILE]
 
 The sender thread plays a camera: frame t is captured at t / fps seconds (a generated
 scene: a fixed camera with objects moving, vqcodec.bench.scenes.static_scene), pushed
@@ -105,7 +105,7 @@ def main() -> None:
     p.add_argument("--fps", type=float, default=10.0)
     p.add_argument("--quality", type=int, default=1)
     p.add_argument("--mode", choices=["lowlatency", "full"], default="lowlatency")
-    p.add_argument("--keyint", type=int, default=8)
+    p.add_argument("--keyint", type=int, default=None, help="keyframe interval (default: the mode's)")
     p.add_argument("--latency", type=int, default=0)
     p.add_argument("--model", default="default")
     p.add_argument("--threads", type=int, default=1, help="torch threads (shared by both ends)")

@@ -447,6 +447,21 @@ def test_lowlatency_compress_info_decompress(tmp_path, tiny_video_file, tiny_mod
     assert json.loads(cli("info", adaptive, "--json").output)["mode"] == "lowlatency"
 
 
+def test_lowlatency_with_a_motion_model_codes_steps(tmp_path, tiny_video_file, tiny_frames):
+    """Format v14: --mode lowlatency with a motion model codes predicted steps, a
+    packet per frame at --latency 0; info says so and the stream decodes."""
+    motion = str(Path(__file__).resolve().parent / "expected" / "models" / "tiny_motion.json")
+    out = tmp_path / "cam.vqv"
+    assert_ok(cli("compress", tiny_video_file, out, "--model", motion, "-q", "2", "--mode", "lowlatency",
+                  "--latency", "0", "--keyint", "4"))
+    doc = json.loads(cli("info", out, "--json").output)
+    assert (doc["mode"], doc["format_version"], doc["gop"], doc["held_back_frames"]) == ("lowlatency", 14, 1, 0)
+    assert doc["intra_frames"] == 3 and doc["predicted_frames"] == len(tiny_frames) - 3
+    y4m = tmp_path / "cam.y4m"
+    assert_ok(cli("decompress", out, y4m, "--model", motion))
+    assert read_video(str(y4m))[0].shape == tiny_frames.shape
+
+
 def test_arithmetic_choice_is_in_the_stream(tmp_path, tiny_video_file, tiny_model, tiny_frames):
     """--arithmetic float writes format v3 (float prior); the default integer v4."""
     for arithmetic, version in (("float", 3), ("integer", 4)):
