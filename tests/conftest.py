@@ -94,3 +94,17 @@ def rising(sizes: dict[int, int]) -> bool:
     """Each quality's stream is larger than the one below it."""
     values = [sizes[q] for q in sorted(sizes)]
     return all(a < b for a, b in zip(values, values[1:]))
+
+
+def assert_decodes_to(codec, data: bytes, want: np.ndarray) -> None:
+    """The stream `data` decodes to exactly `want` (T, H, W, 3) through the file API
+    and through a StreamDecoder fed a byte at a time."""
+    import io
+
+    from vqcodec.api import decompress
+    from vqcodec.stream import StreamDecoder
+
+    assert np.array_equal(np.stack(list(decompress(io.BytesIO(data), model=codec))), want)
+    dec = StreamDecoder(codec)
+    got = [f for _, f in dec.read_from(io.BytesIO(data), 1)]
+    assert dec.ended and np.array_equal(np.stack(got), want)

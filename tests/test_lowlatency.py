@@ -224,8 +224,7 @@ def test_motion_round_trip_is_exact(motion_codec, coded_steps, latency, threads)
     what the encoder decoded for itself, and the stream is the same twice."""
     import torch
 
-    from conftest import _tiny_pattern
-    from vqcodec.stream import StreamDecoder
+    from conftest import _tiny_pattern, assert_decodes_to
 
     frames, before = _tiny_pattern(13), torch.get_num_threads()
     try:
@@ -236,11 +235,7 @@ def test_motion_round_trip_is_exact(motion_codec, coded_steps, latency, threads)
         again = io.BytesIO()
         compress(frames, again, 64, 48, Fraction(25), 2, "lowlatency", motion_codec, keyint=6, latency=latency)
         assert again.getvalue() == data
-        want = _motion_reconstruction(motion_codec, frames, latency, keyint=6)
-        assert np.array_equal(_decompress(motion_codec, data), want)
-        dec = StreamDecoder(motion_codec)
-        got = [f for _, f in dec.read_from(io.BytesIO(data), 1)]
-        assert dec.ended and np.array_equal(np.stack(got), want)
+        assert_decodes_to(motion_codec, data, _motion_reconstruction(motion_codec, frames, latency, keyint=6))
     finally:
         torch.set_num_threads(before)
 
@@ -354,26 +349,13 @@ def test_the_motion_coder_holds_the_same_state_after_six_and_eight_keyframe_peri
     8; the adaptive policy's window of differences is full by then) the encoder and the decoder hold as much, so memory stays flat however long
     the camera runs. The adaptive policy is used: it keeps the most state."""
     from conftest import _tiny_pattern
-    from test_stream import _footprint
-    from vqcodec.stream import StreamDecoder, StreamEncoder
+    from test_stream import footprints
+    from vqcodec.stream import StreamEncoder
 
-    frames = _tiny_pattern(64)
     enc = StreamEncoder(64, 48, 25, 2, mode="lowlatency", model=motion_codec, keyint=8, keyframes="adaptive",
                         latency=latency)
-    sizes, data = {}, b""
-    for i, f in enumerate(frames):
-        data += b"".join(enc.push(f))
-        if i + 1 in (48, 64):
-            sizes[i + 1] = _footprint(enc, motion_codec)
-    data += b"".join(enc.flush())
-    assert sizes[64] == sizes[48], sizes
-    dec, sizes, n = StreamDecoder(motion_codec), {}, 0
-    for i in range(len(data)):  # a byte at a time
-        for _ in dec.push(data[i:i + 1]):
-            n += 1
-            if n in (48, 64):
-                sizes[n] = _footprint(dec, motion_codec)
-    assert set(sizes) == {48, 64} and sizes[64] == sizes[48], sizes
+    encoder, decoder = footprints(enc, motion_codec, _tiny_pattern(64), (48, 64))
+    assert encoder[64] == encoder[48] and set(decoder) == {48, 64} and decoder[64] == decoder[48], (encoder, decoder)
 
 
 def test_info_says_what_the_low_latency_encoder_chose():

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import _tiny_pattern
+from conftest import _tiny_pattern, assert_decodes_to
 from vqcodec.api import compress, decompress
 from vqcodec.errors import CodecError
 from vqcodec.format.container import PacketReader, PacketType, StreamHeader
@@ -312,11 +312,7 @@ def test_decoder_matches_the_encoders_closed_loop(motion_codec, threads):
     try:
         torch.set_num_threads(threads)
         data = _compress(motion_codec, frames)
-        want = _reconstruction(motion_codec, frames)
-        assert np.array_equal(_decompress(motion_codec, data), want)
-        dec = StreamDecoder(motion_codec)
-        got = [f for _, f in dec.read_from(io.BytesIO(data), 1)]
-        assert dec.ended and np.array_equal(np.stack(got), want)
+        assert_decodes_to(motion_codec, data, _reconstruction(motion_codec, frames))
     finally:
         torch.set_num_threads(before)
     kinds = [p.kind for p in _packets(data) if p.kind in (PacketType.INTRA, PacketType.INTER)]
@@ -561,24 +557,12 @@ def test_the_coder_holds_the_same_state_after_three_and_six_intra_periods(motion
     """No per-step or per-packet records: the encoder and decoder of a motion
     model hold as much after 48 frames as after 24 (the same place in an intra
     period of 8 frames), so memory stays flat over a long stream."""
-    from test_stream import _footprint
+    from test_stream import footprints
     from vqcodec.stream import StreamEncoder
 
-    frames = _tiny_pattern(48)
-    enc, sizes, data = StreamEncoder(64, 48, 25, 2, model=motion_codec), {}, b""
-    for i, f in enumerate(frames):
-        data += b"".join(enc.push(f))
-        if i + 1 in (24, 48):
-            sizes[i + 1] = _footprint(enc, motion_codec)
-    data += b"".join(enc.flush())
-    assert sizes[48] == sizes[24], sizes
-    dec, sizes, n = StreamDecoder(motion_codec), {}, 0
-    for i in range(len(data)):  # a byte at a time: no input held over between frames
-        for _ in dec.push(data[i:i + 1]):
-            n += 1
-            if n in (24, 48):
-                sizes[n] = _footprint(dec, motion_codec)
-    assert set(sizes) == {24, 48} and sizes[48] == sizes[24], sizes
+    enc = StreamEncoder(64, 48, 25, 2, model=motion_codec)
+    encoder, decoder = footprints(enc, motion_codec, _tiny_pattern(48), (24, 48))
+    assert encoder[48] == encoder[24] and set(decoder) == {24, 48} and decoder[48] == decoder[24], (encoder, decoder)
 
 
 def test_steps_that_do_not_pay_are_skipped(motion_codec, monkeypatch):

@@ -290,6 +290,27 @@ def _footprint(*roots) -> int:
     return total
 
 
+def footprints(enc, codec, frames, marks: tuple[int, int]) -> tuple[dict, dict]:
+    """Push frames through `enc` (a StreamEncoder), then its stream a byte at a time
+    through a StreamDecoder: -> ({mark: _footprint of the encoder after that many
+    frames}, {mark: the decoder's after that many frames out})."""
+    from vqcodec.stream import StreamDecoder
+
+    enc_sizes, data = {}, b""
+    for i, f in enumerate(frames):
+        data += b"".join(enc.push(f))
+        if i + 1 in marks:
+            enc_sizes[i + 1] = _footprint(enc, codec)
+    data += b"".join(enc.flush())
+    dec, dec_sizes, n = StreamDecoder(codec), {}, 0
+    for i in range(len(data)):  # a byte at a time: no input held over between frames
+        for _ in dec.push(data[i:i + 1]):
+            n += 1
+            if n in marks:
+                dec_sizes[n] = _footprint(dec, codec)
+    return enc_sizes, dec_sizes
+
+
 @pytest.mark.parametrize("mode,options", [
     ("full", {}),
     ("lowlatency", {"keyframes": "adaptive", "keyint": 4, "settings": LowLatencySettings(intra_period=8)}),

@@ -238,7 +238,7 @@ class LowLatencyMode:
 
 
 # Modes `vqcodec bench --modes` accepts: the full mode, and the low-latency mode at latency
-# 0 (the camera setting), at latency 7, or with content-adaptive keyframes (at most every
+# 0 (the camera setting), at latency 1 or 7, or with content-adaptive keyframes (at most every
 # 32 frames, latency 0); keyframes by default every 64 frames with a motion model (its
 # frames are coded as predicted steps, format v14), every 8 with others (their frames
 # between keyframes are rebuilt by motion compensation). "lowlatency-float" is
@@ -249,6 +249,7 @@ MODES = {m.name: m for m in (
     FullMode(),
     LowLatencyMode("lowlatency"),
     LowLatencyMode("lowlatency-float", arithmetic="float"),
+    LowLatencyMode("lowlatency-l1", latency=1),
     LowLatencyMode("lowlatency-l7", latency=7),
     LowLatencyMode("lowlatency-adaptive", keyint=32, policy="AdaptiveKeyframes"),
     LowLatencyMode("lowlatency-keyframes", keyint=8, version=13),
