@@ -235,8 +235,9 @@ def lowlatency_encoder(codec, width: int, height: int, fps: Fraction, frame_coun
     factor_t frames; a packet's first frame waits for its last, so at most L frames.
     An INTRA packet starts where the keyframe policy says (asked at each packet's
     first frame; "fixed": every keyint frames, rounded down to whole packets;
-    "adaptive": also at a scene cut, without the keyframe path's drift rule); every other packet chooses per step
-    predicted, skipped or intra (a scene cut), as the full mode does."""
+    "adaptive": also at a scene cut, without the keyframe path's drift rule);
+    every other packet chooses per step predicted, skipped or intra (a scene
+    cut), as the full mode does."""
     t = codec.factor_t
     packet = 1 if latency < t - 1 else min(codec.config.gop, t * ((latency + 1) // t))
     period = max(packet, keyint // packet * packet)  # (at most keyint apart)
