@@ -164,21 +164,23 @@ class StepEncoder(_Steps):
     overlapped = 0  # steps sent with overlapped predictions (all packets; reports)
 
     # a held (one-frame) step's two copies both count in its squared error, so its
-    # bits are weighed this many times more in the tile, skip and precision choices.
-    # At latency 0 (q2-q8) 2 against 1 needs 1.40 % fewer bits on held-out bikes (64
-    # frames) and 0.59 % on synthetic:static (48); 1.5 -1.03 % on bikes, 3 +0.51 % and
-    # -0.18 % (docs/history.md)
-    HELD_WEIGHT = 2.0
+    # bits are weighed this many times more in the tile, skip and precision choices,
+    # below quality HELD_WEIGHT_BELOW. At latency 0 (q2-q8) 2 against 1 needs 1.40 %
+    # fewer bits on held-out bikes (64 frames) and 0.59 % on synthetic:static (48);
+    # 1.5 -1.03 % on bikes, 3 +0.51 % and -0.18 %; but at q7-q10 2 costs bikes 1.96 %
+    # (q10 0.9 dB lower), so from quality 8 the weight is 1: q2-q10 -0.99 % on bikes,
+    # -0.14 % on static (docs/history.md)
+    HELD_WEIGHT, HELD_WEIGHT_BELOW = 2.0, 8
 
     def tile_lambda(self) -> float:
         """The scale of the token bits in the tile choice at this stream's quality."""
-        w = self.HELD_WEIGHT if self.held else 1.0
+        w = self._weight()
         if self.TILE_LAMBDA is not None:
             return w * self.TILE_LAMBDA
         return w * next((s for below, s in self.TILE_LAMBDA_BELOW if self.quality < below), self.TILE_LAMBDA_TOP)
 
     def _weight(self) -> float:
-        return self.HELD_WEIGHT if self.held else 1.0
+        return self.HELD_WEIGHT if self.held and self.quality < self.HELD_WEIGHT_BELOW else 1.0
 
     def block_for(self, quality: int) -> int:
         return self.block or next((b for below, b in self.BLOCKS_BELOW if quality < below), 16)
