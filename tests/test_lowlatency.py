@@ -346,8 +346,9 @@ def test_keyint_defaults_by_path(motion_codec, tiny_codec):
 def test_the_motion_coder_holds_the_same_state_after_six_and_eight_keyframe_periods(motion_codec, coded_steps,
                                                                                    latency):
     """No per-frame or per-packet records: after 48 and 64 frames (keyframes every
-    8; the adaptive policy's window of differences is full by then) the encoder and the decoder hold as much, so memory stays flat however long
-    the camera runs. The adaptive policy is used: it keeps the most state."""
+    8; the adaptive policy's window of differences is full by then) the encoder
+    and the decoder hold as much, so memory stays flat however long the camera
+    runs. The adaptive policy is used: it keeps the most state."""
     from conftest import _tiny_pattern
     from test_stream import footprints
     from vqcodec.stream import StreamEncoder

@@ -181,8 +181,8 @@ class PredictedEncoder:
             self.intra_bytes += len(payload)
             self.tokens += tokens.size
             self._last = codec.decode_tokens(tokens, q)
-            if self.held:  # the frame repeated: shown as steps.shown says
-                self._last = self.steps.shown(self._last)[-1:]
+            if self.held:  # the frame repeated: its last copy is shown (their rounded
+                self._last = self._last[-1:]  # mean measured no better: docs/history.md)
             # v14: the CRC covers the quality byte too (short packet heads have no payload CRC)
             packet = Packet(PacketType.INTRA, first, n, payload,
                             tokens_crc(tokens, head if short_packet_heads(self.version) else b""))
@@ -240,9 +240,9 @@ def lowlatency_encoder(codec, width: int, height: int, fps: Fraction, frame_coun
     cut), as the full mode does."""
     t = codec.factor_t
     packet = 1 if latency < t - 1 else min(codec.config.gop, t * ((latency + 1) // t))
-    period = max(packet, keyint // packet * packet)  # (at most keyint apart)
+    fixed = max(packet, keyint // packet * packet)  # whole packets, at most keyint apart
     if isinstance(keyframes, str):  # by name: fixed ones on whole packets, adaptive ones at cuts only
-        policy = (FixedKeyframes(period) if keyframes == "fixed"
+        policy = (FixedKeyframes(fixed) if keyframes == "fixed"
                   else AdaptiveKeyframes(keyint, drift=None) if keyframes == "adaptive"
                   else keyframe_policy(keyframes, keyint))
     else:
@@ -281,8 +281,8 @@ class PredictedDecoder:
                 raise TokenMismatchError(f"decoded tokens of frames {packet.first_frame}-{last} do not match "
                                          f"their CRC: the prior's probabilities differ from the encoder's")
             frames = codec.decode_tokens(tokens, q)
-            if self.held:  # the frame repeated: shown as steps.shown says
-                frames = self.steps.shown(frames)[-1:]
+            if self.held:  # the frame repeated: its last copy
+                frames = frames[-1:]
         elif self._prev is None:
             raise CodecError(f"stream starts with an inter packet at frame {packet.first_frame}")
         else:

@@ -90,12 +90,6 @@ class _Steps:
             return np.repeat(predict(ref, field, 1, block, precision, interp), self.t, 0)
         return predict(ref, field, self.t, block, precision, interp)
 
-    def shown(self, step: np.ndarray) -> np.ndarray:
-        """A decoded step (t, H', W', 3) as the decoder shows it: a held step's copies
-        all become its last. (Their rounded mean measured +0.21 % on held-out bikes,
-        latency 0, q2-q8: no better; docs/history.md.)"""
-        return np.repeat(step[-1:], len(step), 0) if self.held else step
-
     def reconstruct(self, tokens: np.ndarray, pred: np.ndarray | None, cond: tuple | None = None) -> np.ndarray:
         """tokens (planes, h, w), pred (t, H', W', 3) or None (intra) -> decoded step
         (t, H', W', 3) uint8; cond: the codec's decoder_condition(pred), if computed."""
@@ -218,7 +212,8 @@ class StepEncoder(_Steps):
             if mode == PREDICTED and self.rd_tiles:  # keep the prediction where it beats the tokens
                 map_bits = None if self.MAP_LAMBDA is None else self.side.map_code_lengths()
                 mask = choose_tiles(frames, pred, decoded, tile_bits(where, self.codec.factor_s, self.tile),
-                                    self.tile, self.tile_lambda(), map_bits, self._weight() * (self.MAP_LAMBDA or 0.0))
+                                    self.tile, self.tile_lambda(), map_bits,
+                                    self._weight() * (self.MAP_LAMBDA or 0.0))
                 kept = zero_tiles(frame, self.zero, mask, self.codec.factor_s, self.tile) if mask.any() else frame
                 changed, left_out = not np.array_equal(kept, frame), self._kept(mask)
                 if mask.all():  # every tile keeps the prediction: the skipped step, without the map
@@ -233,8 +228,9 @@ class StepEncoder(_Steps):
                 if mask.any():  # (kept tiles whose tokens were all zero already change nothing coded)
                     decoded = paste_tiles(decoded, pred, mask, self.tile)
             coded_mse = _mse(decoded, frames)  # for the skip decision and the next step's motion
+            weighed = bits * self.SKIP_LAMBDA * self._weight()
             if mode == SKIP or (mode == PREDICTED and self.rd_skip
-                                and self._skip_pays(frames.size, coded_mse, mse, bits * self.SKIP_LAMBDA * self._weight())):
+                                and self._skip_pays(frames.size, coded_mse, mse, weighed)):
                 mode, bits = SKIP, 0.0
         self.step_modes.append(mode)
         self.side.check(np.array([mode]))
@@ -255,7 +251,6 @@ class StepEncoder(_Steps):
         else:
             trial.replay(self.enc)
             prev = coded_prev
-        decoded = self.shown(decoded)
         self.side.check(frame.reshape(-1))
         # what _motion prices the next field's bits against (a skipped step is its prediction)
         self.coded_mse = mse if mode == SKIP else coded_mse
@@ -271,8 +266,10 @@ class StepEncoder(_Steps):
         sharp prediction serves the networks better."""
         field, precision, pred, mse, bits = self._field(frames, ref, source)
         if self.flags_overlap(field):
-            n = 1 if self.held else self.t  # (pred: its own hypotheses)
-            over = np.repeat(overlap(ref, field, n, self.packet_block, precision, pred[:n]), self.t // n, 0)
+            n = 1 if self.held else self.t  # (pred: its own hypotheses; a held step's copies are one)
+            over = overlap(ref, field, n, self.packet_block, precision, pred[:n])
+            if self.held:
+                over = np.repeat(over, self.t, 0)
             mse_over = _mse(over, frames)
             if mse_over < self.OVERLAP_GAIN * mse:
                 return field, precision, over, mse_over, bits, True
@@ -387,7 +384,6 @@ class StepDecoder(_Steps):
                 if mask is not None and mask.any():
                     step = paste_tiles(step, pred, mask, self.tile)
             side.check(tokens.reshape(-1))
-            step = self.shown(step)
             out.append(step)
             ref = step[-1]
         return out, prev, self.crc(payload[:head], side.crc)
