@@ -50,7 +50,7 @@ def measure(codec, frames: np.ndarray, quality: int, block: int | None = None) -
         for p in enc.push(frame) + (enc.flush() if i + 1 == t else []):
             out.append(enc.reconstruction()[: p.frame_count, :h, :w])
             if p.kind == PacketType.INTER:
-                heads += step_modes.read(p.payload)[2]
+                heads += step_modes.read_for(codec.version_for(), p.payload)[2]
                 inter_frames += p.frame_count
     decoded = np.concatenate(out)
     total = enc.intra_bytes + enc.inter_bytes

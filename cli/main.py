@@ -294,7 +294,7 @@ def _predicted_info(packets, version: int) -> dict:
 
     intra = [p for p in packets if p.kind == PacketType.INTRA]
     inter = [p for p in packets if p.kind == PacketType.INTER]
-    heads = [step_modes.read(p.payload) for p in inter]  # (modes, motion block size, head bytes)
+    heads = [step_modes.read_for(version, p.payload) for p in inter]  # (modes, motion block size, head bytes)
     modes = [m for h in heads for m in h[0]]
     return {
         "intra_frames": sum(p.frame_count for p in intra),

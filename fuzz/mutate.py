@@ -10,7 +10,7 @@ tokens CRC, which needs a decoder to compute, is left to fuzz_decoder.py.
 
 The wire layout is written out here from the format's description in the
 docstrings of vqcodec/format/container.py and packet_heads.py (format v14's
-short packet heads), not imported from them, so a slip in the container's own
+short packet heads, v15's compact ones), not imported from them, so a slip in the container's own
 constants is not copied into the fuzzer.
 
 Every mutator takes a random.Random, so a case is reproducible from its seed.
@@ -34,6 +34,10 @@ CRC = struct.Struct("<I")
 SHORT = struct.Struct("<2sBHH3sI")  # sync, kind, first_frame mod 2^16, frame_count, u24 payload_len, tokens_crc
 CHECK = struct.Struct("<H")
 SHORT_FROM, HEADER_KIND = 14, 5
+# format v15: every packet but HEADER has a compact head: a lead byte (bit 7 set, bits 0-2
+# the kind, bits 3-4 the length's bytes, bits 5-6 the count's: none means 1, or 0 for END),
+# the count, the length, u32 tokens_crc, then a u8 check (crc32 mod 256) of them
+COMPACT_FROM, END_KIND = 15, 3
 
 # Boundary values per field width: the ones off-by-one and overflow bugs live at.
 _INTERESTING = {
@@ -54,6 +58,7 @@ class RawPacket:
     fields: dict
     payload: bytes
     short: bool = False  # a v14 short head (fields that do not fit are cut to their width)
+    compact: bool = False  # a v15 compact head (likewise)
 
     def to_bytes(self, fix_crcs: bool = True, fix_len: bool = True) -> bytes:
         f = dict(self.fields)
@@ -61,6 +66,14 @@ class RawPacket:
             f["payload_len"] = len(self.payload)
         if fix_crcs:
             f["payload_crc"] = crc32(self.payload)
+        if self.compact:
+            count, length = f["frame_count"] & 0xFFFF, f["payload_len"] & 0xFFFFFF
+            c = 0 if count == (f["kind"] != END_KIND) else (count.bit_length() + 7) // 8
+            n = (length.bit_length() + 7) // 8
+            head = bytes([0x80 | c << 5 | n << 3 | (f["kind"] & 7)]) + (count.to_bytes(c, "little") if c else b"")
+            head += length.to_bytes(n, "little") + CRC.pack(f["tokens_crc"])
+            check = crc32(head) & 0xFF if fix_crcs else f.get("head_crc", 0) & 0xFF
+            return head + bytes([check]) + self.payload
         if self.short:
             head = SHORT.pack(f["sync"], f["kind"], f["first_frame"] & 0xFFFF, f["frame_count"],
                               (f["payload_len"] & 0xFFFFFF).to_bytes(3, "little"), f["tokens_crc"])
@@ -103,7 +116,24 @@ def parse(data: bytes) -> RawStream | None:
     header["crc"] = CRC.unpack_from(data, pos)[0] if pos + 4 <= len(data) else 0
     pos += 4
     packets = []
-    while pos + SHORT.size + CHECK.size <= len(data):
+    while pos + 6 <= len(data):
+        if header["version"] >= COMPACT_FROM and data[pos] != ord("P"):
+            lead = data[pos]
+            c, n = lead >> 5 & 3, lead >> 3 & 3
+            at = pos + 1
+            count = int.from_bytes(data[at: at + c], "little") if c else int(lead & 7 != END_KIND)
+            length = int.from_bytes(data[at + c: at + c + n], "little")
+            at += c + n
+            if at + 5 > len(data):
+                break
+            fields = {"sync": b"", "kind": lead & 7, "first_frame": 0, "frame_count": count, "payload_len": length,
+                      "payload_crc": 0, "tokens_crc": CRC.unpack_from(data, at)[0], "head_crc": data[at + 4]}
+            payload = data[at + 5: at + 5 + length]
+            packets.append(RawPacket(fields, payload, compact=True))
+            pos = at + 5 + len(payload)
+            continue
+        if pos + SHORT.size + CHECK.size > len(data):
+            break
         if header["version"] >= SHORT_FROM and data[pos + 2] != HEADER_KIND:
             sync, kind, first, count, length, tokens = SHORT.unpack_from(data, pos)
             fields = {"sync": sync, "kind": kind, "first_frame": first, "frame_count": count,
@@ -252,7 +282,7 @@ def _packet_list(rng: random.Random, s: RawStream) -> None:
     if op == 0:
         del ps[i]
     elif op == 1:
-        ps.insert(i, RawPacket(dict(ps[i].fields), ps[i].payload, ps[i].short))
+        ps.insert(i, RawPacket(dict(ps[i].fields), ps[i].payload, ps[i].short, ps[i].compact))
     elif op == 2:
         j = rng.randrange(len(ps))
         ps[i], ps[j] = ps[j], ps[i]

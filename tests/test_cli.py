@@ -448,14 +448,14 @@ def test_lowlatency_compress_info_decompress(tmp_path, tiny_video_file, tiny_mod
 
 
 def test_lowlatency_with_a_motion_model_codes_steps(tmp_path, tiny_video_file, tiny_frames):
-    """Format v14: --mode lowlatency with a motion model codes predicted steps, a
+    """Format v14 (and v15): --mode lowlatency with a motion model codes predicted steps, a
     packet per frame at --latency 0; info says so and the stream decodes."""
     motion = str(Path(__file__).resolve().parent / "expected" / "models" / "tiny_motion.json")
     out = tmp_path / "cam.vqv"
     assert_ok(cli("compress", tiny_video_file, out, "--model", motion, "-q", "2", "--mode", "lowlatency",
                   "--latency", "0", "--keyint", "4"))
     doc = json.loads(cli("info", out, "--json").output)
-    assert (doc["mode"], doc["format_version"], doc["gop"], doc["held_back_frames"]) == ("lowlatency", 14, 1, 0)
+    assert (doc["mode"], doc["format_version"], doc["gop"], doc["held_back_frames"]) == ("lowlatency", 15, 1, 0)
     assert doc["intra_frames"] == 3 and doc["predicted_frames"] == len(tiny_frames) - 3
     y4m = tmp_path / "cam.y4m"
     assert_ok(cli("decompress", out, y4m, "--model", motion))

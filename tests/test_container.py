@@ -175,12 +175,12 @@ def test_wrong_magic():
             read_all(data)
 
 
-def test_version_15():
-    data = patch_header(golden_stream(), "<H", 4, 15)
+def test_version_16():
+    data = patch_header(golden_stream(), "<H", 4, 16)
     with pytest.raises(UnsupportedVersion,
-                       match=r"^unsupported \.vqv version 15 \(this build reads versions 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 and 14\)$") as e:
+                       match=r"^unsupported \.vqv version 16 \(this build reads versions 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14 and 15\)$") as e:
         read_all(data)
-    assert (e.value.found, e.value.supported) == (15, tuple(range(1, 15)))
+    assert (e.value.found, e.value.supported) == (16, tuple(range(1, 16)))
 
 
 # --- version 2: the low-latency mode ------------------------------------------------------------
@@ -198,9 +198,9 @@ def lowlatency_packets() -> list[Packet]:
             end(12)]
 
 
-def test_new_headers_are_version_14():
+def test_new_headers_are_version_15():
     h = StreamHeader(**{**make_header().__dict__, "version": 2})
-    assert StreamHeader(**{k: v for k, v in make_header().__dict__.items() if k != "version"}).version == 14
+    assert StreamHeader(**{k: v for k, v in make_header().__dict__.items() if k != "version"}).version == 15
     assert h.to_bytes()[4:6] == b"\x02\x00"
     assert h.to_bytes()[6:] == make_header().to_bytes()[6:-4] + h.to_bytes()[-4:]  # same layout
 

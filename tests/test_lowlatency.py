@@ -206,7 +206,7 @@ def test_motion_golden_streams(motion_codec, coded_steps, tiny_frames, latency, 
     golden = (EXPECTED / f"tiny_motion_lowlatency{name}_q2.vqv").read_bytes()
     assert motion_lowlatency_stream(motion_codec, tiny_frames, latency) == golden
     header, packets = _packets(golden)
-    assert (header.mode, header.version, header.gop) == (Mode.LOWLATENCY, 14, 1 if latency == 0 else 4)
+    assert (header.mode, header.version, header.gop) == (Mode.LOWLATENCY, 15, 1 if latency == 0 else 4)
     want = _motion_reconstruction(motion_codec, tiny_frames, latency, MOTION_LOWLATENCY_KEYINT[latency])
     assert np.array_equal(_decompress(motion_codec, golden), want)
     I, N = PacketType.INTRA, PacketType.INTER
@@ -215,6 +215,21 @@ def test_motion_golden_streams(motion_codec, coded_steps, tiny_frames, latency, 
         assert layout == [(I if i % 4 == 0 else N, i, 1) for i in range(12)]
     else:  # a 2-frame intra step, then packets of at most 4 frames inside intra periods of 8
         assert layout == [(I, 0, 2), (N, 2, 4), (N, 6, 2), (I, 8, 2), (N, 10, 2)]
+
+
+def test_a_version_14_motion_stream_keeps_decoding(motion_codec, coded_steps, tiny_frames, monkeypatch):
+    """v15 frames the same packets shorter: the v14 golden (latency 0) decodes to the
+    v15 golden's frames, its packets are 13 bytes a frame longer or less, and a v14
+    encoder still writes it byte for byte."""
+    from make_expected import motion_lowlatency_stream
+
+    old = (EXPECTED / "tiny_motion_lowlatency_q2_v14.vqv").read_bytes()
+    new = (EXPECTED / "tiny_motion_lowlatency_q2.vqv").read_bytes()
+    assert _packets(old)[0].version == 14
+    assert np.array_equal(_decompress(motion_codec, old), _decompress(motion_codec, new))
+    assert 0 < len(old) - len(new) <= 13 * len(tiny_frames) + 2
+    monkeypatch.setattr(motion_codec, "version_for", lambda *_: 14)
+    assert motion_lowlatency_stream(motion_codec, tiny_frames, 0) == old
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -258,7 +273,8 @@ def test_motion_packets_are_out_within_the_latency(motion_codec, tiny_frames, la
 def test_a_still_camera_costs_a_few_bytes_a_frame(motion_codec):
     """The encoder's own skip decisions (no coded_steps): after the intra frame each
     frame of a still clip is a skipped step: its packet's payload is the step's
-    head (3 bytes) and the range coder's last word (4), its packet head 16 more."""
+    head (1 byte in format v15) and what the range coder needs of its last word
+    (a byte), its packet head 7 more: 9 bytes a frame (v14: 23)."""
     from conftest import _tiny_pattern
 
     frames = np.repeat(_tiny_pattern(1), 10, axis=0)
@@ -266,7 +282,8 @@ def test_a_still_camera_costs_a_few_bytes_a_frame(motion_codec):
     compress(frames, buf, 64, 48, Fraction(25), 2, "lowlatency", motion_codec, latency=0)
     header, packets = _packets(buf.getvalue())
     inter = [p for p in packets if p.kind == PacketType.INTER]
-    assert len(inter) == 9 and all(len(p.payload) <= 8 for p in inter), [len(p.payload) for p in inter]
+    assert len(inter) == 9 and all(len(p.payload) <= 2 for p in inter), [len(p.payload) for p in inter]
+    assert all(len(p.to_bytes(header.version)) <= 9 for p in inter)
     assert np.array_equal(_decompress(motion_codec, buf.getvalue())[1:], _motion_reconstruction(
         motion_codec, frames, 0, keyint=64)[1:])
 
@@ -323,15 +340,16 @@ def test_a_version_13_motion_stream_keeps_its_keyframe_path(motion_codec, tiny_f
     assert lowlatency_stream(motion_codec, tiny_frames) == old
 
 
-def test_a_predicted_packet_is_refused_in_a_version_14_stream(motion_codec):
+@pytest.mark.parametrize("golden, version", [("tiny_motion_lowlatency_q2_v14.vqv", 14),
+                                             ("tiny_motion_lowlatency_q2.vqv", 15)])
+def test_a_predicted_packet_is_refused_in_a_version_14_stream(motion_codec, golden, version):
     from vqcodec.format.container import ContainerError, Packet, PacketReader
 
-    golden = (EXPECTED / "tiny_motion_lowlatency_q2.vqv").read_bytes()
-    header, packets = _packets(golden)
+    header, packets = _packets((EXPECTED / golden).read_bytes())
     v = header.version
     forged = header.to_bytes() + packets[0].to_bytes(v) + Packet(PacketType.PREDICTED, 1, 1, b"\0", 0).to_bytes(v)
     f = io.BytesIO(forged)
-    with pytest.raises(ContainerError, match="PREDICTED packet in a version 14 low-latency stream"):
+    with pytest.raises(ContainerError, match=f"PREDICTED packet in a version {version} low-latency stream"):
         list(PacketReader(f, StreamHeader.read(f)))
 
 
@@ -372,7 +390,7 @@ def test_info_says_what_the_low_latency_encoder_chose():
         assert out.exit_code == 0, out.output
         docs[name] = json.loads(out.output)
     zero, three = docs[""], docs["_l3"]
-    assert (zero["mode"], zero["format_version"], zero["gop"]) == ("lowlatency", 14, 1)
+    assert (zero["mode"], zero["format_version"], zero["gop"]) == ("lowlatency", 15, 1)
     assert (zero["intra_frames"], zero["predicted_frames"], zero["held_back_frames"]) == (3, 9, 0)
     assert zero["predicted_steps"] + zero["skipped_steps"] + zero["intra_steps"] == 9  # one step a frame
     assert (three["intra_frames"], three["predicted_frames"], three["held_back_frames"]) == (4, 8, 3)

@@ -76,7 +76,7 @@ def _reconstruction(codec, frames, quality=2, version=None) -> np.ndarray:
 
 def test_golden_stream(motion_codec, tiny_frames):
     data = _compress(motion_codec, tiny_frames)
-    assert StreamHeader.read(io.BytesIO(data)).version == 14
+    assert StreamHeader.read(io.BytesIO(data)).version == 15
     assert data == (EXPECTED / "tiny_motion_q2.vqv").read_bytes()
     assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, tiny_frames))
 
@@ -85,11 +85,27 @@ def test_version_13_streams_keep_decoding(motion_codec, tiny_frames):
     """v14 changed the low-latency mode only: a v13 full-mode stream holds the same
     packets as v14's and decodes to the same frames."""
     old = (EXPECTED / "tiny_motion_q2_v13.vqv").read_bytes()
-    new = (EXPECTED / "tiny_motion_q2.vqv").read_bytes()
+    new = (EXPECTED / "tiny_motion_q2_v14.vqv").read_bytes()
     assert StreamHeader.read(io.BytesIO(old)).version == 13
     assert [(p.kind, p.payload) for p in _packets(old) if p.kind != PacketType.HEADER] == \
         [(p.kind, p.payload) for p in _packets(new) if p.kind != PacketType.HEADER]
     assert np.array_equal(_decompress(motion_codec, old), _reconstruction(motion_codec, tiny_frames, version=13))
+
+
+def test_version_14_streams_keep_decoding_and_v15_frames_them_shorter(motion_codec, tiny_frames, monkeypatch):
+    """v15 changed the framing only (compact packet heads, 1-byte step heads, trimmed
+    range coder words): the v14 golden decodes to the frames the v15 one does, and
+    a v14 encoder still writes it byte for byte."""
+    old = (EXPECTED / "tiny_motion_q2_v14.vqv").read_bytes()
+    new = (EXPECTED / "tiny_motion_q2.vqv").read_bytes()
+    assert StreamHeader.read(io.BytesIO(old)).version == 14
+    assert np.array_equal(_decompress(motion_codec, old), _decompress(motion_codec, new))
+    old_packets, new_packets = _packets(old), _packets(new)
+    assert [(p.kind, p.frame_count) for p in old_packets] == [(p.kind, p.frame_count) for p in new_packets]
+    assert all(len(n.payload) <= len(o.payload) for o, n in zip(old_packets, new_packets))
+    assert len(new) < len(old)
+    monkeypatch.setattr(motion_codec, "version_for", lambda *_: 14)
+    assert _compress(motion_codec, tiny_frames) == old
 
 
 def test_golden_stream_with_quarter_pixel_fields(motion_codec, monkeypatch):
@@ -154,7 +170,8 @@ def test_golden_stream_with_overlapped_blocks(motion_codec, monkeypatch):
 def test_small_overlap_gains_keep_the_blocks(motion_codec, monkeypatch):
     """The encoder overlaps a step's blocks only when that cuts the prediction's
     error below OVERLAP_GAIN x the blocks': at 0 it never does, and the stream
-    then differs from v12's only in the bits that say so."""
+    then differs from v12's only in the bits that say so (framed as v14, whose
+    payloads frame them as v12 did)."""
     from vqcodec.modes.steps import StepEncoder
 
     from vqcodec.motion import prediction
@@ -162,6 +179,7 @@ def test_small_overlap_gains_keep_the_blocks(motion_codec, monkeypatch):
     monkeypatch.setattr(StepEncoder, "block", 16)
     monkeypatch.setattr(StepEncoder, "OVERLAP_GAIN", 0.0)
     monkeypatch.setattr(prediction, "SEARCH_BIAS", 64)  # the search of the v12 golden
+    monkeypatch.setattr(motion_codec, "version_for", lambda *_: 14)
     frames = _tiny_pattern(21)
     data = _compress(motion_codec, frames)
     assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, frames, version=12))
@@ -406,7 +424,7 @@ def test_info_says_what_the_encoder_chose(tmp_path):
     import json
 
     doc = json.loads(out.output)
-    assert doc["format_version"] == 14
+    assert doc["format_version"] == 15
     assert (doc["intra_frames"], doc["predicted_frames"]) == (8, 4)
     assert doc["intra_qualities"] == [2]  # v9; quality 2 is the tiny model's finest
     assert (doc["predicted_steps"], doc["skipped_steps"], doc["intra_steps"]) == (2, 0, 0)
@@ -479,7 +497,7 @@ def test_every_motion_block_size_round_trips(motion_codec, tiny_frames, monkeypa
     data = _compress(motion_codec, tiny_frames)
     want = _reconstruction(motion_codec, tiny_frames)
     inter = [p for p in _packets(data) if p.kind == PacketType.INTER]
-    assert inter and all(step_modes.read(p.payload)[1] == block for p in inter)
+    assert inter and all(step_modes.read_for(15, p.payload)[1] == block for p in inter)
     assert np.array_equal(_decompress(motion_codec, data), want)
 
 

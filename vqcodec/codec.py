@@ -26,13 +26,14 @@ import numpy as np
 import torch
 
 from .coding.fast_schedule import FastTables
-from .coding.range_coder import FrequencyRows, RangeDecoder, RangeEncoder
+from .coding.range_coder import FrequencyRows, RangeDecoder, RangeEncoder, TrimmedRangeEncoder
 from .coding.rounding import NearestRounding, nearest_symbols, rounding_for
 from .coding.tables import FloatTables, IntegerTables, Tables
 from .config import CodecConfig
 from .errors import CodecError
 from .format.container import Mode, StreamHeader
-from .format.versions import DEFAULT_ARITHMETIC, arithmetic_of, coding_of, has_motion, prior_kind_of, version_for
+from .format.versions import (DEFAULT_ARITHMETIC, arithmetic_of, coding_of, compact_packets, has_motion,
+                               prior_kind_of, version_for)
 from .models.autoencoder import Autoencoder, frames_to_tensor, tensor_to_frames
 from .models.fast_prior import FastPrior
 from .models.prior import Prior, checkerboard, from_tiles, schedule, to_tiles
@@ -286,8 +287,10 @@ class Codec:
         bits, context for the next GOP). With latents (quantize's, scalar
         models), self.rounding picks each symbol once its table is known and
         the chosen symbols are written back into `tokens`, which must then be
-        a writable array: the caller's CRC covers what was coded."""
-        enc, ideal = RangeEncoder(), 0.0
+        a writable array: the caller's CRC covers what was coded. Format v15
+        trims the range coder's bytes (TrimmedRangeEncoder)."""
+        trimmed = version is not None and compact_packets(version)
+        enc, ideal = (TrimmedRangeEncoder if trimmed else RangeEncoder)(), 0.0
         quality = self._quality_of(tokens, quality)
         for f, frame in enumerate(tokens):  # (planes, h, w)
             bits, prev = self.encode_frame(enc, frame, prev, version, quality,
@@ -335,7 +338,8 @@ class Codec:
         version: int | None = None,
     ) -> tuple[np.ndarray, torch.Tensor]:
         """Inverse of encode_payload: -> (tokens (T', planes, h, w), next context)."""
-        dec, out = RangeDecoder(payload), []
+        trimmed = version is not None and compact_packets(version)
+        dec, out = (RangeDecoder.trimmed if trimmed else RangeDecoder)(payload), []
         for f in range(latent_frames):
             tokens, prev = self.decode_frame(dec, prev, quality, version, self.config.quantizer.frame_kind(f))
             out.append(tokens)

@@ -56,6 +56,35 @@ class RangeEncoder:
         return np.asarray(words, dtype="<u4").tobytes()
 
 
+class TrimmedRangeEncoder(RangeEncoder):
+    """RangeEncoder whose bytes (format v15) are its words big-endian, without the
+    trailing zero bytes, which the decoder (TrimmedRangeDecoder) reads back as
+    zeros, as constriction reads the words past the end of its data.
+
+    constriction seals a message with the smallest word that, followed by zero
+    words, points into the coder's final interval [lower, lower + range) (a
+    64-bit state, 32-bit words: constriction's queue.rs, seal_words). Any word up
+    to (lower + range - 1) >> 32 does as well, so the last word is replaced by
+    the one of that span with the most trailing zero bytes. That saves 1.6 bytes
+    a message on average (3,000 random messages, tests/test_range_coder.py),
+    and all 4 where the message is all but certain (a still camera's step)."""
+
+    def finish(self) -> bytes:
+        words = [int(w) for w in self._enc.get_compressed()]
+        at, (lower, width) = self._enc.pos()  # at: the index of the sealing word
+        upper = lower + width - 1  # the interval's last point, unwrapped (64-bit state)
+        if words and at < len(words) and upper < 1 << 64:
+            first, last = (lower + 0xFFFFFFFF) >> 32, upper >> 32  # the words that would seal it
+            if words[at] == first and last < 1 << 32:  # (else a rare carry situation: kept as is)
+                words[at] = next(w for w in (_rounded_up(first, k) for k in (32, 24, 16, 8, 0)) if w <= last)
+        return b"".join(w.to_bytes(4, "big") for w in words).rstrip(b"\0")
+
+
+def _rounded_up(word: int, bits: int) -> int:
+    """The smallest multiple of 2^bits at least `word` (2^32, past any word, if none)."""
+    return -(-word >> bits) << bits
+
+
 class RangeDecoder:
     """Decodes symbols in the same groups, with the same tables, as encoded."""
 
@@ -64,6 +93,13 @@ class RangeDecoder:
             raise EntropyCodingError("payload length is not a whole number of 32-bit words")
         words = np.frombuffer(data, dtype="<u4").astype(np.uint32)
         self._dec = constriction.stream.queue.RangeDecoder(words)
+
+    @classmethod
+    def trimmed(cls, data: bytes) -> RangeDecoder:
+        """A decoder of TrimmedRangeEncoder's bytes (format v15): big-endian words, the
+        trailing zero bytes left out."""
+        data = bytes(data) + bytes(-len(data) % 4)
+        return cls(np.frombuffer(data, dtype=">u4").astype("<u4").tobytes())
 
     def decode(self, freq: np.ndarray) -> np.ndarray:
         """freq (M, K) -> symbols (M,) int64."""

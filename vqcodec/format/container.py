@@ -12,9 +12,9 @@ Little-endian. Header: 0 magic "VQVC", 4 u16 version, 6 u16 header_len, 8 u8 mod
 10 u16 width, 12 u16 height, 14 u32 fps_num, 18 u32 fps_den, 22 u32 frame_count,
 26 u16 gop, 28 u16 intra_period, 30 u8 quality, 31 32s weights sha256,
 63 u8 name_len, 64 model name (utf-8), then u32 crc32 of all of the above.
-Packet: a head (format/packet_heads.py: 25 bytes, or 16 in format v14 but for
-HEADER packets) with its type, first frame, frame count, payload length and CRCs,
-then the payload.
+Packet: a head (format/packet_heads.py: 25 bytes; 16 in format v14 and 6-11 in
+v15, but for HEADER packets) with its type, first frame, frame count, payload
+length and CRCs, then the payload.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ from ..errors import (
 )
 from . import packet_heads
 from .versions import (FORMAT_VERSION, READABLE_VERSIONS, has_header_copies, has_lowlatency, has_motion,
-                       lowlatency_predicted, short_packet_heads)
+                       lowlatency_predicted)
 
 MAGIC = b"VQVC"
 SYNC = packet_heads.SYNC
@@ -262,9 +262,9 @@ class Packet:
 
     def to_bytes(self, version: int | None = None) -> bytes:
         """The packet on the wire in a stream of `version` (None: the long head of v1-v13)."""
-        short = version is not None and short_packet_heads(version)
+        heads = packet_heads.LONG if version is None else packet_heads.heads_of(version)
         return packet_heads.pack(self.kind, self.first_frame, self.frame_count, self.payload, self.tokens_crc,
-                                 short)
+                                 heads)
 
     @classmethod
     def header_copy(cls, header: StreamHeader, first_frame: int) -> Packet:
@@ -277,13 +277,13 @@ def same_stream(a: StreamHeader, b: StreamHeader) -> bool:
     return replace(a, frame_count=None) == replace(b, frame_count=None)
 
 
-def parse_packet_head(raw: bytes, offset: int, frame: int, short: bool = False
+def parse_packet_head(raw: bytes, offset: int, frame: int, heads: str = packet_heads.LONG
                       ) -> tuple[PacketType, int, int, int, int | None, int]:
     """Check the head of a packet at byte `offset` (sync, head CRC, type) -> (type,
-    first_frame, frame_count, payload_len, payload_crc (None: a short head has
-    none), tokens_crc). `frame` is the frame expected there; short: the stream's
-    packets but HEADER ones have short heads (format v14)."""
-    kind, *fields = packet_heads.parse(raw, offset, frame, short)
+    first_frame, frame_count, payload_len, payload_crc (None: short and compact
+    heads have none), tokens_crc). `frame` is the frame expected there; heads: the
+    head of the stream's packets but HEADER ones (packet_heads.heads_of)."""
+    kind, *fields = packet_heads.parse(raw, offset, frame, heads)
     kind = _enum(PacketType, kind, "packet type", functools.partial(CorruptPacket, offset=offset, frame=frame))
     return (kind, *fields)
 
@@ -307,7 +307,7 @@ class PacketReader:
         self.ended = False
         self._started = False  # an INTRA packet was read: the packets from here on decode
         self._need_intra = False  # a HEADER packet was read: an INTRA packet must follow
-        self.short = short_packet_heads(header.version)  # v14: short heads but on HEADER packets
+        self.heads = packet_heads.heads_of(header.version)  # v14: short heads but on HEADER packets; v15 compact
 
     def join(self, offset: int, frame: int) -> None:
         """Start mid-stream at the packet at byte `offset` for `frame` (a late join: the
@@ -347,9 +347,7 @@ class PacketReader:
     def head_size(self, start: bytes) -> int:
         """The size of the head of the next packet, from its first bytes (at least up to
         its type byte, packet_heads.KIND_AT; fewer: the long head's size, to wait for)."""
-        if len(start) <= packet_heads.KIND_AT:
-            return PACKET_HEAD_SIZE
-        return packet_heads.head_size(self.short, start[packet_heads.KIND_AT])
+        return packet_heads.head_size(self.heads, start) if start else PACKET_HEAD_SIZE
 
     def check_head(self, raw: bytes) -> int:
         """Check the head of the next packet (head_size bytes) against the stream so far
@@ -360,7 +358,7 @@ class PacketReader:
     def _checked_head(self, raw: bytes) -> tuple[PacketType, int, int, int, int, int]:
         """parse_packet_head, then the order and length checks -> its fields."""
         start, frame = self.offset, self.next_frame
-        fields = parse_packet_head(raw, start, frame, self.short)
+        fields = parse_packet_head(raw, start, frame, self.heads)
         kind, first, count, payload_len, _, tokens_crc = fields
         bad = functools.partial(CorruptPacket, offset=start, frame=frame)
         self._check_order(kind, first, count, bool(payload_len or tokens_crc), bad)

@@ -50,19 +50,26 @@
         is repeated to fill a step, and its prediction holds the whole field.
         Packets but HEADER ones have 16-byte heads without a payload CRC
         (short_packet_heads; format/packet_heads.py). The same models as v6.
+    v15 v14's packets, framed shorter (compact_packets): a packet but a HEADER one has
+        a compact head of 6-10 bytes (format/packet_heads.py: no sync bytes and no
+        first frame, field widths in its lead byte), an INTER packet's step modes
+        head is 1 byte for a one-step packet (format/step_modes.py), and the
+        range-coded sections are written in big-endian words whose trailing zero
+        bytes are dropped, the last word chosen with as many as it allows
+        (coding/range_coder.py). The same models, tokens and frames as v14.
 
-This build writes v14 with a motion-compensated model, v5 with a fast-prior model, v4 (or v3 with the float prior,
-on request) with a transformer-prior model, and reads v1-v14.
+This build writes v15 with a motion-compensated model, v5 with a fast-prior model, v4 (or v3 with the float prior,
+on request) with a transformer-prior model, and reads v1-v15.
 """
 from __future__ import annotations
 
-FORMAT_VERSION = 14  # what this build writes with the shipped default
-READABLE_VERSIONS = tuple(range(1, 15))
+FORMAT_VERSION = 15  # what this build writes with the shipped default
+READABLE_VERSIONS = tuple(range(1, 16))
 
 # The prior's arithmetic a stream is written with, and the version that says so,
 # for each kind of prior (PriorConfig.kind).
 # "motion": the fast prior with motion-compensated coding (AutoencoderConfig.motion)
-ARITHMETIC_VERSIONS = {"motion": {"integer": 14}, "fast": {"integer": 5}, "transformer": {"integer": 4, "float": 3}}
+ARITHMETIC_VERSIONS = {"motion": {"integer": 15}, "fast": {"integer": 5}, "transformer": {"integer": 4, "float": 3}}
 ARITHMETICS = ("integer", "float")  # the choices users see (CLI, StreamEncoder)
 DEFAULT_ARITHMETIC = "integer"
 
@@ -185,6 +192,16 @@ def short_packet_heads(version: int) -> bool:
     25-byte one. A full-mode INTRA packet's tokens CRC then also covers its
     quality byte, and an INTER packet's its step modes head."""
     return version >= 14
+
+
+def compact_packets(version: int) -> bool:
+    """Whether the packets of a stream of `version` but its HEADER packets are framed
+    compactly (v15): a head of 6-10 bytes instead of 16, a 1-byte step modes head
+    for a one-step INTER packet instead of 3, and range-coded sections without the
+    trailing zero bytes their decoder reads anyway. A one-frame packet of the
+    low-latency mode at latency 0 carried 23 bytes of framing in v14 (16 head, 3
+    step modes, 4 range coder flush), 8-12 in v15 (docs/history.md)."""
+    return version >= 15
 
 
 def has_header_copies(version: int) -> bool:

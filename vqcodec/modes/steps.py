@@ -19,12 +19,12 @@ import numpy as np
 import torch
 
 from ..codec import Codec
-from ..coding.range_coder import RangeDecoder, RangeEncoder
+from ..coding.range_coder import RangeDecoder, RangeEncoder, TrimmedRangeEncoder
 from ..errors import CodecError
 from ..format import step_modes
 from ..format.step_modes import INTRA, PREDICTED, SKIP
-from ..format.versions import (kept_tiles_uncoded, motion_precision, overlap_flagged, short_packet_heads,
-                               side_contexts, subpel_filter)
+from ..format.versions import (compact_packets, kept_tiles_uncoded, motion_precision, overlap_flagged,
+                               short_packet_heads, side_contexts, subpel_filter)
 from ..motion import compensation as motion
 from ..motion.interpolation import FILTERS, FOUR_TAP_OVERLAPPED
 from ..motion.prediction import overlap, predict, refine, search
@@ -48,6 +48,7 @@ class _Steps:
         self.skips_kept = kept_tiles_uncoded(version)
         self.side_contexts = side_contexts(version)  # v10: side information leans on the step before
         self.short_heads = short_packet_heads(version)  # v14: the packet's CRC covers the modes head
+        self.compact = compact_packets(version)  # v15: trimmed range coder words, a shorter modes head
         s, self.t = codec.factor_s, codec.factor_t
         self.h, self.w = -(-height // s), -(-width // s)  # latent grid
         self.padded = (self.h * s, self.w * s)  # the frames' padded (H', W')
@@ -182,7 +183,7 @@ class StepEncoder(_Steps):
     def begin(self) -> None:
         self.packet_block = self.block_for(self.quality)
         self.use_block(self.packet_block)
-        self.enc = RangeEncoder()
+        self.enc = TrimmedRangeEncoder() if self.compact else RangeEncoder()
         self.side = SideWriter(self.enc, self.precision, shaped=self.skips_kept,  # v8: shaped vector models
                                contexts=self.side_contexts)
         self.step_modes: list[int] = []  # per step of this packet
@@ -322,7 +323,7 @@ class StepEncoder(_Steps):
 
     def finish(self) -> tuple[bytes, int]:
         """-> (the packet's payload, its CRC)."""
-        head = step_modes.write(self.step_modes, self.packet_block)
+        head = step_modes.write_for(self.version, self.step_modes, self.packet_block)
         return head + self.enc.finish(), self.crc(head, self.side.crc)
 
 
@@ -358,10 +359,10 @@ class StepDecoder(_Steps):
                ) -> tuple[list[np.ndarray], torch.Tensor, int]:
         """An INTER packet of `steps` steps -> (decoded steps, each (t, H', W', 3),
         the next context, the CRC of what was read)."""
-        modes, block, head = step_modes.read(payload)
+        modes, block, head = step_modes.read_for(self.version, payload)
         if len(modes) != steps:
             raise CodecError(f"the packet holds {len(modes)} steps; its frame count needs {steps}")
-        side = SideReader(RangeDecoder(payload[head:]), self.precision, shaped=self.skips_kept,
+        side = SideReader((RangeDecoder.trimmed if self.compact else RangeDecoder)(payload[head:]), self.precision, shaped=self.skips_kept,
                           contexts=self.side_contexts)
         by, bx = motion.grid_shape(*self.padded, block)
         self.use_block(block)
