@@ -2,12 +2,12 @@
 with the same keyframe interval, x264 medium and vqcodec's full mode, and speed
 at 352x288 (CIF) on this CPU.
 
-    python benchmarks/lowlatency.py [--model default] [--out benchmarks/results/lowlatency_v14] [--quick]
+    python benchmarks/lowlatency.py [--model default] [--out benchmarks/results/lowlatency_v15] [--quick]
                                     [--speed-only] [--qualities 1,3,5,7,9,10]
 
 RD (same machinery as `vqcodec bench`): carphone (all 120 frames, never
 trained on) and a synthetic static-camera scene at 352x288 (48 frames); modes
-full, lowlatency (latency 0: format v14's one-frame predicted steps, keyframes
+full, lowlatency (latency 0: format v14-v15's one-frame predicted steps, keyframes
 every 64), lowlatency-l7 (latency 7: 2-frame steps in packets of 8) and
 lowlatency-keyframes (the keyframe path format v13 wrote: keyframes every 8,
 motion-compensated frames between, latency 0); anchors x264
@@ -27,7 +27,7 @@ import json
 import sys
 from pathlib import Path
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "lowlatency_v14"
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "lowlatency_v15"
 MODES = ("full", "lowlatency", "lowlatency-l7", "lowlatency-keyframes")
 ANCHORS = ("x264:medium+zerolatency:g64", "x264:medium")
 CLIPS = (("carphone_pristine.mp4", None, None), ("synthetic:static", 48, (352, 288)))
