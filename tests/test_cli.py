@@ -527,3 +527,26 @@ def test_compress_negative_rdo_refused(tmp_path, tiny_video_file):
     result = cli("compress", tiny_video_file, tmp_path / "a.vqv", "--model", SCALAR_MODEL, "--rdo", "-1")
     assert result.exit_code != 0 and "--rdo" in result.output
     assert_folder_holds(tmp_path, "tiny.mkv")
+
+
+@pytest.mark.parametrize("golden, heads", [("tiny_motion_lowlatency_q2_v14.vqv", 16),
+                                           ("tiny_motion_lowlatency_q2.vqv", None)])
+def test_info_counts_the_framing_bytes(golden, heads):
+    """framing_bytes: every byte after the stream header that is not a payload (packet
+    heads, and the HEADER packets whole): 16 a packet in v14, 6-8 in v15 (its
+    packets of one frame and up to 65535 bytes: 6 + the length's bytes)."""
+    from vqcodec.format.container import PacketReader, PacketType
+
+    path = EXPECTED / golden
+    doc = json.loads(cli("info", path, "--json").output)
+    data = path.read_bytes()
+    f = io.BytesIO(data)
+    header = StreamHeader.read(f)
+    reader, want, before = PacketReader(f, header), 0, header.size
+    while (p := reader.read_packet()) is not None:
+        head = reader.offset - before - len(p.payload)
+        if p.kind != PacketType.HEADER:
+            assert head == (heads or 6 + (len(p.payload).bit_length() + 7) // 8)
+        want += head + (len(p.payload) if p.kind == PacketType.HEADER else 0)
+        before = reader.offset
+    assert doc["framing_bytes"] == want and doc["bytes"] == len(data)
