@@ -108,6 +108,49 @@ def test_version_14_streams_keep_decoding_and_v15_frames_them_shorter(motion_cod
     assert _compress(motion_codec, tiny_frames) == old
 
 
+def _frames_of(data: bytes) -> list:
+    return [(p.kind, p.first_frame, p.frame_count) for p in _packets(data)]
+
+
+def test_side_information_carries_through_an_intra_period(motion_codec, monkeypatch):
+    """Format v15: an INTER packet's side information (adaptive models, the last
+    field and map) goes on from the packet before it, and starts afresh at each
+    INTRA packet. The stream decodes exactly; the first INTER packet of each
+    intra period is the one a fresh start writes, the ones after it differ; and a
+    decoder that started every packet afresh could not read them."""
+    from vqcodec.errors import TokenMismatchError
+    from vqcodec.modes import steps
+    from vqcodec.modes.predicted import PredictedEncoder
+
+    monkeypatch.setattr(PredictedEncoder, "INTRA_FRAMES", None)  # a 2-frame intra step, then INTER packets
+    frames = _tiny_pattern(16)
+    data = _compress(motion_codec, frames)
+    I, N = PacketType.INTRA, PacketType.INTER
+    assert _frames_of(data)[:-1] == [(I, 0, 2), (N, 2, 4), (N, 6, 2), (I, 8, 2), (N, 10, 4), (N, 14, 2)]
+    assert np.array_equal(_decompress(motion_codec, data), _reconstruction(motion_codec, frames))
+    monkeypatch.setattr(steps, "side_info_carried", lambda version: False)
+    fresh = _compress(motion_codec, frames)
+    same = [a.payload == b.payload for a, b in zip(_packets(data), _packets(fresh))]
+    assert same[:2] == [True, True] and same[3:5] == [True, True] and not same[2] and not same[5]
+    with pytest.raises((TokenMismatchError, CodecError)):
+        _decompress(motion_codec, data)
+
+
+def test_an_intra_period_depends_on_nothing_before_it(motion_codec, monkeypatch):
+    """Two clips that differ only before an intra period code it to the same packets
+    (the prior's context, the reference and, in v15, the side information all
+    start afresh at its INTRA packet)."""
+    from vqcodec.modes.predicted import PredictedEncoder
+
+    monkeypatch.setattr(PredictedEncoder, "INTRA_FRAMES", None)
+    tail = _tiny_pattern(16)[8:]
+    a = _compress(motion_codec, np.concatenate([_tiny_pattern(8), tail]))
+    b = _compress(motion_codec, np.concatenate([255 - _tiny_pattern(8)[:, ::-1], tail]))
+    pa, pb = _packets(a), _packets(b)
+    assert [p.payload for p in pa if p.first_frame >= 8] == [p.payload for p in pb if p.first_frame >= 8]
+    assert pa[0].payload != pb[0].payload
+
+
 def test_golden_stream_with_quarter_pixel_fields(motion_codec, monkeypatch):
     """A pan coded with every moving field in quarter pixels (FINE_LAMBDA 0): the
     bytes are pinned, and the decoder matches the encoder's closed loop."""

@@ -56,7 +56,10 @@
         head is 1 byte for a one-step packet (format/step_modes.py), and the
         range-coded sections are written in big-endian words whose trailing zero
         bytes are dropped, the last word chosen with as many as it allows
-        (coding/range_coder.py). The same models, tokens and frames as v14.
+        (coding/range_coder.py). The predicted steps' side information (its
+        adaptive models, the previous step's field and tile map) carries on from
+        packet to packet of an intra period instead of starting afresh in each
+        (side_info_carried). The same models and tokens as v14.
 
 This build writes v15 with a motion-compensated model, v5 with a fast-prior model, v4 (or v3 with the float prior,
 on request) with a transformer-prior model, and reads v1-v15.
@@ -201,6 +204,17 @@ def compact_packets(version: int) -> bool:
     trailing zero bytes their decoder reads anyway. A one-frame packet of the
     low-latency mode at latency 0 carried 23 bytes of framing in v14 (16 head, 3
     step modes, 4 range coder flush), 8-12 in v15 (docs/history.md)."""
+    return version >= 15
+
+
+def side_info_carried(version: int) -> bool:
+    """Whether the side information of a stream of `version`'s predicted steps
+    (the adaptive models of fields, flags and tile maps, and the previous step's
+    field and map that v10's contexts lean on) carries on from one INTER packet
+    to the next, starting afresh at each INTRA packet (v15), instead of at each
+    packet. An INTER packet needs the packet before it anyway (its reference
+    frame and the prior's context); the low-latency mode's one-step packets
+    then get v10's contexts and learnt models too (docs/history.md)."""
     return version >= 15
 
 

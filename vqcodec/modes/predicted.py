@@ -133,7 +133,9 @@ class PredictedEncoder:
     def push(self, frame: np.ndarray) -> list[Packet]:
         if not self._frames:  # a packet starts
             self._packet_intra = self._starts_intra(frame)
-            if not self._packet_intra:
+            if self._packet_intra:
+                self.steps.reset()  # (v15: the side information starts afresh with the intra period)
+            else:
                 self.steps.begin()
         self._frames.append(frame)
         if not self._packet_intra:
@@ -267,6 +269,7 @@ class PredictedDecoder:
         h, codec, n = self.header, self.codec, packet.frame_count
         last = packet.first_frame + n - 1
         if packet.kind == PacketType.INTRA:
+            self.steps.reset()  # (v15: the side information starts afresh with the intra period)
             prev = codec.empty_context(self.steps.h, self.steps.w)
             payload, q, head = packet.payload, h.quality, 0
             if intra_quality_coded(h.version):  # v9: the packet's own quality first

@@ -24,7 +24,7 @@ from ..errors import CodecError
 from ..format import step_modes
 from ..format.step_modes import INTRA, PREDICTED, SKIP
 from ..format.versions import (compact_packets, kept_tiles_uncoded, motion_precision, overlap_flagged,
-                               short_packet_heads, side_contexts, subpel_filter)
+                               short_packet_heads, side_contexts, side_info_carried, subpel_filter)
 from ..motion import compensation as motion
 from ..motion.interpolation import FILTERS, FOUR_TAP_OVERLAPPED
 from ..motion.prediction import overlap, predict, refine, search
@@ -49,6 +49,9 @@ class _Steps:
         self.side_contexts = side_contexts(version)  # v10: side information leans on the step before
         self.short_heads = short_packet_heads(version)  # v14: the packet's CRC covers the modes head
         self.compact = compact_packets(version)  # v15: trimmed range coder words, a shorter modes head
+        self.carried = side_info_carried(version)  # v15: side information carries on through an intra period
+        self.side = None  # the side information's models (SideWriter or SideReader), carried where v15 allows
+        self._side_block: int | None = None  # the motion block size they were made for
         s, self.t = codec.factor_s, codec.factor_t
         self.h, self.w = -(-height // s), -(-width // s)  # latent grid
         self.padded = (self.h * s, self.w * s)  # the frames' padded (H', W')
@@ -62,6 +65,17 @@ class _Steps:
         if not (self.skips_kept and mask.any()):
             return None
         return kept_positions(mask, self.codec.factor_s, self.tile, self.h, self.w)
+
+    def reset(self) -> None:
+        """An INTRA packet: the next INTER packet's side information starts afresh."""
+        self.side = None
+
+    def _carries(self, block: int) -> bool:
+        """Whether the next packet goes on with the side information so far (v15, within
+        an intra period, the same motion blocks; else it starts afresh)."""
+        carries = self.carried and self.side is not None and self._side_block == block
+        self._side_block = block
+        return carries
 
     def use_block(self, block: int) -> None:
         """A packet's motion block size sets its tiles' (tile_skip.tile_size)."""
@@ -184,8 +198,11 @@ class StepEncoder(_Steps):
         self.packet_block = self.block_for(self.quality)
         self.use_block(self.packet_block)
         self.enc = TrimmedRangeEncoder() if self.compact else RangeEncoder()
-        self.side = SideWriter(self.enc, self.precision, shaped=self.skips_kept,  # v8: shaped vector models
-                               contexts=self.side_contexts)
+        if self._carries(self.packet_block):
+            self.side.next_packet(self.enc)
+        else:
+            self.side = SideWriter(self.enc, self.precision, shaped=self.skips_kept,  # v8: shaped vector models
+                                   contexts=self.side_contexts)
         self.step_modes: list[int] = []  # per step of this packet
 
     def code(self, frames: np.ndarray, ref: np.ndarray, source: np.ndarray, prev: torch.Tensor
@@ -362,8 +379,12 @@ class StepDecoder(_Steps):
         modes, block, head = step_modes.read_for(self.version, payload)
         if len(modes) != steps:
             raise CodecError(f"the packet holds {len(modes)} steps; its frame count needs {steps}")
-        side = SideReader((RangeDecoder.trimmed if self.compact else RangeDecoder)(payload[head:]), self.precision, shaped=self.skips_kept,
-                          contexts=self.side_contexts)
+        dec = (RangeDecoder.trimmed if self.compact else RangeDecoder)(payload[head:])
+        if self._carries(block):
+            side = self.side
+            side.next_packet(dec)
+        else:
+            side = self.side = SideReader(dec, self.precision, shaped=self.skips_kept, contexts=self.side_contexts)
         by, bx = motion.grid_shape(*self.padded, block)
         self.use_block(block)
         out = []

@@ -3,7 +3,8 @@ motion fields, blend weights) with adaptive integer models and the range coder.
 
 The models are counts that start flat and grow by _STEP for every symbol
 coded, so they learn a clip's motion statistics as they go; they reset at
-every packet, so packets decode independently of each other's side data.
+every packet (format v15's predicted steps: at every INTRA packet, carrying
+on through the INTER packets of an intra period, next_packet).
 All of it is integer arithmetic (cdf.frequencies_from_counts): the decoder's
 tables equal the encoder's on any machine.
 
@@ -306,6 +307,11 @@ class SideWriter(SideInfo):
             self._put(self.weight_model, row)
         self.check(weights)
 
+    def next_packet(self, enc: RangeEncoder) -> None:
+        """Format v15: the next packet of the intra period goes on with these models
+        and the last step's field and map, into its own range encoder and CRC."""
+        self.enc, self.crc = enc, 0
+
     def finish(self) -> bytes:
         return self.enc.finish()
 
@@ -316,6 +322,10 @@ class SideReader(SideInfo):
         """data: the section's bytes, or a range decoder shared with other sections."""
         super().__init__(precision, shaped, contexts)
         self.dec = data if isinstance(data, RangeDecoder) else RangeDecoder(data)
+
+    def next_packet(self, dec: RangeDecoder) -> None:
+        """SideWriter.next_packet's reader."""
+        self.dec, self.crc = dec, 0
 
     def _get(self, model: AdaptiveModel, count: int) -> np.ndarray:
         symbols = self.dec.decode(model.table(count))
