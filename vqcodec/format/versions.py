@@ -59,7 +59,8 @@
         (coding/range_coder.py). The predicted steps' side information (its
         adaptive models, the previous step's field and tile map) carries on from
         packet to packet of an intra period instead of starting afresh in each
-        (side_info_carried). The same models and tokens as v14.
+        (side_info_carried). The same models as v6; the encoder prices the side
+        information against the carried models, so its choices may differ from v14's.
 
 This build writes v15 with a motion-compensated model, v5 with a fast-prior model, v4 (or v3 with the float prior,
 on request) with a transformer-prior model, and reads v1-v15.
