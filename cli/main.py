@@ -254,8 +254,8 @@ def info(file, as_json):
             **(_lowlatency_info(packets) if header.mode.name == "LOWLATENCY" and not steps else {}),
             **(_predicted_info(packets, header.version) if steps else {}),
             "packets": len(packets),
-            # heads of the packets and the HEADER packets' stream-header copies: what is not payload
-            "framing_bytes": size - header.size - sum(len(p.payload) for p in packets if p.kind.name != "HEADER"),
+            # what is not payload: the packets' heads and the HEADER packets (iter_packets leaves them out)
+            "framing_bytes": size - header.size - sum(len(p.payload) for p in packets),
             "bytes": size,
             "bits_per_pixel": 8 * size / max(1, frames * header.width * header.height),
             "kbps": 8 * size / 1000 / max(1e-9, frames / float(header.fps)) if frames else 0.0,

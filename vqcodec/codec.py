@@ -47,6 +47,17 @@ class ModelId:
     sha256: bytes  # of the weights file
 
 
+def range_encoder(version: int | None) -> RangeEncoder:
+    """The range encoder of a stream of `version`: format v15's trims its bytes."""
+    return TrimmedRangeEncoder() if version is not None and compact_packets(version) else RangeEncoder()
+
+
+def range_decoder(payload: bytes, version: int | None) -> RangeDecoder:
+    """range_encoder's reader."""
+    trimmed = version is not None and compact_packets(version)
+    return RangeDecoder.trimmed(payload) if trimmed else RangeDecoder(payload)
+
+
 def tokens_crc(tokens: np.ndarray, head: bytes = b"") -> int:
     """CRC32 of `head` (format v14: an INTRA packet's quality byte) followed by a
     token array (T', L, h, w) as little-endian uint16."""
@@ -287,10 +298,8 @@ class Codec:
         bits, context for the next GOP). With latents (quantize's, scalar
         models), self.rounding picks each symbol once its table is known and
         the chosen symbols are written back into `tokens`, which must then be
-        a writable array: the caller's CRC covers what was coded. Format v15
-        trims the range coder's bytes (TrimmedRangeEncoder)."""
-        trimmed = version is not None and compact_packets(version)
-        enc, ideal = (TrimmedRangeEncoder if trimmed else RangeEncoder)(), 0.0
+        a writable array: the caller's CRC covers what was coded."""
+        enc, ideal = range_encoder(version), 0.0
         quality = self._quality_of(tokens, quality)
         for f, frame in enumerate(tokens):  # (planes, h, w)
             bits, prev = self.encode_frame(enc, frame, prev, version, quality,
@@ -338,8 +347,7 @@ class Codec:
         version: int | None = None,
     ) -> tuple[np.ndarray, torch.Tensor]:
         """Inverse of encode_payload: -> (tokens (T', planes, h, w), next context)."""
-        trimmed = version is not None and compact_packets(version)
-        dec, out = (RangeDecoder.trimmed if trimmed else RangeDecoder)(payload), []
+        dec, out = range_decoder(payload, version), []
         for f in range(latent_frames):
             tokens, prev = self.decode_frame(dec, prev, quality, version, self.config.quantizer.frame_kind(f))
             out.append(tokens)

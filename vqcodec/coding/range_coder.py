@@ -58,7 +58,7 @@ class RangeEncoder:
 
 class TrimmedRangeEncoder(RangeEncoder):
     """RangeEncoder whose bytes (format v15) are its words big-endian, without the
-    trailing zero bytes, which the decoder (TrimmedRangeDecoder) reads back as
+    trailing zero bytes, which the decoder (RangeDecoder.trimmed) reads back as
     zeros, as constriction reads the words past the end of its data.
 
     constriction seals a message with the smallest word that, followed by zero
@@ -70,14 +70,14 @@ class TrimmedRangeEncoder(RangeEncoder):
     and all 4 where the message is all but certain (a still camera's step)."""
 
     def finish(self) -> bytes:
-        words = [int(w) for w in self._enc.get_compressed()]
+        words = np.array(self._enc.get_compressed(), dtype=np.uint32)
         at, (lower, width) = self._enc.pos()  # at: the index of the sealing word
         upper = lower + width - 1  # the interval's last point, unwrapped (64-bit state)
-        if words and at < len(words) and upper < 1 << 64:
+        if at < len(words) and upper < 1 << 64:
             first, last = (lower + 0xFFFFFFFF) >> 32, upper >> 32  # the words that would seal it
-            if words[at] == first and last < 1 << 32:  # (else a rare carry situation: kept as is)
+            if int(words[at]) == first and last < 1 << 32:  # (else a rare carry situation: kept as is)
                 words[at] = next(w for w in (_rounded_up(first, k) for k in (32, 24, 16, 8, 0)) if w <= last)
-        return b"".join(w.to_bytes(4, "big") for w in words).rstrip(b"\0")
+        return words.astype(">u4").tobytes().rstrip(b"\0")
 
 
 def _rounded_up(word: int, bits: int) -> int:
@@ -88,18 +88,18 @@ def _rounded_up(word: int, bits: int) -> int:
 class RangeDecoder:
     """Decodes symbols in the same groups, with the same tables, as encoded."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, order: str = "<") -> None:
+        """data: whole 32-bit words, little-endian (order "<"; ">": big-endian)."""
         if len(data) % 4:
             raise EntropyCodingError("payload length is not a whole number of 32-bit words")
-        words = np.frombuffer(data, dtype="<u4").astype(np.uint32)
+        words = np.frombuffer(data, dtype=f"{order}u4").astype(np.uint32)
         self._dec = constriction.stream.queue.RangeDecoder(words)
 
     @classmethod
     def trimmed(cls, data: bytes) -> RangeDecoder:
         """A decoder of TrimmedRangeEncoder's bytes (format v15): big-endian words, the
         trailing zero bytes left out."""
-        data = bytes(data) + bytes(-len(data) % 4)
-        return cls(np.frombuffer(data, dtype=">u4").astype("<u4").tobytes())
+        return cls(bytes(data) + bytes(-len(data) % 4), ">")
 
     def decode(self, freq: np.ndarray) -> np.ndarray:
         """freq (M, K) -> symbols (M,) int64."""

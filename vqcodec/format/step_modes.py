@@ -90,11 +90,11 @@ def read_intra(payload: bytes, qualities: int) -> tuple[int, int]:
 
 def write_compact(modes: list[int], block: int) -> bytes:
     """write's head in format v15's layout."""
-    head = write(modes, block)  # (checks the block, the count and the modes)
-    n, code, first = len(modes), head[1] - BLOCK_LOG2[0], modes[0] if modes else 0
     if not modes:
         raise ValueError("an INTER packet holds at least one step")
-    lead = bytes([code | first << 2 | min(n - 1, 15) << 4]) + (bytes([n - 16]) if n >= 16 else b"")
+    head = write(modes, block)  # (checks the block, the count and the modes)
+    n, code = len(modes), head[1] - BLOCK_LOG2[0]
+    lead = bytes([code | modes[0] << 2 | min(n - 1, 15) << 4]) + (bytes([n - 16]) if n >= 16 else b"")
     rest = bytearray(-(-(n - 1) // 4))
     for i, mode in enumerate(modes[1:]):
         rest[i // 4] |= mode << (2 * (i % 4))

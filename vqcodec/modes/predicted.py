@@ -61,6 +61,12 @@ from .keyframes import AdaptiveKeyframes, FixedKeyframes, KeyframePolicy, keyfra
 from .steps import StepDecoder, StepEncoder, _mse
 
 
+def held_steps(codec: Codec, header: StreamHeader) -> bool:
+    """Whether a stream's steps are one frame each (format v14's low-latency mode at
+    latency 0, steps.py's held steps): its header's gop is under the model's factor_t."""
+    return header.gop < codec.factor_t
+
+
 class PredictedEncoder:
     """The full mode of a motion-compensated model, frame by frame: an INTRA
     packet (one step coded alone) at each intra period's start, then INTER
@@ -100,8 +106,7 @@ class PredictedEncoder:
         mode): one starts every header.intra_period frames."""
         self.codec, self.header, self.policy = codec, header, policy
         self.quality, self.version = header.quality, header.version
-        # v14 low latency at latency 0: one-frame steps and packets (steps.py, held)
-        self.held = header.gop < codec.factor_t
+        self.held = held_steps(codec, header)
         self.step_frames = 1 if self.held else codec.factor_t
         self._packet_intra = True  # whether the packet being filled is INTRA
         # the intra steps' quality (v9: written at the head of each INTRA packet)
@@ -259,7 +264,7 @@ class PredictedDecoder:
 
     def __init__(self, codec: Codec, header: StreamHeader):
         self.codec, self.header = codec, header
-        self.held = header.gop < codec.factor_t  # one-frame steps (v14 low latency at latency 0)
+        self.held = held_steps(codec, header)
         self.steps = StepDecoder(codec, header.height, header.width, header.quality, header.version, self.held)
         self._prev: torch.Tensor | None = None
         self._ref: np.ndarray | None = None

@@ -18,13 +18,13 @@ import zlib
 import numpy as np
 import torch
 
-from ..codec import Codec
-from ..coding.range_coder import RangeDecoder, RangeEncoder, TrimmedRangeEncoder
+from ..codec import Codec, range_decoder, range_encoder
+from ..coding.range_coder import RangeEncoder
 from ..errors import CodecError
 from ..format import step_modes
 from ..format.step_modes import INTRA, PREDICTED, SKIP
-from ..format.versions import (compact_packets, kept_tiles_uncoded, motion_precision, overlap_flagged,
-                               short_packet_heads, side_contexts, side_info_carried, subpel_filter)
+from ..format.versions import (kept_tiles_uncoded, motion_precision, overlap_flagged, short_packet_heads,
+                               side_contexts, side_info_carried, subpel_filter)
 from ..motion import compensation as motion
 from ..motion.interpolation import FILTERS, FOUR_TAP_OVERLAPPED
 from ..motion.prediction import overlap, predict, refine, search
@@ -48,7 +48,6 @@ class _Steps:
         self.skips_kept = kept_tiles_uncoded(version)
         self.side_contexts = side_contexts(version)  # v10: side information leans on the step before
         self.short_heads = short_packet_heads(version)  # v14: the packet's CRC covers the modes head
-        self.compact = compact_packets(version)  # v15: trimmed range coder words, a shorter modes head
         self.carried = side_info_carried(version)  # v15: side information carries on through an intra period
         self.side = None  # the side information's models (SideWriter or SideReader), carried where v15 allows
         self._side_block: int | None = None  # the motion block size they were made for
@@ -197,7 +196,7 @@ class StepEncoder(_Steps):
     def begin(self) -> None:
         self.packet_block = self.block_for(self.quality)
         self.use_block(self.packet_block)
-        self.enc = TrimmedRangeEncoder() if self.compact else RangeEncoder()
+        self.enc = range_encoder(self.version)
         if self._carries(self.packet_block):
             self.side.next_packet(self.enc)
         else:
@@ -379,7 +378,7 @@ class StepDecoder(_Steps):
         modes, block, head = step_modes.read_for(self.version, payload)
         if len(modes) != steps:
             raise CodecError(f"the packet holds {len(modes)} steps; its frame count needs {steps}")
-        dec = (RangeDecoder.trimmed if self.compact else RangeDecoder)(payload[head:])
+        dec = range_decoder(payload[head:], self.version)
         if self._carries(block):
             side = self.side
             side.next_packet(dec)
